@@ -1,0 +1,70 @@
+//! Built-in policy: rules that check a loaded revision and report every finding at once.
+//!
+//! Each rule lives in its own file under `rules/`, with a stable code, a name, and docs that say
+//! what it checks, why, and an example. Rules whose `check` is `None` are reported by the loader
+//! (syntax, schema, unknown kinds); they are listed here so every code is documented in one place.
+
+pub mod rules;
+
+use crate::finding::{sort_findings, Finding};
+use crate::ir::{self, RouteIr};
+use crate::load::Loaded;
+use crate::model::{Kind, Resource};
+
+/// A built-in rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// Stable code, e.g. `MC101`.
+    pub code: &'static str,
+    /// Kebab-case name, e.g. `weight-negative`.
+    pub name: &'static str,
+    /// One line: what the rule checks.
+    pub summary: &'static str,
+    /// The check; `None` for rules the loader reports.
+    pub check: Option<fn(&Context<'_>, &mut Vec<Finding>)>,
+}
+
+/// What rules see: all resources of a revision and their route IR.
+pub struct Context<'a> {
+    /// Every resource.
+    pub resources: &'a [Resource],
+    /// The IR of every route resource.
+    pub routes: Vec<RouteIr<'a>>,
+}
+
+impl<'a> Context<'a> {
+    /// Builds the context of a set of resources.
+    pub fn new(resources: &'a [Resource]) -> Self {
+        Self {
+            resources,
+            routes: ir::routes(resources),
+        }
+    }
+
+    /// Resources of one kind.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &'a Resource> + '_ {
+        self.resources.iter().filter(move |r| r.id.kind == kind)
+    }
+}
+
+/// Runs every built-in rule over a loaded revision and returns all findings (the loader's
+/// included), sorted by file and position.
+pub fn check(loaded: &Loaded) -> Vec<Finding> {
+    let context = Context::new(&loaded.resources);
+    let mut findings = loaded.findings.clone();
+    for rule in rules::ALL {
+        if let Some(check) = rule.check {
+            check(&context, &mut findings);
+        }
+    }
+    sort_findings(&mut findings);
+    findings
+}
+
+/// Finds a rule by code (`MC101`) or name (`weight-negative`).
+pub fn rule(code_or_name: &str) -> Option<&'static Rule> {
+    rules::ALL
+        .iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
+}
