@@ -68,3 +68,46 @@ pub fn rule(code_or_name: &str) -> Option<&'static Rule> {
         .copied()
         .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
 }
+
+/// Test support: runs every rule over one YAML fixture (file `fixture.yaml`) and renders each
+/// finding as `CODE severity line:col message`, sorted, so rule tests read like snapshots.
+#[cfg(test)]
+pub(crate) fn check_fixture(yaml: &str) -> Vec<String> {
+    check_fixtures(&[("fixture.yaml", yaml)])
+}
+
+/// Test support: like [`check_fixture`] over several files; lines start with the file name.
+#[cfg(test)]
+pub(crate) fn check_fixtures(files: &[(&str, &str)]) -> Vec<String> {
+    let loaded = crate::load::load(
+        files
+            .iter()
+            .map(|(path, text)| crate::source::SourceFile::new(*path, *text))
+            .collect(),
+    );
+    let single = files.len() == 1;
+    check(&loaded)
+        .iter()
+        .map(|f| {
+            let at = if single {
+                f.location.pos.to_string()
+            } else {
+                f.location.to_string()
+            };
+            format!("{} {} {} {}", f.rule, f.severity, at, f.message)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixture_helper_renders_loader_findings() {
+        assert_eq!(
+            check_fixture("a: [1, 2\n"),
+            vec!["MC001 error 2:1 YAML syntax error: while parsing a flow sequence, expected ',' or ']'".to_string()]
+        );
+    }
+}
