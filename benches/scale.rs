@@ -1,1 +1,425 @@
-fn main() {}
+//! Scale benchmark: a generated Git repository of 10,000 routes, read, loaded, checked and
+//! planned in process and through the real `meshcd` binary; prints a table of timings and peak
+//! memory (no assertions on time).
+//!
+//! Run with `cargo bench --bench scale`. `MESHCD_BENCH_ROUTES=2000` makes a smaller repository.
+
+mod repo_gen;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use git2::{Oid, Repository, Signature};
+use meshcd::source::{GitSource, RepoSpec};
+use meshcd_core::{plan, policy, Severity};
+
+use repo_gen::Routes;
+
+/// Fixed seed: every run benchmarks the same repository.
+const SEED: u64 = 0x6d65_7368_6364;
+/// Repetitions of the in-process phases (the median is reported).
+const RUNS: usize = 5;
+/// Repetitions of each CLI command.
+const CLI_RUNS: usize = 3;
+
+fn main() {
+    let route_count: u32 = std::env::var("MESHCD_BENCH_ROUTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let started = Instant::now();
+    let work = tempfile::tempdir().expect("temp dir");
+    let repo_dir = work.path().join("repo");
+    let cache_dir = work.path().join("cache");
+    std::fs::create_dir_all(&cache_dir).expect("cache dir");
+
+    // ---- Generate the two revisions and commit them.
+    let t = Instant::now();
+    let first = Routes::generate(route_count, SEED);
+    let (second, churn) = first.next_revision(10, 1);
+    let first_files = first.files();
+    let second_files = second.files();
+    let repo = init_repo(&repo_dir);
+    commit(&repo, &first_files, "10k routes");
+    commit(&repo, &second_files, "reweight 10 %, add/remove 1 %");
+    let setup = t.elapsed();
+    let bytes: usize = second_files.values().map(String::len).sum();
+    let documents: usize = second_files
+        .values()
+        .map(|text| text.matches("\n---\n").count() + 1)
+        .sum();
+    println!("meshcd scale benchmark (seed {SEED:#x})");
+    println!(
+        "repository: {} routes at HEAD ({}), {} files, {} documents, {:.1} MiB of YAML; generated and committed in {:.0} ms",
+        second.routes.len(),
+        second
+            .census()
+            .iter()
+            .map(|(flavor, n)| format!("{flavor:?} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        second_files.len(),
+        documents,
+        bytes as f64 / MIB,
+        ms(setup)
+    );
+    println!(
+        "HEAD~1 -> HEAD: {} routes reweighted, {} added, {} removed",
+        churn.reweighted, churn.added, churn.removed
+    );
+    let per_route = second.routes.len() as f64;
+    let mut table = Table::default();
+
+    // ---- Read snapshots from Git.
+    let spec = RepoSpec::Local(repo_dir.clone());
+    let (times, peak) = measure(RUNS, || {
+        let source = GitSource::open(&spec, &cache_dir).expect("open repository");
+        source.snapshot(None, "").expect("snapshot")
+    });
+    table.row("git snapshot (cold)", &times, peak, per_route);
+    let source = GitSource::open(&spec, &cache_dir).expect("open repository");
+    let head = source.snapshot(None, "").expect("snapshot");
+    let (times, peak) = measure(RUNS, || source.snapshot(None, "").expect("snapshot"));
+    table.row("git snapshot (cache hit)", &times, peak, per_route);
+    let base = source.snapshot(Some("HEAD~1"), "").expect("snapshot");
+
+    // ---- Load, check, plan in process.
+    let (times, peak) = measure(RUNS, || meshcd_core::load(head.files.as_ref().clone()));
+    table.row("load (parse+classify+typed)", &times, peak, per_route);
+    let desired = meshcd_core::load(head.files.as_ref().clone());
+    let applied = meshcd_core::load(base.files.as_ref().clone());
+
+    let (times, peak) = measure(RUNS, || policy::check(&desired));
+    table.row("policy check", &times, peak, per_route);
+    let findings = policy::check(&desired);
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+
+    let (times, peak) = measure(RUNS, || plan::plan(&desired, &applied));
+    table.row("plan HEAD~1 -> HEAD", &times, peak, per_route);
+    let the_plan = plan::plan(&desired, &applied);
+
+    // ---- The real binary, end to end.
+    let cli = match meshcd_binary() {
+        Ok(binary) => {
+            let repo_arg = repo_dir.display().to_string();
+            let out = work.path().join("out.json");
+            let validate = cli_runs(
+                &binary,
+                &["validate", "--repo", &repo_arg, "--format", "json"],
+                &cache_dir,
+                &out,
+            );
+            table.cli_row("cli validate --format json", &validate, per_route);
+            let validate_json = read_json(&out);
+            let plan_run = cli_runs(
+                &binary,
+                &[
+                    "plan", "--repo", &repo_arg, "--base", "HEAD~1", "--format", "json",
+                ],
+                &cache_dir,
+                &out,
+            );
+            table.cli_row("cli plan --base HEAD~1 --format json", &plan_run, per_route);
+            let plan_json = read_json(&out);
+            Some((validate, validate_json, plan_run, plan_json))
+        }
+        Err(missing) => {
+            println!(
+                "\nCLI phases skipped: {} not found; build it first with `cargo build --release`",
+                missing.display()
+            );
+            None
+        }
+    };
+
+    println!();
+    table.print();
+    println!();
+    println!(
+        "in process: {} files, {} resources, {} findings ({} errors, {} warnings)",
+        desired.files.len(),
+        desired.resources.len(),
+        findings.len(),
+        errors,
+        findings.len() - errors
+    );
+    for finding in findings.iter().take(5) {
+        println!("  {finding}");
+    }
+    let s = the_plan.summary;
+    println!(
+        "plan: {} changes (create {}, update {} of which rollouts {}, delete {}; unchanged {})",
+        the_plan.changes.len(),
+        s.create,
+        s.update,
+        s.rollouts,
+        s.delete,
+        s.unchanged
+    );
+    if let Some((validate, validate_json, plan_run, plan_json)) = cli {
+        println!(
+            "cli validate: exit {}, summary {}",
+            validate.code, validate_json["summary"]
+        );
+        println!(
+            "cli plan: exit {}, summary {}, {} changes",
+            plan_run.code,
+            plan_json["summary"],
+            plan_json["changes"].as_array().map_or(0, Vec::len)
+        );
+    }
+    println!(
+        "peak MiB: the process's VmHWM during the phase (reset before each phase); for the CLI, \
+         the child's max RSS (wait4)"
+    );
+    println!(
+        "total benchmark time: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn init_repo(dir: &Path) -> Repository {
+    let mut options = git2::RepositoryInitOptions::new();
+    options.initial_head("main");
+    Repository::init_opts(dir, &options).expect("git init")
+}
+
+/// Commits `files` as the whole tree (written straight to the object database: the work tree
+/// stays empty, which is fine as meshcd reads committed trees only). Returns the commit id.
+fn commit(repo: &Repository, files: &BTreeMap<String, String>, message: &str) -> Oid {
+    let mut index = git2::Index::new().expect("index");
+    for (path, text) in files {
+        let id = repo.blob(text.as_bytes()).expect("blob");
+        let entry = git2::IndexEntry {
+            ctime: git2::IndexTime::new(0, 0),
+            mtime: git2::IndexTime::new(0, 0),
+            dev: 0,
+            ino: 0,
+            mode: 0o100_644,
+            uid: 0,
+            gid: 0,
+            file_size: u32::try_from(text.len()).unwrap_or(u32::MAX),
+            id,
+            flags: u16::try_from(path.len().min(0xfff)).unwrap_or(0xfff),
+            flags_extended: 0,
+            path: path.as_bytes().to_vec(),
+        };
+        index.add(&entry).expect("index add");
+    }
+    let tree_id = index.write_tree_to(repo).expect("write tree");
+    let tree = repo.find_tree(tree_id).expect("tree");
+    let signature = Signature::now("Bench", "bench@example.com").expect("signature");
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(
+        Some("HEAD"),
+        &signature,
+        &signature,
+        message,
+        &tree,
+        &parents,
+    )
+    .expect("commit")
+}
+
+/// Runs `f` `runs` times; returns each run's time and the process's peak RSS (KiB) meanwhile.
+fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (Vec<Duration>, Option<u64>) {
+    reset_peak_rss();
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let value = f();
+        times.push(t.elapsed());
+        drop(value);
+    }
+    (times, proc_status_kib("VmHWM"))
+}
+
+/// Resets the process's VmHWM to its current RSS (Linux: `5` to `/proc/self/clear_refs`).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A `kB` field of `/proc/self/status`.
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// `target/<profile>/meshcd`, next to this benchmark's `target/<profile>/deps/` folder.
+fn meshcd_binary() -> Result<PathBuf, PathBuf> {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| {
+            if deps.file_name().is_some_and(|n| n == "deps") {
+                deps.parent()
+            } else {
+                Some(deps)
+            }
+        })
+        .expect("target folder")
+        .to_path_buf();
+    let binary = profile_dir.join(format!("meshcd{}", std::env::consts::EXE_SUFFIX));
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(binary)
+    }
+}
+
+/// The CLI runs of one command.
+struct CliRuns {
+    times: Vec<Duration>,
+    peak_kib: Option<u64>,
+    code: i32,
+}
+
+/// Runs the binary `CLI_RUNS` times with stdout to `out`; wall time and the child's max RSS.
+fn cli_runs(binary: &Path, args: &[&str], cache_dir: &Path, out: &Path) -> CliRuns {
+    let mut runs = CliRuns {
+        times: Vec::new(),
+        peak_kib: None,
+        code: -1,
+    };
+    for _ in 0..CLI_RUNS {
+        let stdout = File::create(out).expect("output file");
+        let t = Instant::now();
+        let child = Command::new(binary)
+            .args(args)
+            .env("MESHCD_CACHE_DIR", cache_dir)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run meshcd");
+        let (code, max_rss_kib) = wait_with_rusage(child.id());
+        runs.times.push(t.elapsed());
+        runs.code = code;
+        runs.peak_kib = runs.peak_kib.max(Some(max_rss_kib));
+    }
+    runs
+}
+
+/// Waits for one child with `wait4`, which reports that child's own resource usage (unlike
+/// `getrusage(RUSAGE_CHILDREN)`, whose max RSS is the maximum over every child waited for so
+/// far). Returns the exit code (-1 when killed by a signal) and the max RSS in KiB.
+fn wait_with_rusage(pid: u32) -> (i32, u64) {
+    let pid = libc::pid_t::try_from(pid).expect("pid");
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data, so all-zero bytes is a valid value for it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own child, spawned and not yet waited for (std's `Child` is dropped
+    // without waiting); `status` and `usage` are valid, exclusive pointers for the call.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    // Linux reports ru_maxrss in KiB.
+    (code, u64::try_from(usage.ru_maxrss).unwrap_or(0))
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("read CLI output");
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        let head: String = text.chars().take(500).collect();
+        panic!("CLI output is not JSON ({e}): {head}")
+    })
+}
+
+/// The printed table.
+#[derive(Default)]
+struct Table {
+    rows: Vec<[String; 6]>,
+}
+
+impl Table {
+    fn row(&mut self, phase: &str, times: &[Duration], peak_kib: Option<u64>, routes: f64) {
+        let mut sorted = times.to_vec();
+        sorted.sort();
+        let median = sorted[sorted.len() / 2];
+        let min = sorted[0];
+        self.rows.push([
+            phase.to_string(),
+            times.len().to_string(),
+            format!("{:.3}", ms(median)),
+            format!("{:.3}", ms(min)),
+            format!("{:.2}", median.as_secs_f64() * 1e6 / routes),
+            peak_kib.map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
+        ]);
+    }
+
+    fn cli_row(&mut self, phase: &str, runs: &CliRuns, routes: f64) {
+        self.row(phase, &runs.times, runs.peak_kib, routes);
+    }
+
+    fn print(&self) {
+        let header = [
+            "phase",
+            "runs",
+            "median ms",
+            "min ms",
+            "µs/route",
+            "peak MiB",
+        ];
+        let mut widths = header.map(|h| h.chars().count());
+        for row in &self.rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let line = |cells: [&str; 6]| {
+            let mut text = String::from("|");
+            for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+                let pad = width - cell.chars().count();
+                if i == 0 {
+                    text.push_str(&format!(" {cell}{} |", " ".repeat(pad)));
+                } else {
+                    text.push_str(&format!(" {}{cell} |", " ".repeat(pad)));
+                }
+            }
+            text
+        };
+        println!("{}", line(header));
+        let rule: Vec<String> = widths
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i == 0 {
+                    "-".repeat(*w)
+                } else {
+                    format!("{}:", "-".repeat(w - 1))
+                }
+            })
+            .collect();
+        println!(
+            "|{}|",
+            rule.iter()
+                .map(|r| format!(" {r} "))
+                .collect::<Vec<_>>()
+                .join("|")
+        );
+        for row in &self.rows {
+            println!("{}", line(row.each_ref().map(String::as_str)));
+        }
+    }
+}

@@ -1,1 +1,12 @@
-//! meshcd
+//! meshcd: a GitOps reconciliation agent for service-mesh routes.
+//!
+//! This crate holds the parts that touch the outside world (Git, files, the terminal); the pure
+//! model, policy and plan live in `meshcd-core`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod commands;
+pub mod render;
+pub mod source;

@@ -1,1 +1,47 @@
-fn main() {}
+//! The `meshcd` binary: parse the command line, run the command, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use meshcd::cli::{Cli, Command};
+use meshcd::commands::{self, default_cache_dir, EXIT_FINDINGS};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let cache_dir = cli.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let result = match &cli.command {
+        Command::Validate(args) => commands::validate::run(args, &cache_dir),
+        Command::Plan(args) => commands::plan::run(args, &cache_dir).map_err(|mut failure| {
+            // `terraform plan -detailed-exitcode` convention: 1 for any error.
+            if args.detailed_exitcode {
+                failure.exit = EXIT_FINDINGS;
+            }
+            failure
+        }),
+        Command::Rules(args) => Ok(commands::rules::run(args)),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("error: {:#}", failure.error);
+            ExitCode::from(failure.exit)
+        }
+    }
+}
+
+/// Logs go to stderr, so stdout stays clean for `--format json`.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "meshcd=debug,meshcd_core=debug,warn",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

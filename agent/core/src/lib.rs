@@ -11,6 +11,7 @@ pub mod ir;
 pub mod load;
 pub mod model;
 pub mod path;
+pub mod plan;
 pub mod policy;
 pub mod source;
 pub mod yaml;

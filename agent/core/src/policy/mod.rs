@@ -5,6 +5,7 @@
 //! (syntax, schema, unknown kinds); they are listed here so every code is documented in one place.
 
 pub mod rules;
+pub mod selector;
 
 use crate::finding::{sort_findings, Finding};
 use crate::ir::{self, RouteIr};

@@ -1,11 +1,24 @@
 //! The built-in rules, one per file. [`ALL`] lists them in code order.
 
 pub mod ambiguous_shape;
+pub mod backend_unresolved;
 pub mod duplicate_key;
 pub mod duplicate_resource;
+pub mod external_mesh_destination_tls;
+pub mod external_mesh_ignored_field;
+pub mod external_mesh_namespace;
+pub mod external_mesh_strict_mtls;
+pub mod host_conflict;
+pub mod rollout_policy_invalid;
 pub mod schema;
+pub mod subset_missing;
 pub mod unknown_field;
 pub mod unknown_kind;
+pub mod unreachable_rule;
+pub mod weight_negative;
+pub mod weight_partial;
+pub mod weight_range;
+pub mod weight_zero_total;
 pub mod yaml_syntax;
 
 use super::Rule;
@@ -19,6 +32,19 @@ pub const ALL: &[&Rule] = &[
     &schema::RULE,
     &unknown_field::RULE,
     &duplicate_resource::RULE,
+    &weight_negative::RULE,
+    &weight_zero_total::RULE,
+    &weight_partial::RULE,
+    &weight_range::RULE,
+    &host_conflict::RULE,
+    &unreachable_rule::RULE,
+    &subset_missing::RULE,
+    &backend_unresolved::RULE,
+    &rollout_policy_invalid::RULE,
+    &external_mesh_ignored_field::RULE,
+    &external_mesh_destination_tls::RULE,
+    &external_mesh_strict_mtls::RULE,
+    &external_mesh_namespace::RULE,
 ];
 
 #[cfg(test)]

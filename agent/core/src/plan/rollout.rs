@@ -1,0 +1,374 @@
+//! Weight-only changes of a route become rollouts: the weights move step by step.
+//!
+//! # When an update is a rollout
+//! An update of a route kind is a rollout when
+//! 1. its canonical bodies are equal once the `weight` of every backend is removed
+//!    (networkservices `destinations[].weight`, Istio `route[].weight` under `http`/`tcp`/`tls`,
+//!    Gateway API `backendRefs[].weight`),
+//! 2. the route IR of both sides has the same splits with the same backends in the same order,
+//! 3. every split's weights are valid on both sides (see [`crate::ir::effective_weights`]),
+//! 4. at least one split's traffic shares (whole percents) change, and every changed split
+//!    sends traffic on both sides (a Gateway API split with all weights 0 sends none; turning
+//!    it on or off is not a canary).
+//!
+//! Otherwise it is a plain update.
+//!
+//! # Steps
+//! The *canary* is the backend whose share grows the most (ties: the first, in rule and backend
+//! order); `c0`/`c1` are its applied/desired shares. The policy's step values (see
+//! [`step_values`]) that lie strictly between `c0` and `c1` become intermediate steps: for a
+//! step value `s`, `f = (s − c0) / (c1 − c0)` and every backend's share is
+//! `applied + f × (desired − applied)`, rounded to whole percents summing to 100 per split by
+//! largest remainder ([`crate::ir::percentages`] of the integer weights
+//! `applied × (c1 − s) + desired × (s − c0)`, which are those shares scaled by `c1 − c0`). The
+//! canary's share at step `s` is exactly `s`. The last step is always the desired split. With
+//! no step value strictly between, the rollout is that single final step.
+//!
+//! Example: 99/1 → 0/100 with steps `[1, 10, 50, 100]` gives `from {target: 99, target-green:
+//! 1}` and steps `{90, 10}`, `{50, 50}`, `{0, 100}`.
+//!
+//! # Keys
+//! A [`WeightMap`] maps a backend key (`target`, `reviews/v2`) to its share. When several
+//! splits of a route change, keys are prefixed with the rule's path, e.g. `rules[1]/target` or
+//! `http[0]/reviews/v2`. A backend listed twice in one split gets `#index` appended.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::canonical::without_weights;
+use super::select::policy_for;
+use crate::ir::{self, RouteIr, Split};
+use crate::model::meshcd::RolloutPolicySpec;
+use crate::model::Resource;
+use crate::path::FieldPath;
+
+/// Backend key → traffic share in percent.
+pub type WeightMap = BTreeMap<String, u64>;
+
+/// The name a rollout reports when no RolloutPolicy selects the route.
+pub const DEFAULT_POLICY_NAME: &str = "default";
+/// Canary shares of the default policy.
+pub const DEFAULT_STEPS: [i64; 3] = [10, 50, 100];
+/// Bake time of the default policy (and of a policy that sets none).
+pub const DEFAULT_BAKE_TIME: &str = "30s";
+/// What the default policy does when a step fails.
+pub const DEFAULT_ON_FAILURE: &str = "rollback";
+/// What the default policy does when a step's analysis is inconclusive.
+pub const DEFAULT_ON_INCONCLUSIVE: &str = "pause";
+
+/// The policy used for routes no RolloutPolicy selects: steps `[10, 50, 100]`, bake time
+/// `30s`, roll back on failure, pause when inconclusive. Fields a selected policy leaves unset
+/// take these values too.
+pub fn default_policy() -> RolloutPolicySpec {
+    RolloutPolicySpec {
+        steps: DEFAULT_STEPS.to_vec(),
+        bake_time: Some(DEFAULT_BAKE_TIME.into()),
+        on_failure: Some(DEFAULT_ON_FAILURE.into()),
+        on_inconclusive: Some(DEFAULT_ON_INCONCLUSIVE.into()),
+        ..RolloutPolicySpec::default()
+    }
+}
+
+/// How the weights of a route move: from the applied split through each step to the desired one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutPlan {
+    /// The RolloutPolicy that governs the route, or `default`.
+    pub policy: String,
+    /// Key of the backend whose share grows the most.
+    pub canary: String,
+    /// How long each step bakes before it is judged.
+    pub bake_time: String,
+    /// What to do when a step fails (`rollback`, `pause`).
+    pub on_failure: String,
+    /// What to do when a step is inconclusive (`pause`, `rollback`, `continue`).
+    pub on_inconclusive: String,
+    /// Shares before the rollout (the applied weights).
+    pub from: WeightMap,
+    /// Shares at each step; the last is the desired split.
+    pub steps: Vec<WeightMap>,
+}
+
+impl RolloutPlan {
+    /// The rollout that walks back: from the last step through the earlier ones to `from`.
+    /// Policy and canary are kept (the canary is still the backend being judged).
+    #[must_use]
+    pub fn inverse(&self) -> RolloutPlan {
+        let Some((last, earlier)) = self.steps.split_last() else {
+            return self.clone();
+        };
+        let mut steps: Vec<WeightMap> = earlier.iter().rev().cloned().collect();
+        steps.push(self.from.clone());
+        RolloutPlan {
+            from: last.clone(),
+            steps,
+            ..self.clone()
+        }
+    }
+}
+
+/// The canary shares a policy stops at, increasing, each in `1..=100`: its `steps` when it has
+/// any; else `stepWeight`, 2×`stepWeight`, ... up to `maxWeight` (default and at most 100);
+/// else the default steps.
+pub fn step_values(policy: &RolloutPolicySpec) -> Vec<u64> {
+    let in_range = |v: &i64| (1..=100).contains(v);
+    let mut values: Vec<u64> = if !policy.steps.is_empty() {
+        policy
+            .steps
+            .iter()
+            .filter(|v| in_range(v))
+            .map(|v| *v as u64)
+            .collect()
+    } else if let Some(step) = policy.step_weight.filter(|w| in_range(w)) {
+        let max = policy.max_weight.unwrap_or(100).min(100);
+        (1..=100)
+            .map(|k| k * step)
+            .take_while(|v| *v <= max)
+            .map(|v| v as u64)
+            .collect()
+    } else {
+        DEFAULT_STEPS.iter().map(|v| *v as u64).collect()
+    };
+    values.sort_unstable();
+    values.dedup();
+    values
+}
+
+/// One split whose shares change.
+struct SplitChange {
+    keys: Vec<String>,
+    from: Vec<u64>,
+    to: Vec<u64>,
+}
+
+/// The rollout of an update from `applied` to `desired` (both canonical), when it only moves
+/// weights (see the module docs); `policies` are the desired revision's resources.
+pub(crate) fn rollout(
+    desired: &Resource,
+    applied: &Resource,
+    desired_canonical: &Json,
+    applied_canonical: &Json,
+    policies: &[Resource],
+) -> Option<RolloutPlan> {
+    if !desired.id.kind.is_route() {
+        return None;
+    }
+    let desired_ir = ir::route(desired)?;
+    let applied_ir = ir::route(applied)?;
+    if without_weights(desired_canonical, &desired_ir)
+        != without_weights(applied_canonical, &applied_ir)
+    {
+        return None;
+    }
+    let changes = changed_splits(desired, &applied_ir, &desired_ir)?;
+    let (canary, c0, c1) = canary(&changes)?;
+    let (policy_name, selected) = match policy_for(policies, &desired_ir) {
+        Some((name, spec)) => (name.to_string(), spec.clone()),
+        None => (DEFAULT_POLICY_NAME.to_string(), default_policy()),
+    };
+    let mut steps: Vec<WeightMap> = step_values(&selected)
+        .into_iter()
+        .filter(|s| c0 < *s && *s < c1)
+        .map(|s| {
+            weight_map(&changes, |change| {
+                let scaled: Vec<u64> = change
+                    .from
+                    .iter()
+                    .zip(&change.to)
+                    .map(|(a, d)| a * (c1 - s) + d * (s - c0))
+                    .collect();
+                ir::percentages(&scaled)
+            })
+        })
+        .collect();
+    steps.push(weight_map(&changes, |change| change.to.clone()));
+    Some(RolloutPlan {
+        policy: policy_name,
+        canary,
+        bake_time: selected
+            .bake_time
+            .unwrap_or_else(|| DEFAULT_BAKE_TIME.into()),
+        on_failure: selected
+            .on_failure
+            .unwrap_or_else(|| DEFAULT_ON_FAILURE.into()),
+        on_inconclusive: selected
+            .on_inconclusive
+            .unwrap_or_else(|| DEFAULT_ON_INCONCLUSIVE.into()),
+        from: weight_map(&changes, |change| change.from.clone()),
+        steps,
+    })
+}
+
+/// The splits whose shares change, with their keys; `None` when the update is not a rollout
+/// (splits differ in backends, weights are invalid, nothing moves, or a split sends no traffic).
+fn changed_splits(
+    resource: &Resource,
+    applied: &RouteIr<'_>,
+    desired: &RouteIr<'_>,
+) -> Option<Vec<SplitChange>> {
+    let applied_splits = splits(applied);
+    let desired_splits = splits(desired);
+    if applied_splits.len() != desired_splits.len() {
+        return None;
+    }
+    let mut changes = Vec::new();
+    for ((rule, a), (_, d)) in applied_splits.iter().zip(&desired_splits) {
+        if !same_backends(a, d) {
+            return None;
+        }
+        let from = a.percentages().ok()?;
+        let to = d.percentages().ok()?;
+        if from == to {
+            continue;
+        }
+        if from.iter().sum::<u64>() != 100 || to.iter().sum::<u64>() != 100 {
+            return None;
+        }
+        changes.push((rule, keys(d), from, to));
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    let several = changes.len() > 1;
+    let spec_path = resource.spec_path();
+    Some(
+        changes
+            .into_iter()
+            .map(|(rule, keys, from, to)| SplitChange {
+                keys: if several {
+                    let prefix = relative(rule, &spec_path);
+                    keys.into_iter().map(|k| format!("{prefix}/{k}")).collect()
+                } else {
+                    keys
+                },
+                from,
+                to,
+            })
+            .collect(),
+    )
+}
+
+/// The route's splits with the path of their rule, in rule order.
+fn splits<'r>(route: &'r RouteIr<'_>) -> Vec<(&'r FieldPath, &'r Split)> {
+    route
+        .rules
+        .iter()
+        .filter_map(|rule| rule.split.as_ref().map(|split| (&rule.path, split)))
+        .collect()
+}
+
+fn same_backends(a: &Split, b: &Split) -> bool {
+    a.path == b.path
+        && a.backends.len() == b.backends.len()
+        && a.backends.iter().zip(&b.backends).all(|(x, y)| {
+            (&x.key, &x.name, &x.namespace, &x.subset) == (&y.key, &y.name, &y.namespace, &y.subset)
+        })
+}
+
+/// Backend keys of a split, made unique with `#index` where a key repeats.
+fn keys(split: &Split) -> Vec<String> {
+    split
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let repeated = split.backends.iter().filter(|o| o.key == b.key).count() > 1;
+            if repeated {
+                format!("{}#{i}", b.key)
+            } else {
+                b.key.clone()
+            }
+        })
+        .collect()
+}
+
+/// `path` without the leading `base` (the rule path under `spec`).
+fn relative(path: &FieldPath, base: &FieldPath) -> FieldPath {
+    match path.segments().strip_prefix(base.segments()) {
+        Some(rest) => FieldPath(rest.to_vec()),
+        None => path.clone(),
+    }
+}
+
+/// The backend whose share grows the most (the first on ties), with its shares before and after.
+fn canary(changes: &[SplitChange]) -> Option<(String, u64, u64)> {
+    let mut best: Option<(String, u64, u64)> = None;
+    for change in changes {
+        for ((key, from), to) in change.keys.iter().zip(&change.from).zip(&change.to) {
+            let increase = to.saturating_sub(*from);
+            if increase > 0 && best.as_ref().is_none_or(|(_, c0, c1)| increase > c1 - c0) {
+                best = Some((key.clone(), *from, *to));
+            }
+        }
+    }
+    best
+}
+
+fn weight_map(changes: &[SplitChange], shares: impl Fn(&SplitChange) -> Vec<u64>) -> WeightMap {
+    changes
+        .iter()
+        .flat_map(|change| change.keys.iter().cloned().zip(shares(change)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(
+        steps: &[i64],
+        step_weight: Option<i64>,
+        max_weight: Option<i64>,
+    ) -> RolloutPolicySpec {
+        RolloutPolicySpec {
+            steps: steps.to_vec(),
+            step_weight,
+            max_weight,
+            ..RolloutPolicySpec::default()
+        }
+    }
+
+    #[test]
+    fn step_values_come_from_steps_or_step_weight() {
+        assert_eq!(
+            step_values(&policy(&[50, 1, 10, 100], None, None)),
+            vec![1, 10, 50, 100]
+        );
+        assert_eq!(
+            step_values(&policy(&[], Some(20), None)),
+            vec![20, 40, 60, 80, 100]
+        );
+        assert_eq!(step_values(&policy(&[], Some(20), Some(50))), vec![20, 40]);
+        assert_eq!(
+            step_values(&policy(&[], Some(30), Some(500))),
+            vec![30, 60, 90]
+        );
+        assert_eq!(step_values(&policy(&[], Some(0), None)), vec![10, 50, 100]);
+        assert_eq!(
+            step_values(&policy(&[-5, 0, 250], None, None)),
+            Vec::<u64>::new()
+        );
+        assert_eq!(step_values(&default_policy()), vec![10, 50, 100]);
+        assert_eq!(step_values(&policy(&[10], Some(5), None)), vec![10]);
+    }
+
+    #[test]
+    fn inverse_walks_back_and_inverts_twice_to_itself() {
+        let map = |a: u64, b: u64| WeightMap::from([("a".into(), a), ("b".into(), b)]);
+        let plan = RolloutPlan {
+            policy: "p".into(),
+            canary: "b".into(),
+            bake_time: "30s".into(),
+            on_failure: "rollback".into(),
+            on_inconclusive: "pause".into(),
+            from: map(99, 1),
+            steps: vec![map(90, 10), map(50, 50), map(0, 100)],
+        };
+        let back = plan.inverse();
+        assert_eq!(back.from, map(0, 100));
+        assert_eq!(back.steps, vec![map(50, 50), map(90, 10), map(99, 1)]);
+        assert_eq!(back.inverse(), plan);
+    }
+}

@@ -1,0 +1,434 @@
+//! MC201 `host-conflict`: two routes claim the same hostname where the same clients see both.
+//!
+//! **What it does.** Compares the hostnames of every pair of routes whose scopes meet (the same
+//! mesh, the same gateway, or Istio's `mesh`/`external-mesh`, which meet every mesh), across
+//! families: an Istio VirtualService on `mesh` and a networkservices HttpRoute on a Mesh that
+//! claim `reviews.prod.svc.cluster.local` conflict. Hostnames are compared exactly after
+//! lowercasing, with Istio short hosts expanded to their FQDN in the VirtualService's namespace:
+//! two `*.bar.com` conflict, `*.foo.bar.com` beside `*.bar.com` does not. HTTP and gRPC routes
+//! conflict with each other; TLS routes (SNI hosts) with TLS routes. An Istio VirtualService's
+//! hosts count as HTTP hosts, and as TLS hosts too when it has `tls` rules.
+//!
+//! Each later route (in file order) is reported once per hostname, naming the first route that
+//! claimed it. The same hostname twice in one route's list is a warning.
+//!
+//! Gateway API routes that share a hostname on the same parent are merged by the spec (their
+//! rules are combined by precedence), so they are not a conflict.
+//!
+//! **Why.** networkservices rejects a second route with the same hostname on a Mesh; Istio
+//! picks one VirtualService and ignores the other (istioctl IST0109); across families the
+//! outcome depends on which control plane answers. Either way, half of the rules silently do
+//! nothing.
+//!
+//! **Example.**
+//!
+//! ```yaml
+//! # a.yaml
+//! kind: HttpRoute
+//! name: reviews
+//! hostnames: [reviews.internal]
+//! meshes: [projects/p/locations/global/meshes/m]
+//! ---
+//! # b.yaml
+//! kind: HttpRoute
+//! name: reviews-canary
+//! hostnames: [reviews.internal]   # MC201: also claimed by HttpRoute/reviews
+//! meshes: [projects/p/locations/global/meshes/m]
+//! ```
+
+use std::collections::BTreeSet;
+
+use crate::finding::{Finding, Severity};
+use crate::ir::{Located, RouteIr, Scope};
+use crate::model::{Family, Kind, Spec};
+use crate::policy::{Context, Rule};
+
+/// The rule.
+pub const RULE: Rule = Rule {
+    code: "MC201",
+    name: "host-conflict",
+    summary: "two routes claim the same hostname in scopes that meet",
+    check: Some(check),
+};
+
+/// Which hostnames can collide: HTTP-ish (HTTP and gRPC) hosts, or TLS SNI hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    Http,
+    Tls,
+}
+
+/// A route's hostnames, normalized and deduplicated (first occurrence kept), with its classes.
+struct Claims<'r, 'a> {
+    route: &'r RouteIr<'a>,
+    classes: BTreeSet<Class>,
+    hosts: Vec<Located<String>>,
+}
+
+fn classes(route: &RouteIr<'_>) -> BTreeSet<Class> {
+    let mut classes = BTreeSet::new();
+    match (&route.resource.id.kind, &route.resource.spec) {
+        (Kind::NsHttpRoute | Kind::NsGrpcRoute | Kind::GwHttpRoute | Kind::GwGrpcRoute, _) => {
+            classes.insert(Class::Http);
+        }
+        (Kind::NsTlsRoute | Kind::GwTlsRoute, _) => {
+            classes.insert(Class::Tls);
+        }
+        (Kind::VirtualService, Spec::VirtualService(vs)) => {
+            classes.insert(Class::Http);
+            if !vs.tls.is_empty() {
+                classes.insert(Class::Tls);
+            }
+        }
+        _ => {}
+    }
+    classes
+}
+
+/// True when a TlsRoute may list one SNI host in several rules (with different ALPN, say).
+fn repeats_allowed(route: &RouteIr<'_>) -> bool {
+    route.resource.id.kind == Kind::NsTlsRoute
+}
+
+fn describe(scope: &Scope) -> String {
+    match scope {
+        Scope::Mesh(Some(mesh)) => format!("mesh `{mesh}`"),
+        Scope::Mesh(None) => "the mesh".to_string(),
+        Scope::ExternalMesh => "external-mesh".to_string(),
+        Scope::Gateway(gateway) => format!("gateway `{gateway}`"),
+    }
+}
+
+/// The scope (of `earlier`) in which the two routes' hostnames collide, if any.
+fn shared_scope<'s>(earlier: &'s RouteIr<'_>, later: &RouteIr<'_>) -> Option<&'s Scope> {
+    let both_gateway_api = earlier.resource.id.kind.family() == Family::GatewayApi
+        && later.resource.id.kind.family() == Family::GatewayApi;
+    earlier.scopes.iter().find(|a| {
+        later
+            .scopes
+            .iter()
+            // Gateway API routes on the same parent are merged, not in conflict.
+            .any(|b| a.meets(b) && !(both_gateway_api && *a == b))
+    })
+}
+
+fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let mut claims: Vec<Claims<'_, '_>> = Vec::new();
+    for route in &ctx.routes {
+        let mut seen: Vec<&Located<String>> = Vec::new();
+        let mut hosts = Vec::new();
+        for host in &route.hosts {
+            let normalized = host.value.trim().to_ascii_lowercase();
+            if let Some(first) = seen
+                .iter()
+                .find(|s| s.value.trim().eq_ignore_ascii_case(&normalized))
+            {
+                if !repeats_allowed(route) {
+                    out.push(route.resource.finding(
+                        &RULE,
+                        Severity::Warning,
+                        &host.path,
+                        format!(
+                            "hostname `{normalized}` is listed twice in this route (first at \
+                             `{}`); remove the duplicate",
+                            first.path
+                        ),
+                    ));
+                }
+                continue;
+            }
+            seen.push(host);
+            hosts.push(Located {
+                value: normalized,
+                path: host.path.clone(),
+            });
+        }
+        claims.push(Claims {
+            route,
+            classes: classes(route),
+            hosts,
+        });
+    }
+
+    for (i, later) in claims.iter().enumerate() {
+        for host in &later.hosts {
+            let conflict = claims[..i].iter().find_map(|earlier| {
+                if earlier.classes.is_disjoint(&later.classes) {
+                    return None;
+                }
+                let first = earlier.hosts.iter().find(|h| h.value == host.value)?;
+                let scope = shared_scope(earlier.route, later.route)?;
+                Some((earlier, first, scope))
+            });
+            let Some((earlier, first, scope)) = conflict else {
+                continue;
+            };
+            let at = earlier.route.resource.locate(&first.path);
+            out.push(later.route.resource.finding(
+                &RULE,
+                Severity::Error,
+                &host.path,
+                format!(
+                    "hostname `{}` is also claimed by {} ({}:{}) on {}; clients would get only \
+                     one route's rules. Serve each hostname from one route, or attach the routes \
+                     to different meshes or gateways",
+                    host.value,
+                    earlier.route.resource.id,
+                    at.file,
+                    at.pos.line,
+                    describe(scope)
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::{check_fixture, check_fixtures};
+
+    /// This rule's lines only: other rules' findings on the same fixture are theirs to test.
+    fn only(lines: Vec<String>) -> Vec<String> {
+        lines
+            .into_iter()
+            .filter(|l| l.starts_with("MC201 "))
+            .collect()
+    }
+
+    const NS_ROUTE: &str = "apiVersion: networkservices.googleapis.com/v1
+kind: HttpRoute
+name: reviews
+hostnames: ['*.bar.com', reviews.prod.svc.cluster.local]
+meshes: [projects/p/locations/global/meshes/m]
+rules:
+- action:
+    destinations:
+    - serviceName: projects/p/locations/global/backendServices/reviews
+";
+
+    #[test]
+    fn distinct_hosts_and_separate_scopes_pass() {
+        let findings = only(check_fixture(
+            "apiVersion: networkservices.googleapis.com/v1
+kind: HttpRoute
+name: foo
+hostnames: ['*.foo.bar.com']
+meshes: [projects/p/locations/global/meshes/m]
+rules:
+- action:
+    destinations:
+    - serviceName: projects/p/locations/global/backendServices/foo
+---
+apiVersion: networkservices.googleapis.com/v1
+kind: HttpRoute
+name: bar
+hostnames: ['*.bar.com']
+meshes: [projects/p/locations/global/meshes/m]
+rules:
+- action:
+    destinations:
+    - serviceName: projects/p/locations/global/backendServices/bar
+---
+apiVersion: networkservices.googleapis.com/v1
+kind: HttpRoute
+name: bar-other-mesh
+hostnames: ['*.bar.com']
+meshes: [projects/p/locations/global/meshes/other]
+rules:
+- action:
+    destinations:
+    - serviceName: projects/p/locations/global/backendServices/bar
+",
+        ));
+        assert_eq!(findings, Vec::<String>::new());
+    }
+
+    #[test]
+    fn same_wildcard_on_one_mesh_conflicts() {
+        let findings = only(check_fixtures(&[
+            ("a.yaml", NS_ROUTE),
+            (
+                "b.yaml",
+                "apiVersion: networkservices.googleapis.com/v1
+kind: HttpRoute
+name: bar
+hostnames: ['*.BAR.com']
+meshes: [projects/p/locations/global/meshes/m]
+rules:
+- action:
+    destinations:
+    - serviceName: projects/p/locations/global/backendServices/bar
+",
+            ),
+        ]));
+        assert_eq!(
+            findings,
+            vec!["MC201 error b.yaml:4:13 hostname `*.bar.com` is also claimed by HttpRoute/reviews (a.yaml:4) on mesh `m`; clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
+        );
+    }
+
+    #[test]
+    fn istio_short_host_conflicts_with_a_networkservices_route_across_families() {
+        let findings = only(check_fixtures(&[
+            ("a.yaml", NS_ROUTE),
+            (
+                "b.yaml",
+                "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: prod}
+spec:
+  hosts: [reviews]
+  gateways: [external-mesh]
+  http:
+  - route:
+    - destination: {host: reviews}
+",
+            ),
+        ]));
+        assert_eq!(
+            findings,
+            vec!["MC201 error b.yaml:5:11 hostname `reviews.prod.svc.cluster.local` is also claimed by HttpRoute/reviews (a.yaml:4) on mesh `m`; clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
+        );
+    }
+
+    #[test]
+    fn every_later_route_names_the_first() {
+        let vs = |name: &str| {
+            format!(
+                "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: {name}, namespace: prod}}
+spec:
+  hosts: [ratings.prod.svc.cluster.local]
+  http:
+  - route:
+    - destination: {{host: ratings}}
+"
+            )
+        };
+        let findings = only(check_fixture(&format!(
+            "{}---\n{}---\n{}",
+            vs("ratings"),
+            vs("ratings-v2"),
+            vs("ratings-v3")
+        )));
+        assert_eq!(
+            findings,
+            vec![
+                "MC201 error 14:11 hostname `ratings.prod.svc.cluster.local` is also claimed by VirtualService/prod/ratings (fixture.yaml:5) on the mesh; clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways",
+                "MC201 error 23:11 hostname `ratings.prod.svc.cluster.local` is also claimed by VirtualService/prod/ratings (fixture.yaml:5) on the mesh; clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways",
+            ]
+        );
+    }
+
+    #[test]
+    fn gateway_api_routes_on_one_parent_merge() {
+        let findings = only(check_fixture(
+            "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: store, namespace: shop}
+spec:
+  parentRefs: [{name: web}]
+  hostnames: [store.example.com]
+  rules:
+  - backendRefs: [{name: store-v1}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: store-beta, namespace: shop}
+spec:
+  parentRefs: [{name: web}]
+  hostnames: [store.example.com]
+  rules:
+  - matches: [{path: {value: /beta}}]
+    backendRefs: [{name: store-v2}]
+",
+        ));
+        assert_eq!(findings, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_mesh_gateway_api_route_conflicts_with_an_istio_route() {
+        let findings = only(check_fixture(
+            "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: store, namespace: shop}
+spec:
+  hosts: [store]
+  http:
+  - route:
+    - destination: {host: store}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: store-gamma, namespace: shop}
+spec:
+  parentRefs: [{kind: Service, group: '', name: store}]
+  hostnames: [store.shop.svc.cluster.local]
+  rules:
+  - backendRefs: [{name: store-v2}]
+",
+        ));
+        assert_eq!(
+            findings,
+            vec!["MC201 error 15:15 hostname `store.shop.svc.cluster.local` is also claimed by VirtualService/shop/store (fixture.yaml:5) on the mesh; clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
+        );
+    }
+
+    #[test]
+    fn tls_hosts_do_not_conflict_with_http_hosts() {
+        let findings = only(check_fixture(
+            "apiVersion: networkservices.googleapis.com/v1
+kind: TlsRoute
+name: db
+meshes: [projects/p/locations/global/meshes/m]
+rules:
+- matches: [{sniHost: [db.internal], alpn: [h2]}]
+  action: {destinations: [{serviceName: projects/p/locations/global/backendServices/db}]}
+- matches: [{sniHost: [db.internal]}]
+  action: {destinations: [{serviceName: projects/p/locations/global/backendServices/db}]}
+---
+apiVersion: networkservices.googleapis.com/v1
+kind: HttpRoute
+name: db-ui
+hostnames: [db.internal]
+meshes: [projects/p/locations/global/meshes/m]
+rules:
+- action:
+    destinations:
+    - serviceName: projects/p/locations/global/backendServices/db-ui
+---
+apiVersion: networkservices.googleapis.com/v1
+kind: TlsRoute
+name: db-replica
+meshes: [projects/p/locations/global/meshes/m]
+rules:
+- matches: [{sniHost: [db.internal]}]
+  action: {destinations: [{serviceName: projects/p/locations/global/backendServices/db}]}
+",
+        ));
+        assert_eq!(
+            findings,
+            vec!["MC201 error 26:24 hostname `db.internal` is also claimed by TlsRoute/db (fixture.yaml:6) on mesh `m`; clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
+        );
+    }
+
+    #[test]
+    fn the_same_host_twice_in_one_route_is_a_warning() {
+        let findings = only(check_fixture(
+            "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: prod}
+spec:
+  hosts: [reviews, Reviews.prod.svc.cluster.local]
+  http:
+  - route:
+    - destination: {host: reviews}
+",
+        ));
+        assert_eq!(
+            findings,
+            vec!["MC201 warning 5:20 hostname `reviews.prod.svc.cluster.local` is listed twice in this route (first at `spec.hosts[0]`); remove the duplicate"]
+        );
+    }
+}
