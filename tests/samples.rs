@@ -460,7 +460,7 @@ fn every_invalid_sample_fires_the_rule_it_is_named_after() {
             ));
         }
         let path = file.path.clone();
-        let findings = policy::check(&meshcd_core::load::load(vec![file]));
+        let findings = policy::check(&meshcd_core::load::load(vec![file.clone()]));
         if !findings.iter().any(|f| f.rule == rule.code) {
             failures.push(format!(
                 "{path}: {code} {} did not fire; findings:\n{}",

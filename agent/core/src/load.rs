@@ -176,8 +176,8 @@ fn load_document(file: &SourceFile, document: Document, loaded: &mut Loaded) {
         }
     };
     let tree = Arc::new(root);
-    match typed(kind, &body, file, &tree, loaded) {
-        Some((name, namespace, labels, spec)) => loaded.resources.push(Resource {
+    if let Some((name, namespace, labels, spec)) = typed(kind, &body, file, &tree, loaded) {
+        loaded.resources.push(Resource {
             id: ResourceId {
                 kind,
                 namespace,
@@ -191,8 +191,7 @@ fn load_document(file: &SourceFile, document: Document, loaded: &mut Loaded) {
             body,
             tree,
             explicit_header: explicit,
-        }),
-        None => {}
+        });
     }
 }
 

@@ -102,11 +102,12 @@ pub fn parse(text: &str) -> ParsedFile {
             Ok(pair) => pair,
             Err(error) => {
                 let marker = error.marker();
+                let pos = Pos::new(
+                    u32::try_from(marker.line()).unwrap_or(u32::MAX),
+                    u32::try_from(marker.col() + 1).unwrap_or(u32::MAX),
+                );
                 parsed.error = Some(YamlIssue {
-                    pos: Pos::new(
-                        u32::try_from(marker.line()).unwrap_or(u32::MAX),
-                        u32::try_from(marker.col() + 1).unwrap_or(u32::MAX),
-                    ),
+                    pos: clamp_to_text(pos, text),
                     message: error.info().to_string(),
                 });
                 return parsed;
@@ -119,6 +120,20 @@ pub fn parse(text: &str) -> ParsedFile {
         }
     }
     parsed
+}
+
+/// Keeps a position inside the text: the parser reports errors at end of input one line past
+/// the last, which has no snippet to show.
+fn clamp_to_text(pos: Pos, text: &str) -> Pos {
+    let lines = text.lines().count().max(1);
+    let line = (pos.line as usize).clamp(1, lines);
+    let width = text.lines().nth(line - 1).map_or(0, |l| l.chars().count());
+    let column = if line == pos.line as usize {
+        (pos.column as usize).clamp(1, width + 1)
+    } else {
+        width + 1
+    };
+    Pos::new(line as u32, column as u32)
 }
 
 enum Frame {
@@ -452,6 +467,15 @@ mod tests {
         let error = parsed.error.expect("syntax error");
         assert!(error.pos.line >= 3, "{error:?}");
         assert!(parsed.documents.is_empty() || parsed.documents.len() == 1);
+    }
+
+    #[test]
+    fn errors_at_end_of_input_point_at_the_last_line() {
+        let parsed = parse("a: [1, 2\n");
+        let error = parsed.error.expect("syntax error");
+        assert_eq!(error.pos, Pos::new(1, 9), "{error:?}");
+        let parsed = parse("a: 'open");
+        assert_eq!(parsed.error.expect("error").pos.line, 1);
     }
 
     #[test]

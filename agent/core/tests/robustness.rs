@@ -211,7 +211,12 @@ fn samples_exercise_cleanly() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // No regression file: reproduced failures go to tests/fuzz_regressions.rs as plain tests.
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// (a) Arbitrary text, with or without a kind header, never panics load, check or plan.
     #[test]

@@ -5,8 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// An API family: each has its own weight semantics and validation rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Family {
     /// Cloud Service Mesh service routing API, `networkservices.googleapis.com/v1`.
     NetworkServices,
@@ -30,6 +29,12 @@ impl Family {
             Family::Meshcd => "meshcd",
             Family::Kubernetes => "kubernetes",
         }
+    }
+}
+
+impl Serialize for Family {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -52,28 +52,40 @@ pub fn canonical(resource: &Resource) -> Json {
         for key in ["apiVersion", "kind", "metadata", "name"] {
             fields.remove(key);
         }
-    } else if let Some(Json::Object(metadata)) = fields.get_mut("metadata") {
-        for key in SERVER_METADATA {
-            metadata.remove(*key);
-        }
-        let annotations_left = match metadata.get_mut("annotations") {
-            Some(Json::Object(annotations)) => {
-                annotations.remove(LAST_APPLIED);
-                !annotations.is_empty()
-            }
-            _ => true,
-        };
-        if !annotations_left {
-            metadata.remove("annotations");
-        }
-        if !resource.id.namespace.is_empty() {
-            metadata.insert(
-                "namespace".into(),
-                Json::String(resource.id.namespace.clone()),
+    } else {
+        if fields.contains_key("apiVersion") {
+            // Served versions of one kind (Istio v1alpha3/v1beta1/v1, Gateway API v1beta1/v1)
+            // are the same stored object: a version bump alone is not a change.
+            fields.insert(
+                "apiVersion".into(),
+                Json::String(resource.id.kind.api_version().to_string()),
             );
+        }
+        if let Some(Json::Object(metadata)) = fields.get_mut("metadata") {
+            strip_server_metadata(metadata, &resource.id.namespace);
         }
     }
     sorted(Json::Object(fields))
+}
+
+/// Removes what the API server adds to `metadata`, and spells out the namespace.
+fn strip_server_metadata(metadata: &mut serde_json::Map<String, Json>, namespace: &str) {
+    for key in SERVER_METADATA {
+        metadata.remove(*key);
+    }
+    let annotations_left = match metadata.get_mut("annotations") {
+        Some(Json::Object(annotations)) => {
+            annotations.remove(LAST_APPLIED);
+            !annotations.is_empty()
+        }
+        _ => true,
+    };
+    if !annotations_left {
+        metadata.remove("annotations");
+    }
+    if !namespace.is_empty() {
+        metadata.insert("namespace".into(), Json::String(namespace.to_string()));
+    }
 }
 
 /// The canonical form of a resource as YAML text (what a plan's text diff shows).

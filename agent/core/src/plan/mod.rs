@@ -4,7 +4,7 @@
 //! [canonical forms](canonical()): a resource only in the desired revision is created, one only
 //! in the applied revision is deleted, and one whose canonical forms differ is updated, with a
 //! field diff and a unified text diff of the canonical YAML. An update that only moves traffic
-//! weights of a route carries a [`RolloutPlan`] (see [`rollout`](self::rollout) for the rules
+//! weights of a route carries a [`RolloutPlan`] (see [`rollout`] for the rules
 //! and the step algorithm). meshcd's own kinds (RolloutPolicy, Backend) configure meshcd and are
 //! never part of a plan.
 //!

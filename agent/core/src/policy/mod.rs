@@ -108,7 +108,7 @@ mod tests {
     fn fixture_helper_renders_loader_findings() {
         assert_eq!(
             check_fixture("a: [1, 2\n"),
-            vec!["MC001 error 2:1 YAML syntax error: while parsing a flow sequence, expected ',' or ']'".to_string()]
+            vec!["MC001 error 1:9 YAML syntax error: while parsing a flow sequence, expected ',' or ']'".to_string()]
         );
     }
 }

@@ -278,7 +278,11 @@ mod tests {
     }
 
     fn route(kind: &str, spec: &str) -> String {
-        let version = if kind == "HTTPRoute" { "v1" } else { "v1alpha2" };
+        let version = if kind == "HTTPRoute" {
+            "v1"
+        } else {
+            "v1alpha2"
+        };
         format!("apiVersion: gateway.networking.k8s.io/{version}\nkind: {kind}\nmetadata: {{name: ads, namespace: prod}}\nspec:\n{spec}")
     }
 
@@ -310,7 +314,9 @@ mod tests {
         let parents = list(33, |i| format!("{{name: gw{i}}}"));
         let matches = list(65, |i| format!("{{path: {{value: /p{i}}}}}"));
         let headers = list(17, |i| format!("{{name: x-h{i}, value: a}}"));
-        let filters = list(17, |i| format!("{{type: RequestHeaderModifier, requestHeaderModifier: {{set: [{{name: x-f{i}, value: a}}]}}}}"));
+        let filters = list(17, |i| {
+            format!("{{type: RequestHeaderModifier, requestHeaderModifier: {{set: [{{name: x-f{i}, value: a}}]}}}}")
+        });
         let backends = list(17, |i| format!("{{name: ads{i}, port: 80}}"));
         let rest = "  - backendRefs: [{name: ads, port: 80}]\n".repeat(16);
         let yaml = route(
@@ -325,19 +331,19 @@ mod tests {
         assert_eq!(
             summary,
             vec![
-                "MC601 error 5:129 `spec.hostnames` has 17 entries",
-                "MC601 error 6:298 `spec.parentRefs` has 33 entries",
-                "MC601 error 8:1094 `spec.rules[0].matches` has 65 entries",
-                "MC601 error 10:330 `spec.rules[1].matches[0].headers` has 17 entries",
-                "MC601 error 11:334 `spec.rules[1].matches[0].queryParams` has 17 entries",
-                "MC601 error 12:1426 `spec.rules[1].filters` has 17 entries",
-                "MC601 error 13:329 `spec.rules[1].backendRefs` has 17 entries",
-                "MC601 error 29:5 `spec.rules` has 18 entries",
+                "MC601 error 5:85 `spec.hostnames` has 17 entries",
+                "MC601 error 6:454 `spec.parentRefs` has 33 entries",
+                "MC601 error 8:1477 `spec.rules[0].matches` has 65 entries",
+                "MC601 error 10:407 `spec.rules[1].matches[0].headers` has 17 entries",
+                "MC601 error 11:411 `spec.rules[1].matches[0].queryParams` has 17 entries",
+                "MC601 error 12:1413 `spec.rules[1].filters` has 17 entries",
+                "MC601 error 13:409 `spec.rules[1].backendRefs` has 17 entries",
+                "MC601 error 28:5 `spec.rules` has 18 entries",
             ]
         );
         assert_eq!(
             found[0],
-            "MC601 error 5:129 `spec.hostnames` has 17 entries; at most 16 are allowed: split the route"
+            "MC601 error 5:85 `spec.hostnames` has 17 entries; at most 16 are allowed: split the route"
         );
     }
 
@@ -348,7 +354,7 @@ mod tests {
         let yaml = route("HTTPRoute", &format!("  rules:\n{}", rule.repeat(3)));
         assert_eq!(
             run(&yaml),
-            vec!["MC601 error 8:161 `spec.rules` have 180 matches in all; at most 128 are allowed, and `spec.rules[2].matches[8]` is the first one over: split the route"]
+            vec!["MC601 error 8:191 `spec.rules` have 180 matches in all; at most 128 are allowed, and `spec.rules[2].matches[8]` is the first one over: split the route"]
         );
     }
 
@@ -372,7 +378,7 @@ mod tests {
         let none = route("TLSRoute", "  parentRefs: [{name: gw}]\n");
         assert_eq!(
             run(&none),
-            vec!["MC601 error 4:1 `spec.rules` is empty; a TLSRoute needs exactly one rule with its `backendRefs`"]
+            vec!["MC601 error 5:3 `spec.rules` is empty; a TLSRoute needs exactly one rule with its `backendRefs`"]
         );
         let two = route(
             "UDPRoute",

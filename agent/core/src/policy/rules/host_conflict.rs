@@ -12,8 +12,13 @@
 //! Each later route (in file order) is reported once per hostname, naming the first route that
 //! claimed it. The same hostname twice in one route's list is a warning.
 //!
-//! Gateway API routes that share a hostname on the same parent are merged by the spec (their
-//! rules are combined by precedence), so they are not a conflict.
+//! Scopes meet as [`crate::ir::Scope::meets`] says, with two refinements: a gateway is the
+//! same gateway only within one family (an Istio Gateway `web` is not a networkservices Gateway
+//! `web`), and networkservices Gateways that share a `scope` count as one, since they merge.
+//!
+//! Not conflicts: Gateway API routes that share a hostname on the same parent (the spec merges
+//! their rules by precedence), and Istio VirtualServices on the same Istio gateway (Istio merges
+//! those; only on `mesh` is it IST0109).
 //!
 //! **Why.** networkservices rejects a second route with the same hostname on a Mesh; Istio
 //! picks one VirtualService and ignores the other (istioctl IST0109); across families the
@@ -36,7 +41,7 @@
 //! meshes: [projects/p/locations/global/meshes/m]
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::finding::{Finding, Severity};
 use crate::ir::{Located, RouteIr, Scope};
@@ -99,20 +104,74 @@ fn describe(scope: &Scope) -> String {
     }
 }
 
-/// The scope (of `earlier`) in which the two routes' hostnames collide, if any.
-fn shared_scope<'s>(earlier: &'s RouteIr<'_>, later: &RouteIr<'_>) -> Option<&'s Scope> {
-    let both_gateway_api = earlier.resource.id.kind.family() == Family::GatewayApi
-        && later.resource.id.kind.family() == Family::GatewayApi;
-    earlier.scopes.iter().find(|a| {
-        later
-            .scopes
-            .iter()
-            // Gateway API routes on the same parent are merged, not in conflict.
-            .any(|b| a.meets(b) && !(both_gateway_api && *a == b))
-    })
+/// The `scope` of each networkservices Gateway the repository declares, by short name.
+type GatewayScopes = BTreeMap<String, String>;
+
+fn gateway_scopes(ctx: &Context<'_>) -> GatewayScopes {
+    ctx.of_kind(Kind::NsGateway)
+        .filter_map(|r| match &r.spec {
+            Spec::NsGateway(gateway) => gateway
+                .scope
+                .clone()
+                .map(|scope| (r.id.name.clone(), scope)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where the two routes' hostnames collide, in words, if anywhere.
+///
+/// Scopes meet as [`Scope::meets`] says, with two refinements: a gateway is only the same
+/// gateway within one family (an Istio Gateway `web` is not a networkservices Gateway `web`),
+/// and networkservices Gateways of one `scope` count as one. Routes the API merges instead of
+/// rejecting are skipped: Gateway API routes on the same parent, and Istio VirtualServices on
+/// the same gateway (Istio merges those; only `mesh` conflicts, IST0109).
+fn shared_scope(
+    earlier: &RouteIr<'_>,
+    later: &RouteIr<'_>,
+    gateway_scopes: &GatewayScopes,
+) -> Option<String> {
+    let family = earlier.resource.id.kind.family();
+    let same_family = family == later.resource.id.kind.family();
+    for a in &earlier.scopes {
+        for b in &later.scopes {
+            let (meet, merged_scope) = match (a, b) {
+                (Scope::Gateway(x), Scope::Gateway(y)) if same_family && x == y => (true, None),
+                (Scope::Gateway(x), Scope::Gateway(y))
+                    if same_family && family == Family::NetworkServices =>
+                {
+                    match (gateway_scopes.get(x), gateway_scopes.get(y)) {
+                        (Some(sx), Some(sy)) if sx == sy => (true, Some(sx)),
+                        _ => (false, None),
+                    }
+                }
+                (Scope::Gateway(_), Scope::Gateway(_)) => (false, None),
+                _ => (a.meets(b), None),
+            };
+            if !meet {
+                continue;
+            }
+            let merged = a == b
+                && same_family
+                && (family == Family::GatewayApi
+                    || (family == Family::Istio && matches!(a, Scope::Gateway(_))));
+            if merged {
+                continue;
+            }
+            return Some(match (a, b, merged_scope) {
+                (Scope::Gateway(x), Scope::Gateway(y), Some(scope)) => {
+                    format!("gateways `{x}` and `{y}` (both of scope `{scope}`)")
+                }
+                (Scope::Mesh(None) | Scope::ExternalMesh, Scope::Mesh(Some(_)), _) => describe(b),
+                _ => describe(a),
+            });
+        }
+    }
+    None
 }
 
 fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let gateway_scopes = gateway_scopes(ctx);
     let mut claims: Vec<Claims<'_, '_>> = Vec::new();
     for route in &ctx.routes {
         let mut seen: Vec<&Located<String>> = Vec::new();
@@ -157,7 +216,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     return None;
                 }
                 let first = earlier.hosts.iter().find(|h| h.value == host.value)?;
-                let scope = shared_scope(earlier.route, later.route)?;
+                let scope = shared_scope(earlier.route, later.route, &gateway_scopes)?;
                 Some((earlier, first, scope))
             });
             let Some((earlier, first, scope)) = conflict else {
@@ -169,14 +228,10 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 Severity::Error,
                 &host.path,
                 format!(
-                    "hostname `{}` is also claimed by {} ({}:{}) on {}; clients would get only \
-                     one route's rules. Serve each hostname from one route, or attach the routes \
-                     to different meshes or gateways",
-                    host.value,
-                    earlier.route.resource.id,
-                    at.file,
-                    at.pos.line,
-                    describe(scope)
+                    "hostname `{}` is also claimed by {} ({}:{}) on {scope}; clients would get \
+                     only one route's rules. Serve each hostname from one route, or attach the \
+                     routes to different meshes or gateways",
+                    host.value, earlier.route.resource.id, at.file, at.pos.line,
                 ),
             ));
         }
@@ -429,6 +484,87 @@ spec:
         assert_eq!(
             findings,
             vec!["MC201 warning 5:20 hostname `reviews.prod.svc.cluster.local` is listed twice in this route (first at `spec.hosts[0]`); remove the duplicate"]
+        );
+    }
+    #[test]
+    fn istio_routes_on_one_gateway_merge_but_not_on_the_mesh() {
+        let findings = only(check_fixture(
+            "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: web}
+spec:
+  hosts: [shop.example.com]
+  gateways: [istio-system/public]
+  http:
+  - match: [{uri: {prefix: /cart}}]
+    route:
+    - destination: {host: cart}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop-catalog, namespace: web}
+spec:
+  hosts: [shop.example.com]
+  gateways: [istio-system/public, mesh]
+  http:
+  - route:
+    - destination: {host: catalog}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop-internal, namespace: web}
+spec:
+  hosts: [shop.example.com]
+  http:
+  - route:
+    - destination: {host: catalog}
+",
+        ));
+        assert_eq!(
+            findings,
+            vec!["MC201 error 26:11 hostname `shop.example.com` is also claimed by VirtualService/web/shop-catalog (fixture.yaml:16) on the mesh; clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
+        );
+    }
+
+    #[test]
+    fn networkservices_gateways_of_one_scope_are_one_scope() {
+        let route = |name: &str, gateway: &str| {
+            format!(
+                "apiVersion: networkservices.googleapis.com/v1
+kind: HttpRoute
+name: {name}
+hostnames: [api.example.com]
+gateways: [projects/p/locations/global/gateways/{gateway}]
+rules:
+- action: {{destinations: [{{serviceName: projects/p/locations/global/backendServices/api}}]}}
+---
+"
+            )
+        };
+        let gateway = |name: &str, scope: &str| {
+            format!(
+                "apiVersion: networkservices.googleapis.com/v1
+kind: Gateway
+name: {name}
+type: OPEN_MESH
+ports: [80]
+scope: {scope}
+---
+"
+            )
+        };
+        let findings = only(check_fixture(&format!(
+            "{}{}{}{}{}{}",
+            gateway("edge-a", "edge"),
+            gateway("edge-b", "edge"),
+            gateway("internal", "internal"),
+            route("api-a", "edge-a"),
+            route("api-b", "edge-b"),
+            route("api-internal", "internal"),
+        )));
+        assert_eq!(
+            findings,
+            vec!["MC201 error 33:13 hostname `api.example.com` is also claimed by HttpRoute/api-a (fixture.yaml:25) on gateways `edge-a` and `edge-b` (both of scope `edge`); clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
         );
     }
 }

@@ -8,13 +8,22 @@ pub mod external_mesh_destination_tls;
 pub mod external_mesh_ignored_field;
 pub mod external_mesh_namespace;
 pub mod external_mesh_strict_mtls;
+pub mod gateway_api_limits;
+pub mod gcp_backend_name;
 pub mod host_conflict;
+pub mod hostname_pattern;
+pub mod path_pattern;
+pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
+pub mod route_action_missing;
 pub mod schema;
 pub mod subset_missing;
+pub mod tcp_route_action;
+pub mod tls_route_matches;
 pub mod unknown_field;
 pub mod unknown_kind;
 pub mod unreachable_rule;
+pub mod value_range;
 pub mod weight_negative;
 pub mod weight_partial;
 pub mod weight_range;
@@ -45,6 +54,15 @@ pub const ALL: &[&Rule] = &[
     &external_mesh_destination_tls::RULE,
     &external_mesh_strict_mtls::RULE,
     &external_mesh_namespace::RULE,
+    &redirect_with_destinations::RULE,
+    &route_action_missing::RULE,
+    &value_range::RULE,
+    &gateway_api_limits::RULE,
+    &hostname_pattern::RULE,
+    &path_pattern::RULE,
+    &tls_route_matches::RULE,
+    &tcp_route_action::RULE,
+    &gcp_backend_name::RULE,
 ];
 
 #[cfg(test)]

@@ -150,7 +150,9 @@ mod tests {
     #[test]
     fn plain_redirects_pass() {
         let ns = format!("{NS}- action:\n    redirect: {{hostRedirect: ads.example.com, pathRedirect: /v2}}\n- action:\n    destinations:\n    - serviceName: ads\n");
-        let istio = format!("{ISTIO}  - redirect: {{uri: /v2}}\n  - route:\n    - destination: {{host: ads}}\n");
+        let istio = format!(
+            "{ISTIO}  - redirect: {{uri: /v2}}\n  - route:\n    - destination: {{host: ads}}\n"
+        );
         let gw = format!("{GW}  - filters:\n    - type: RequestRedirect\n      requestRedirect: {{scheme: https}}\n  - backendRefs:\n    - name: ads\n");
         for yaml in [ns, istio, gw] {
             assert_eq!(run(&yaml), Vec::<String>::new(), "{yaml}");

@@ -74,7 +74,14 @@ impl Checker<'_> {
     }
 
     /// A JSON number within `min..=max` (`integer` when it must be whole).
-    fn number(&mut self, path: &FieldPath, value: Option<&Value>, min: f64, max: f64, integer: bool) {
+    fn number(
+        &mut self,
+        path: &FieldPath,
+        value: Option<&Value>,
+        min: f64,
+        max: f64,
+        integer: bool,
+    ) {
         let Some(value) = value.filter(|v| !v.is_null()) else {
             return;
         };
@@ -138,10 +145,15 @@ impl Checker<'_> {
             let path = at.key("retryPolicy").key("numRetries");
             self.error(
                 &path,
-                format!("`{path}` is {n}; it must be above 0 (leave out `retryPolicy` for no retries)"),
+                format!(
+                    "`{path}` is {n}; it must be above 0 (leave out `retryPolicy` for no retries)"
+                ),
             );
         }
-        if let Some(ttl) = affinity.and_then(|a| a.get("cookieTtl")).filter(|t| !t.is_null()) {
+        if let Some(ttl) = affinity
+            .and_then(|a| a.get("cookieTtl"))
+            .filter(|t| !t.is_null())
+        {
             let path = at.key("statefulSessionAffinity").key("cookieTtl");
             let seconds = ttl
                 .as_str()
