@@ -25,7 +25,7 @@ echo "== meshcd validate --repo $repo"
 
 echo
 echo "== a commit moves target-route from 99/1 to 0/100"
-route="$repo/cloud-run-mesh/target-route.yaml"
+route="$repo/cloud-run-mesh/routes/target-route.yaml"
 sed -i -e 's/weight: 99$/weight: 0/' -e 's/weight: 1$/weight: 100/' "$route"
 git -C "$repo" -c user.name=demo -c user.email=demo@example.com commit -qam "promote target-green"
 
@@ -34,5 +34,14 @@ echo "== meshcd plan --repo $repo --base HEAD~1"
 "$meshcd" plan --repo "$repo" --base HEAD~1
 
 echo
-echo "== the invalid samples: every built-in rule firing"
-"$meshcd" validate --repo "$root" --path samples/invalid || true
+echo "== a bad commit: a negative weight and a half-weighted split"
+sed -i -e 's/weight: 0$/weight: -5/' "$route"
+sed -i -e '0,/weight: 50$/{/weight: 50$/d}' "$repo/cloud-run-mesh/routes/route-target23.yaml"
+git -C "$repo" -c user.name=demo -c user.email=demo@example.com commit -qam "oops"
+echo "== meshcd validate --repo $repo   (exit 1: errors, each with file:line:col)"
+"$meshcd" validate --repo "$repo" || echo "(exit $?)"
+echo
+echo "== meshcd plan --repo $repo --base HEAD~1   (refused: nothing is planned from a broken revision)"
+"$meshcd" plan --repo "$repo" --base HEAD~1 || echo "(exit $?)"
+echo
+echo "Each built-in rule has an example in samples/invalid/ (meshcd rules lists them)."
