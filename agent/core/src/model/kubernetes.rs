@@ -36,7 +36,9 @@ pub struct ServiceSpec {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct GcpBackendSpec {
-    /// The backend service it stands for.
+    /// The backend service it stands for. GKE's examples spell the field `backendservice`;
+    /// both spellings are read.
+    #[serde(alias = "backendservice")]
     pub backend_service: Option<GcpBackendService>,
 }
 

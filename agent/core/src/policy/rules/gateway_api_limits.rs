@@ -4,7 +4,8 @@
 //! `parentRefs` and 16 `rules`; at most 128 matches in the route and 64 in one rule; at most
 //! 16 `filters` (in a rule or a backend) and 16 `backendRefs` per rule; at most 16 `headers`
 //! and 16 `queryParams` per match, with unique names (header names compared without case).
-//! TCPRoute, UDPRoute and TLSRoute must have exactly one rule, with 1–16 `backendRefs`.
+//! TCPRoute, UDPRoute and TLSRoute (v1) must have exactly one rule, with 1–16 `backendRefs`
+//! (v1alpha2 allowed up to 16 rules).
 //! Each finding points at the first entry over the limit.
 //!
 //! **Why.** The API server rejects the route, so the revision would fail to apply. A header
@@ -230,7 +231,14 @@ fn single_rule(resource: &Resource, root: &FieldPath, out: &mut Vec<Finding>) {
     }
     let kind = resource.id.kind;
     let rules = root.key("rules");
+    // v1alpha2 TCPRoute/TLSRoute/UDPRoute allowed up to 16 rules; v1 takes exactly one.
+    let is_v1 = resource
+        .body
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.ends_with("/v1"));
     match spec.rules.len() {
+        n if n > 1 && !is_v1 => {}
         0 => out.push(resource.finding(
             &RULE,
             Severity::Error,
@@ -384,8 +392,14 @@ mod tests {
             "UDPRoute",
             "  rules:\n  - backendRefs: [{name: dns, port: 53}]\n  - backendRefs: []\n",
         );
+        // v1alpha2 allowed several rules; only the empty backend list is wrong there.
         assert_eq!(
             run(&two),
+            vec!["MC601 error 7:18 `spec.rules[1].backendRefs` is empty; a UDPRoute rule needs 1 to 16 backends"]
+        );
+        let two_v1 = two.replace("/v1alpha2", "/v1");
+        assert_eq!(
+            run(&two_v1),
             vec![
                 "MC601 error 7:5 `spec.rules` has 2 rules; a UDPRoute takes exactly one: put the backends in one rule, or use one route per listener",
                 "MC601 error 7:18 `spec.rules[1].backendRefs` is empty; a UDPRoute rule needs 1 to 16 backends",
