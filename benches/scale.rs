@@ -24,8 +24,15 @@ const SEED: u64 = 0x6d65_7368_6364;
 const RUNS: usize = 5;
 /// Repetitions of each CLI command.
 const CLI_RUNS: usize = 3;
+/// Set on a re-run of this benchmark's own executable that only runs one command and reports
+/// its exit code, wall time and max RSS to the file the variable names (see [`measure_child`]).
+const MEASURE_ENV: &str = "MESHCD_BENCH_MEASURE";
 
 fn main() {
+    if let Some(report) = std::env::var_os(MEASURE_ENV) {
+        measure_child(Path::new(&report));
+        return;
+    }
     let route_count: u32 = std::env::var("MESHCD_BENCH_ROUTES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -149,8 +156,15 @@ fn main() {
         errors,
         findings.len() - errors
     );
-    for finding in findings.iter().take(5) {
-        println!("  {finding}");
+    let mut by_rule: BTreeMap<(&str, Severity), usize> = BTreeMap::new();
+    for finding in &findings {
+        *by_rule.entry((finding.rule, finding.severity)).or_default() += 1;
+    }
+    for ((rule, severity), count) in &by_rule {
+        println!("  {rule} {severity}: {count}");
+    }
+    for finding in findings.iter().take(3) {
+        println!("  e.g. {finding}");
     }
     let s = the_plan.summary;
     println!(
@@ -176,7 +190,7 @@ fn main() {
     }
     println!(
         "peak MiB: the process's VmHWM during the phase (reset before each phase); for the CLI, \
-         the child's max RSS (wait4)"
+         the command's max RSS (getrusage RUSAGE_CHILDREN in a small intermediate process)"
     );
     println!(
         "total benchmark time: {:.1} s",
@@ -291,7 +305,14 @@ struct CliRuns {
 }
 
 /// Runs the binary `CLI_RUNS` times with stdout to `out`; wall time and the child's max RSS.
+///
+/// Each run goes through a small copy of this executable ([`measure_child`]) rather than being
+/// spawned from here: Linux carries a process's RSS high-water mark across `fork` and `exec`,
+/// so a child of this process (holding the loaded repositories) would report at least this
+/// process's peak as its own.
 fn cli_runs(binary: &Path, args: &[&str], cache_dir: &Path, out: &Path) -> CliRuns {
+    let me = std::env::current_exe().expect("current exe");
+    let report = out.with_extension("rusage");
     let mut runs = CliRuns {
         times: Vec::new(),
         peak_kib: None,
@@ -299,43 +320,68 @@ fn cli_runs(binary: &Path, args: &[&str], cache_dir: &Path, out: &Path) -> CliRu
     };
     for _ in 0..CLI_RUNS {
         let stdout = File::create(out).expect("output file");
-        let t = Instant::now();
-        let child = Command::new(binary)
+        let status = Command::new(&me)
+            .arg(binary)
             .args(args)
+            .env(MEASURE_ENV, &report)
             .env("MESHCD_CACHE_DIR", cache_dir)
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .stdout(Stdio::from(stdout))
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run meshcd");
-        let (code, max_rss_kib) = wait_with_rusage(child.id());
-        runs.times.push(t.elapsed());
-        runs.code = code;
-        runs.peak_kib = runs.peak_kib.max(Some(max_rss_kib));
+            .status()
+            .expect("run the measuring copy of this benchmark");
+        assert!(status.success(), "measuring run failed: {status}");
+        let text = std::fs::read_to_string(&report).expect("rusage report");
+        let fields: Vec<i64> = text
+            .split_whitespace()
+            .map(|f| f.parse().expect("number"))
+            .collect();
+        let [code, nanos, max_rss_kib] = fields[..] else {
+            panic!("bad rusage report: {text}")
+        };
+        runs.code = i32::try_from(code).unwrap_or(-1);
+        runs.times
+            .push(Duration::from_nanos(u64::try_from(nanos).unwrap_or(0)));
+        runs.peak_kib = runs.peak_kib.max(u64::try_from(max_rss_kib).ok());
     }
     runs
 }
 
-/// Waits for one child with `wait4`, which reports that child's own resource usage (unlike
-/// `getrusage(RUSAGE_CHILDREN)`, whose max RSS is the maximum over every child waited for so
-/// far). Returns the exit code (-1 when killed by a signal) and the max RSS in KiB.
-fn wait_with_rusage(pid: u32) -> (i32, u64) {
-    let pid = libc::pid_t::try_from(pid).expect("pid");
-    let mut status: libc::c_int = 0;
+/// The measuring copy: runs the command in its arguments (stdout and stderr inherited), waits,
+/// and writes `exit-code wall-nanoseconds max-rss-KiB` to `report`. Its own RSS is a few MiB,
+/// so the child's high-water mark is the command's own.
+fn measure_child(report: &Path) {
+    let mut args = std::env::args_os().skip(1);
+    let program = args.next().expect("command to measure");
+    let started = Instant::now();
+    let status = Command::new(program)
+        .args(args)
+        .env_remove(MEASURE_ENV)
+        .status()
+        .expect("run command");
+    let elapsed = started.elapsed();
+    let code = status.code().unwrap_or(-1);
+    std::fs::write(
+        report,
+        format!(
+            "{code} {} {}",
+            elapsed.as_nanos(),
+            children_max_rss_kib()
+        ),
+    )
+    .expect("write rusage report");
+}
+
+/// The largest max RSS among the children waited for (here, the one command), in KiB.
+fn children_max_rss_kib() -> i64 {
     // SAFETY: rusage is plain old data, so all-zero bytes is a valid value for it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, spawned and not yet waited for (std's `Child` is dropped
-    // without waiting); `status` and `usage` are valid, exclusive pointers for the call.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
+    // SAFETY: `usage` is a valid, exclusive pointer to an rusage for the duration of the call;
+    // getrusage only writes to it.
+    let result = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(result, 0, "getrusage: {}", std::io::Error::last_os_error());
     // Linux reports ru_maxrss in KiB.
-    (code, u64::try_from(usage.ru_maxrss).unwrap_or(0))
+    i64::from(usage.ru_maxrss)
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

@@ -49,6 +49,24 @@ pub enum Command {
     Plan(PlanArgs),
     /// List the built-in rules with their codes.
     Rules(RulesArgs),
+    /// Run the daemon: keep the target in sync with Git (poll, watch, webhooks, schedules).
+    ///
+    /// Serves /healthz, /readyz, /metrics, /api/v1/status, POST /api/v1/reconcile and the
+    /// GitHub/GitLab push webhooks. SIGTERM or SIGINT stops it after the running reconcile.
+    ///
+    /// Exit status: 0 stopped by a signal (or, with --once, reconciled); 1 with --once, the
+    /// commit was refused by policy; 2 could not run (bad configuration, with file:line:col).
+    Run(RunArgs),
+    /// Show the audit log of the state store, newest first.
+    ///
+    /// Every apply, drift, rejection, skip and rollback, with its commit, author and how many
+    /// resources changed. Exit status: 0 success; 2 the store could not be read (for example,
+    /// while a running meshcd holds it).
+    History(HistoryArgs),
+    /// Serve a tiny HTTP backend that answers with its name (for demos and tests).
+    ///
+    /// It can fail a share of requests (`--fail-percent`) or add latency, to play a bad canary.
+    SampleBackend(SampleBackendArgs),
 }
 
 /// Where to read the desired state.
@@ -133,4 +151,61 @@ pub struct RulesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+}
+
+/// `meshcd sample-backend`.
+#[derive(Debug, Args)]
+pub struct SampleBackendArgs {
+    /// Name to answer with.
+    #[arg(long)]
+    pub name: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:18081")]
+    pub listen: std::net::SocketAddr,
+    /// Answer 503 to this share of requests (0–100), spread evenly.
+    #[arg(long, default_value_t = 0)]
+    pub fail_percent: u8,
+    /// Delay each answer, e.g. `200ms`.
+    #[arg(long)]
+    pub latency: Option<String>,
+}
+
+/// `meshcd history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only entries of this target (e.g. `envoy:local`).
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
+    /// At most this many entries (0 for all).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+    /// The store file (default: `state.redb` in --state-dir).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// The state folder (default: `$XDG_STATE_HOME/meshcd`, else `~/.local/state/meshcd`).
+    #[arg(long, env = "MESHCD_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Output formats of `history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// A table, one line per entry, for people.
+    Text,
+    /// `{"entries": [...]}`, for machines.
+    Json,
+}
+
+/// `meshcd run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The daemon's configuration file.
+    #[arg(long, value_name = "PATH", default_value = "meshcd.yaml")]
+    pub config: PathBuf,
+    /// Reconcile once, print the outcome and exit (no server, no triggers).
+    #[arg(long)]
+    pub once: bool,
 }

@@ -8,5 +8,8 @@
 
 pub mod cli;
 pub mod commands;
+pub mod daemon;
+pub mod envoy;
 pub mod render;
 pub mod source;
+pub mod store;

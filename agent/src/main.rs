@@ -21,6 +21,9 @@ fn main() -> ExitCode {
             failure
         }),
         Command::Rules(args) => Ok(commands::rules::run(args)),
+        Command::Run(args) => commands::run::run(args),
+        Command::History(args) => commands::history::run(args),
+        Command::SampleBackend(args) => commands::sample_backend::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

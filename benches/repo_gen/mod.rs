@@ -46,7 +46,7 @@ pub enum Flavor {
     NsHttp,
     /// networkservices GrpcRoute: a method rule and a weighted catch-all.
     NsGrpc,
-    /// Istio VirtualService with subsets v1/v2, followed by its DestinationRule.
+    /// Istio VirtualService splitting between subsets v1/v2 of a Service.
     Istio,
     /// Gateway API HTTPRoute with two weighted backendRefs.
     Gateway,
@@ -71,8 +71,16 @@ pub struct Route {
 pub const ROUTES_PER_FILE: u32 = 10;
 /// Kubernetes namespaces the Istio and Gateway API routes are spread over.
 pub const NAMESPACES: u32 = 20;
-/// Services per Gateway API namespace (each with a `-canary` twin).
+/// Services per Istio or Gateway API namespace (each with a `-canary` twin for Gateway API, and
+/// a DestinationRule with subsets v1 and v2 for Istio).
 pub const APPS_PER_NAMESPACE: u32 = 10;
+/// Backend services the networkservices HTTP routes share (each with a `-green` twin): a route
+/// has its own hostname, but several hostnames lead to one service, as in real meshes.
+pub const NS_HTTP_APPS: u32 = 200;
+/// Backend services the GrpcRoutes share (each with `-green` and `-refunds` twins).
+pub const NS_GRPC_APPS: u32 = 50;
+/// meshcd Backends per file.
+const BACKENDS_PER_FILE: usize = 50;
 
 /// A revision's routes, by id.
 #[derive(Debug, Clone)]
@@ -190,8 +198,15 @@ impl Routes {
             file.push_str(&text);
         }
         files.insert("networkservices/mesh.yaml".into(), MESH.into());
+        for (n, chunk) in backends().chunks(BACKENDS_PER_FILE).enumerate() {
+            files.insert(
+                format!("networkservices/backends/backends-{n:02}.yaml"),
+                chunk.join("---\n"),
+            );
+        }
         for ns in 0..NAMESPACES {
-            files.insert(format!("gateway/gw-{ns:02}/services.yaml"), services(ns));
+            files.insert(format!("gateway/gw-{ns:02}/services.yaml"), gateway_services(ns));
+            files.insert(format!("istio/mesh-{ns:02}/services.yaml"), istio_services(ns));
         }
         files.insert(
             "meshcd/rollout-policies.yaml".into(),
@@ -284,7 +299,90 @@ spec:
   bakeTime: 1m
 ";
 
-fn services(ns: u32) -> String {
+/// meshcd Backends declaring the networkservices backend services (one document each).
+fn backends() -> Vec<String> {
+    let mut names = Vec::new();
+    for app in 0..NS_HTTP_APPS {
+        names.push((format!("app-{app}"), "http"));
+        names.push((format!("app-{app}-green"), "http"));
+    }
+    for app in 0..NS_GRPC_APPS {
+        for suffix in ["", "-green", "-refunds"] {
+            names.push((format!("grpc-{app}{suffix}"), "http2"));
+        }
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(n, (name, protocol))| {
+            format!(
+                "apiVersion: meshcd.dev/v1alpha1
+kind: Backend
+metadata:
+  name: {name}
+spec:
+  aliases:
+  - projects/bench/locations/global/backendServices/{name}
+  endpoints:
+  - address: 127.0.0.1
+    port: {}
+  protocol: {protocol}
+",
+                20_000 + n
+            )
+        })
+        .collect()
+}
+
+/// The Services of an Istio namespace, with the DestinationRules defining their subsets.
+fn istio_services(ns: u32) -> String {
+    let mut text = format!("# Services of namespace mesh-{ns:02} and their subsets.\n");
+    for app in 0..APPS_PER_NAMESPACE {
+        if app > 0 {
+            text.push_str("---\n");
+        }
+        let _ = write!(
+            text,
+            "apiVersion: v1
+kind: Service
+metadata:
+  name: app-{app}
+  namespace: mesh-{ns:02}
+  labels:
+    app: app-{app}
+spec:
+  selector:
+    app: app-{app}
+  ports:
+  - name: http
+    port: 8080
+    targetPort: 8080
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: app-{app}
+  namespace: mesh-{ns:02}
+spec:
+  host: app-{app}.mesh-{ns:02}.svc.cluster.local
+  trafficPolicy:
+    loadBalancer:
+      simple: LEAST_REQUEST
+  subsets:
+  - name: v1
+    labels:
+      version: v1
+  - name: v2
+    labels:
+      version: v2
+"
+        );
+    }
+    text
+}
+
+/// The Services behind the Gateway API routes of a namespace: stable and canary per app.
+fn gateway_services(ns: u32) -> String {
     let mut text = format!("# Services behind the Gateway API routes of namespace gw-{ns:02}.\n");
     for app in 0..APPS_PER_NAMESPACE {
         for (suffix, track) in [("", "stable"), ("-canary", "canary")] {
@@ -331,6 +429,7 @@ impl Route {
                 } else {
                     ""
                 };
+                let app = id % NS_HTTP_APPS;
                 let _ = write!(
                     text,
                     "apiVersion: networkservices.googleapis.com/v1
@@ -355,7 +454,7 @@ labels:
       exactMatch: \"true\"
   action:
     destinations:
-    - serviceName: projects/bench/locations/global/backendServices/svc-{id}-green
+    - serviceName: projects/bench/locations/global/backendServices/app-{app}-green
       weight: 1
     timeout: 10s
 "
@@ -365,9 +464,9 @@ labels:
                     text,
                     "- action:
     destinations:
-    - serviceName: projects/bench/locations/global/backendServices/svc-{id}
+    - serviceName: projects/bench/locations/global/backendServices/app-{app}
       weight: {}
-    - serviceName: projects/bench/locations/global/backendServices/svc-{id}-green
+    - serviceName: projects/bench/locations/global/backendServices/app-{app}-green
       weight: {canary}
     timeout: 30s
     retryPolicy:
@@ -386,6 +485,7 @@ labels:
                 } else {
                     ""
                 };
+                let app = id % NS_GRPC_APPS;
                 let _ = write!(
                     text,
                     "apiVersion: networkservices.googleapis.com/v1
@@ -405,13 +505,13 @@ labels:
       grpcMethod: Refund
   action:
     destinations:
-    - serviceName: projects/bench/locations/global/backendServices/svc-{id}-refunds
+    - serviceName: projects/bench/locations/global/backendServices/grpc-{app}-refunds
     timeout: 60s
 - action:
     destinations:
-    - serviceName: projects/bench/locations/global/backendServices/svc-{id}
+    - serviceName: projects/bench/locations/global/backendServices/grpc-{app}
       weight: {}
-    - serviceName: projects/bench/locations/global/backendServices/svc-{id}-green
+    - serviceName: projects/bench/locations/global/backendServices/grpc-{app}-green
       weight: {canary}
     timeout: 10s
 ",
@@ -425,7 +525,10 @@ labels:
                 } else {
                     ""
                 };
-                let host = format!("r{id:06}.istio.bench.internal");
+                // A quarter of the routes also serve clients outside the cluster (Cloud Run).
+                let external = if id % 4 == 1 { "  - external-mesh\n" } else { "" };
+                let app = id % APPS_PER_NAMESPACE;
+                let host = format!("app-{app}.mesh-{ns:02}.svc.cluster.local");
                 let _ = write!(
                     text,
                     "apiVersion: networking.istio.io/v1
@@ -434,13 +537,13 @@ metadata:
   name: r{id:06}
   namespace: mesh-{ns:02}
   labels:
-    app: app-{id}
+    app: app-{app}
 {label}spec:
   hosts:
-  - {host}
+  - r{id:06}.istio.bench.internal
   gateways:
   - mesh
-  http:
+{external}  http:
   - name: canary
     route:
     - destination:
@@ -460,24 +563,6 @@ metadata:
       attempts: 2
       perTryTimeout: 2s
       retryOn: connect-failure,refused-stream,unavailable
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: r{id:06}
-  namespace: mesh-{ns:02}
-spec:
-  host: {host}
-  trafficPolicy:
-    loadBalancer:
-      simple: LEAST_REQUEST
-  subsets:
-  - name: v1
-    labels:
-      version: v1
-  - name: v2
-    labels:
-      version: v2
 ",
                     self.stable
                 );

@@ -17,15 +17,8 @@ fuzz_target!(|data: &[u8]| {
     let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() as u32 + 1;
     for f in &findings {
         let pos = f.location.pos;
-        // Known bug (agent/core/tests/fuzz_regressions.rs): a syntax error at the very end of a
-        // file without a final line break is put on the line after the last. Tolerated so the
-        // fuzzer keeps looking for other problems.
-        let past_end = f.rule == "MC001"
-            && pos.line == lines + 1
-            && pos.column == 1
-            && !text.ends_with(['\n', '\r']);
         assert!(
-            ((1..=lines).contains(&pos.line) || past_end) && pos.column >= 1,
+            (1..=lines).contains(&pos.line) && pos.column >= 1,
             "finding outside the file ({lines} lines): {f}"
         );
         let _ = f.to_string();

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod envoy;
 pub mod finding;
 pub mod ir;
 pub mod load;

@@ -1,7 +1,10 @@
 //! The commands behind the CLI, and how their outcomes become exit codes.
 
+pub mod history;
 pub mod plan;
 pub mod rules;
+pub mod run;
+pub mod sample_backend;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

@@ -10,11 +10,11 @@
 //!
 //! Rolling back is applying the plan's [inverse](Plan::inverse).
 
-mod canonical;
+pub(crate) mod canonical;
 mod fields;
 pub mod rollout;
-mod select;
-mod text;
+pub(crate) mod select;
+pub(crate) mod text;
 
 #[cfg(test)]
 mod tests;
@@ -26,7 +26,10 @@ use serde::Serialize;
 
 pub use canonical::{canonical, canonical_yaml};
 pub use fields::{field_diff, FieldChange};
-pub use rollout::{default_policy, step_values, RolloutPlan, WeightMap, DEFAULT_POLICY_NAME};
+pub use rollout::{
+    default_policy, rollout_between, rollout_steps, step_values, RolloutPlan, SplitShares,
+    WeightMap, DEFAULT_POLICY_NAME,
+};
 
 use crate::load::Loaded;
 use crate::model::{Family, Kind, Resource, ResourceId};

@@ -136,11 +136,16 @@ pub fn step_values(policy: &RolloutPolicySpec) -> Vec<u64> {
     values
 }
 
-/// One split whose shares change.
-struct SplitChange {
-    keys: Vec<String>,
-    from: Vec<u64>,
-    to: Vec<u64>,
+/// One split whose traffic shares move: its backend keys, and their shares in whole percents
+/// before and after (each side summing to 100).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitShares {
+    /// Backend keys, in backend order (see "Keys" in the module docs).
+    pub keys: Vec<String>,
+    /// Shares before (the applied weights).
+    pub from: Vec<u64>,
+    /// Shares after (the desired weights).
+    pub to: Vec<u64>,
 }
 
 /// The rollout of an update from `applied` to `desired` (both canonical), when it only moves
@@ -163,42 +168,89 @@ pub(crate) fn rollout(
         return None;
     }
     let changes = changed_splits(desired, &applied_ir, &desired_ir)?;
-    let (canary, c0, c1) = canary(&changes)?;
     let (policy_name, selected) = match policy_for(policies, &desired_ir) {
-        Some((name, spec)) => (name.to_string(), spec.clone()),
-        None => (DEFAULT_POLICY_NAME.to_string(), default_policy()),
+        Some((name, spec)) => (name, spec.clone()),
+        None => (DEFAULT_POLICY_NAME, default_policy()),
     };
-    let mut steps: Vec<WeightMap> = step_values(&selected)
+    rollout_steps(policy_name, &selected, &changes)
+}
+
+/// The rollout that moves `changes` from their `from` to their `to` shares under a policy
+/// (reported by `policy_name`; the fields it leaves unset take the default policy's values):
+/// the canary, the intermediate steps and the final one, as described in the module docs.
+/// `None` when no backend's share grows, or when a split's `keys`, `from` and `to` differ in
+/// length or a side does not sum to 100.
+pub fn rollout_steps(
+    policy_name: &str,
+    policy: &RolloutPolicySpec,
+    changes: &[SplitShares],
+) -> Option<RolloutPlan> {
+    let well_formed = changes.iter().all(|c| {
+        c.keys.len() == c.from.len()
+            && c.keys.len() == c.to.len()
+            && sums_to_100(c.from.iter())
+            && sums_to_100(c.to.iter())
+    });
+    if !well_formed {
+        return None;
+    }
+    let (canary, c0, c1) = canary(changes)?;
+    let mut steps: Vec<WeightMap> = step_values(policy)
         .into_iter()
         .filter(|s| c0 < *s && *s < c1)
         .map(|s| {
-            weight_map(&changes, |change| {
+            weight_map(changes, |change| {
                 let scaled: Vec<u64> = change
                     .from
                     .iter()
                     .zip(&change.to)
-                    .map(|(a, d)| a * (c1 - s) + d * (s - c0))
+                    .map(|(a, d)| {
+                        a.saturating_mul(c1 - s)
+                            .saturating_add(d.saturating_mul(s - c0))
+                    })
                     .collect();
                 ir::percentages(&scaled)
             })
         })
         .collect();
-    steps.push(weight_map(&changes, |change| change.to.clone()));
+    steps.push(weight_map(changes, |change| change.to.clone()));
+    let or_default = |value: &Option<String>, default: &str| {
+        value.clone().unwrap_or_else(|| default.to_string())
+    };
     Some(RolloutPlan {
-        policy: policy_name,
+        policy: policy_name.to_string(),
         canary,
-        bake_time: selected
-            .bake_time
-            .unwrap_or_else(|| DEFAULT_BAKE_TIME.into()),
-        on_failure: selected
-            .on_failure
-            .unwrap_or_else(|| DEFAULT_ON_FAILURE.into()),
-        on_inconclusive: selected
-            .on_inconclusive
-            .unwrap_or_else(|| DEFAULT_ON_INCONCLUSIVE.into()),
-        from: weight_map(&changes, |change| change.from.clone()),
+        bake_time: or_default(&policy.bake_time, DEFAULT_BAKE_TIME),
+        on_failure: or_default(&policy.on_failure, DEFAULT_ON_FAILURE),
+        on_inconclusive: or_default(&policy.on_inconclusive, DEFAULT_ON_INCONCLUSIVE),
+        from: weight_map(changes, |change| change.from.clone()),
         steps,
     })
+}
+
+/// The rollout of one split given as two weight maps of the same keys, shares in percent each
+/// summing to 100 (see [`rollout_steps`]); `None` when the keys differ, a side does not sum to
+/// 100, or no share grows.
+pub fn rollout_between(
+    from: &WeightMap,
+    to: &WeightMap,
+    policy_name: &str,
+    policy: &RolloutPolicySpec,
+) -> Option<RolloutPlan> {
+    if !from.keys().eq(to.keys()) {
+        return None;
+    }
+    let split = SplitShares {
+        keys: from.keys().cloned().collect(),
+        from: from.values().copied().collect(),
+        to: to.values().copied().collect(),
+    };
+    rollout_steps(policy_name, policy, &[split])
+}
+
+/// True when the shares add up to exactly 100 (without overflowing).
+fn sums_to_100<'a>(mut shares: impl Iterator<Item = &'a u64>) -> bool {
+    shares.try_fold(0u64, |total, share| total.checked_add(*share)) == Some(100)
 }
 
 /// The splits whose shares change, with their keys; `None` when the update is not a rollout
@@ -207,38 +259,55 @@ fn changed_splits(
     resource: &Resource,
     applied: &RouteIr<'_>,
     desired: &RouteIr<'_>,
-) -> Option<Vec<SplitChange>> {
+) -> Option<Vec<SplitShares>> {
     let applied_splits = splits(applied);
     let desired_splits = splits(desired);
     if applied_splits.len() != desired_splits.len() {
         return None;
     }
-    let mut changes = Vec::new();
+    let mut shares = Vec::new();
     for ((rule, a), (_, d)) in applied_splits.iter().zip(&desired_splits) {
         if !same_backends(a, d) {
             return None;
         }
         let from = a.percentages().ok()?;
         let to = d.percentages().ok()?;
+        shares.push(((*rule).clone(), keys(d), from, to));
+    }
+    moving_splits(shares, &resource.spec_path())
+}
+
+/// The shares of one split of a route: the path of its rule, its backend keys, and its shares
+/// before and after.
+pub(crate) type RuleShares = (FieldPath, Vec<String>, Vec<u64>, Vec<u64>);
+
+/// The splits of a route whose shares move, keyed as the module docs say (prefixed with the
+/// rule's path relative to `spec_path` when several move); `None` when none moves, or when a
+/// moving split sends no traffic on one side (the update is then not a rollout).
+pub(crate) fn moving_splits(
+    splits: Vec<RuleShares>,
+    spec_path: &FieldPath,
+) -> Option<Vec<SplitShares>> {
+    let mut changes = Vec::new();
+    for (rule, keys, from, to) in splits {
         if from == to {
             continue;
         }
-        if from.iter().sum::<u64>() != 100 || to.iter().sum::<u64>() != 100 {
+        if !sums_to_100(from.iter()) || !sums_to_100(to.iter()) {
             return None;
         }
-        changes.push((rule, keys(d), from, to));
+        changes.push((rule, keys, from, to));
     }
     if changes.is_empty() {
         return None;
     }
     let several = changes.len() > 1;
-    let spec_path = resource.spec_path();
     Some(
         changes
             .into_iter()
-            .map(|(rule, keys, from, to)| SplitChange {
+            .map(|(rule, keys, from, to)| SplitShares {
                 keys: if several {
-                    let prefix = relative(rule, &spec_path);
+                    let prefix = relative(&rule, spec_path);
                     keys.into_iter().map(|k| format!("{prefix}/{k}")).collect()
                 } else {
                     keys
@@ -268,7 +337,7 @@ fn same_backends(a: &Split, b: &Split) -> bool {
 }
 
 /// Backend keys of a split, made unique with `#index` where a key repeats.
-fn keys(split: &Split) -> Vec<String> {
+pub(crate) fn keys(split: &Split) -> Vec<String> {
     split
         .backends
         .iter()
@@ -293,7 +362,7 @@ fn relative(path: &FieldPath, base: &FieldPath) -> FieldPath {
 }
 
 /// The backend whose share grows the most (the first on ties), with its shares before and after.
-fn canary(changes: &[SplitChange]) -> Option<(String, u64, u64)> {
+fn canary(changes: &[SplitShares]) -> Option<(String, u64, u64)> {
     let mut best: Option<(String, u64, u64)> = None;
     for change in changes {
         for ((key, from), to) in change.keys.iter().zip(&change.from).zip(&change.to) {
@@ -306,7 +375,7 @@ fn canary(changes: &[SplitChange]) -> Option<(String, u64, u64)> {
     best
 }
 
-fn weight_map(changes: &[SplitChange], shares: impl Fn(&SplitChange) -> Vec<u64>) -> WeightMap {
+fn weight_map(changes: &[SplitShares], shares: impl Fn(&SplitShares) -> Vec<u64>) -> WeightMap {
     changes
         .iter()
         .flat_map(|change| change.keys.iter().cloned().zip(shares(change)))

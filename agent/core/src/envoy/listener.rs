@@ -1,0 +1,102 @@
+//! meshcd's HTTP listener: an HTTP connection manager that takes its routes from the RDS file.
+
+use serde_json::{json, Value as Json};
+
+use super::{EnvoySettings, LISTENER_NAME, LISTENER_TYPE};
+
+/// `@type` of the HTTP connection manager.
+const HCM_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+
+/// The listener on `listen_address:http_port`. Its connection manager (stat prefix `meshcd`,
+/// codec `AUTO`) reads route configuration `route_config_name` from `rds_path`, watching the
+/// file's folder; its HTTP filters are the fault filter (only when `fault` is set: some route
+/// injects faults) and the router.
+pub(crate) fn listener(settings: &EnvoySettings, fault: bool) -> Json {
+    let mut filters = Vec::new();
+    if fault {
+        filters.push(json!({
+            "name": "envoy.filters.http.fault",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+            },
+        }));
+    }
+    filters.push(json!({
+        "name": "envoy.filters.http.router",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+        },
+    }));
+    json!({
+        "@type": LISTENER_TYPE,
+        "name": LISTENER_NAME,
+        "address": {"socket_address": {
+            "address": settings.listen_address,
+            "port_value": settings.http_port,
+        }},
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": HCM_TYPE,
+                "stat_prefix": "meshcd",
+                "codec_type": "AUTO",
+                "rds": {
+                    "route_config_name": settings.route_config_name,
+                    "config_source": {
+                        "path_config_source": {
+                            "path": settings.rds_path,
+                            "watched_directory": {"path": parent_dir(&settings.rds_path)},
+                        },
+                        "resource_api_version": "V3",
+                    },
+                },
+                "http_filters": filters,
+            },
+        }]}],
+    })
+}
+
+/// The folder of a file path (`.` for a bare file name, `/` for a file at the root).
+fn parent_dir(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some(("", _)) => "/".into(),
+        Some((dir, _)) => dir.into(),
+        None => ".".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watches_the_folder_of_the_rds_file() {
+        assert_eq!(
+            parent_dir("/var/lib/meshcd/envoy/rds.yaml"),
+            "/var/lib/meshcd/envoy"
+        );
+        assert_eq!(parent_dir("rds.yaml"), ".");
+        assert_eq!(parent_dir("/rds.yaml"), "/");
+    }
+
+    #[test]
+    fn the_fault_filter_comes_only_when_needed_and_before_the_router() {
+        let names = |fault| {
+            let l = listener(&EnvoySettings::default(), fault);
+            l.pointer("/filter_chains/0/filters/0/typed_config/http_filters")
+                .and_then(Json::as_array)
+                .map(|f| {
+                    f.iter()
+                        .map(|f| f["name"].as_str().unwrap_or("").to_string())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(names(false), vec!["envoy.filters.http.router"]);
+        assert_eq!(
+            names(true),
+            vec!["envoy.filters.http.fault", "envoy.filters.http.router"]
+        );
+    }
+}

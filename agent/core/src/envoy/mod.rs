@@ -1,0 +1,202 @@
+//! The Envoy target's pure half: routes → Envoy v3 resources, and Envoy state → plans.
+//!
+//! meshcd's embedded default target is a local Envoy configured through file-based xDS (LDS,
+//! CDS and RDS files renamed into a watched folder). This module does no I/O: [`translate`]
+//! turns a loaded revision into an [`EnvoyConfig`] (one listener, one cluster per backend, one
+//! route configuration), [`EnvoyState`] normalizes both that config and what Envoy's admin
+//! `/config_dump` reports, and [`diff`] compares two states as a meshcd [`Plan`](crate::plan::Plan).
+//!
+//! # Names
+//! - **Virtual hosts**: one per HTTP or gRPC route resource, named after the resource id,
+//!   `<Kind>/<namespace>/<name>` or `<Kind>/<name>` without a namespace (`HttpRoute/target-route`,
+//!   `VirtualService/ads/ads`, `HTTPRoute/store/store`); [`vhost_name`] and [`parse_vhost_name`]
+//!   go both ways. Kind names are unique among route kinds (`HttpRoute` is networkservices,
+//!   `HTTPRoute` Gateway API).
+//! - **Routes** inside a virtual host are named after the rule they come from, relative to the
+//!   spec (`rules[0]`, `http[1]`); a rule with several matches gives one route per match,
+//!   `rules[0].matches[1]`.
+//! - **Clusters**: see [`cluster_name`]: the backend's name (networkservices: the backend
+//!   service's short name; Istio: the fully qualified host; Gateway API: the object name), with
+//!   `_<subset>` appended for an Istio subset, every character outside `[A-Za-z0-9._-]` replaced
+//!   by `_` (`target`, `target-green`, `ads.ads.svc.cluster.local_v2`).
+//!
+//! # Endpoints
+//! A cluster's endpoints come from, in order: a meshcd `Backend` whose `metadata.name` or one of
+//! whose `spec.aliases` equals one of the backend's names (networkservices: short name or full
+//! `serviceName`; Istio: `host` or `host/subset`, as written or fully qualified, or the cluster
+//! name; Gateway API: `name`, `namespace/name` or `name.namespace.svc.cluster.local`); else an
+//! Istio ServiceEntry for the host (inline `endpoints`, WorkloadEntries its `workloadSelector`
+//! selects, or the host itself with `resolution: DNS`), filtered by the subset's labels from the
+//! DestinationRule. Otherwise translation fails: declare a meshcd Backend.
+//!
+//! # What is translated
+//! Every field of HTTP and gRPC routes of the three families that Envoy can express: path,
+//! header, query parameter, method and gRPC method matches; weighted destinations with each
+//! family's weight semantics; redirects, direct responses, URL rewrites, header modifiers,
+//! timeouts, retries, fault injection and mirroring; Istio DestinationRule load balancing and
+//! outlier detection. Gateway API rules are ordered by the API's match precedence (exact path,
+//! longest prefix, method, most headers, most query parameters); the other families keep rule
+//! order. Anything else is a [`TranslateError`] naming the resource, the field and why: CORS,
+//! session affinity, Istio `delegate`, source-based matches (`sourceLabels`, `sourceNamespace`,
+//! `gateways`, `port`), Gateway API `ExtensionRef` filters and `backendRequest` timeouts,
+//! TCP/TLS/UDP routes. Nothing is dropped silently.
+//!
+//! A Gateway API split whose weights are all zero answers `500` (`direct_response`), as the API
+//! asks, since Envoy rejects an all-zero weighted cluster. Two route resources claiming the same
+//! hostname cannot share Envoy's route table and are an error.
+//!
+//! Wildcard hostnames (`*.example.com`) are kept as they are; exact hostnames also get a
+//! `host:*` domain, since Envoy matches the `Host` header with its port.
+
+mod clusters;
+mod context;
+mod diff;
+mod gateway_api;
+mod istio;
+mod listener;
+mod networkservices;
+mod routes;
+mod state;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+pub use clusters::cluster_name;
+pub use diff::diff;
+pub use routes::{parse_vhost_name, vhost_name};
+pub use state::EnvoyState;
+
+use crate::load::Loaded;
+use crate::model::{Resource, ResourceId};
+use crate::path::FieldPath;
+use crate::source::Location;
+
+/// `@type` of a listener.
+pub const LISTENER_TYPE: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
+/// `@type` of a cluster.
+pub const CLUSTER_TYPE: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+/// `@type` of a route configuration.
+pub const ROUTE_CONFIG_TYPE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+/// The name of meshcd's HTTP listener.
+pub const LISTENER_NAME: &str = "meshcd_http";
+
+/// Where and how the local Envoy listens, and where its RDS file lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvoySettings {
+    /// Address of the HTTP listener (default `127.0.0.1`).
+    pub listen_address: String,
+    /// Port of the HTTP listener (default `10000`).
+    pub http_port: u16,
+    /// Name of the route configuration the listener asks RDS for (default `meshcd_http`).
+    pub route_config_name: String,
+    /// `connect_timeout` of every cluster, as a duration such as `1s` or `250ms` (default `1s`).
+    pub cluster_connect_timeout: String,
+    /// Path of the RDS file; its folder is the watched directory (default
+    /// `/var/lib/meshcd/envoy/rds.yaml`). The runtime sets it to where it writes the file.
+    pub rds_path: String,
+}
+
+impl EnvoySettings {
+    /// Checks the settings a user can get wrong: the connect timeout must be a duration, the
+    /// RDS path absolute-or-relative file path with a file name, the listen address non-empty.
+    pub fn validate(&self) -> Result<(), String> {
+        if value::duration(&self.cluster_connect_timeout).is_none() {
+            return Err(format!(
+                "cluster_connect_timeout `{}` is not a duration such as `1s` or `250ms`",
+                self.cluster_connect_timeout
+            ));
+        }
+        if self.rds_path.is_empty() || self.rds_path.ends_with('/') {
+            return Err(format!("rds_path `{}` names no file", self.rds_path));
+        }
+        if self.listen_address.trim().is_empty() {
+            return Err("listen_address is empty".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for EnvoySettings {
+    fn default() -> Self {
+        Self {
+            listen_address: "127.0.0.1".into(),
+            http_port: 10000,
+            route_config_name: "meshcd_http".into(),
+            cluster_connect_timeout: "1s".into(),
+            rds_path: "/var/lib/meshcd/envoy/rds.yaml".into(),
+        }
+    }
+}
+
+/// The Envoy v3 resources of one revision, in JSON form (each top-level resource has its
+/// `@type`). Deterministic: the same revision and settings give the same value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnvoyConfig {
+    /// Listeners (LDS): meshcd's one HTTP listener.
+    pub listeners: Vec<Json>,
+    /// Clusters (CDS) by name.
+    pub clusters: BTreeMap<String, Json>,
+    /// The route configuration (RDS).
+    pub route_config: Json,
+}
+
+/// Something of a revision the Envoy target cannot express.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, thiserror::Error)]
+#[error("{location}: {resource}: {}{message}", field_prefix(.field))]
+pub struct TranslateError {
+    /// Where the field is (file, line, column).
+    pub location: Location,
+    /// The resource.
+    pub resource: ResourceId,
+    /// The field (root for the whole resource).
+    pub field: FieldPath,
+    /// Why it cannot be translated.
+    pub message: String,
+}
+
+fn field_prefix(field: &FieldPath) -> String {
+    if field.is_root() {
+        String::new()
+    } else {
+        format!("{field}: ")
+    }
+}
+
+impl TranslateError {
+    /// An error about a field of a resource.
+    pub fn new(resource: &Resource, field: &FieldPath, message: impl Into<String>) -> Self {
+        Self {
+            location: resource.locate(field),
+            resource: resource.id.clone(),
+            field: field.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Translates a loaded revision into Envoy resources, or every reason it cannot be.
+pub fn translate(
+    loaded: &Loaded,
+    settings: &EnvoySettings,
+) -> Result<EnvoyConfig, Vec<TranslateError>> {
+    let mut errors = Vec::new();
+    let routes = routes::route_config(loaded, settings, &mut errors);
+    let clusters = clusters::clusters(loaded, &routes.uses, settings, &mut errors);
+    let listener = listener::listener(settings, routes.fault);
+    if !errors.is_empty() {
+        errors.sort();
+        errors.dedup();
+        return Err(errors);
+    }
+    Ok(EnvoyConfig {
+        listeners: vec![listener],
+        clusters,
+        route_config: routes.config,
+    })
+}

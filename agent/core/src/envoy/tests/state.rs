@@ -1,0 +1,97 @@
+//! EnvoyState: a translated config equals what Envoy reports for it (real config dumps).
+
+use serde_json::Value as Json;
+
+use super::*;
+use crate::envoy::EnvoyState;
+
+fn dump(text: &str) -> Json {
+    serde_json::from_str(text).expect("fixture is JSON")
+}
+
+#[test]
+fn config_dump_round_trips() {
+    for (name, files, routes, clusters) in [
+        (
+            "cloud-run-mesh",
+            revision(CLOUD_RUN_MESH),
+            include_str!("../fixtures/cloud-run-mesh.routes.json"),
+            include_str!("../fixtures/cloud-run-mesh.clusters.json"),
+        ),
+        (
+            "kitchen",
+            revision(&[("kitchen.yaml", KITCHEN)]),
+            include_str!("../fixtures/kitchen.routes.json"),
+            include_str!("../fixtures/kitchen.clusters.json"),
+        ),
+    ] {
+        let desired = EnvoyState::from_config(&translated(&files));
+        let applied = EnvoyState::from_config_dump(&dump(routes), &dump(clusters))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            desired.virtual_hosts.keys().collect::<Vec<_>>(),
+            applied.virtual_hosts.keys().collect::<Vec<_>>(),
+            "{name}"
+        );
+        for (vhost, want) in &desired.virtual_hosts {
+            assert_eq!(
+                Some(want),
+                applied.virtual_hosts.get(vhost),
+                "{name}: virtual host {vhost}"
+            );
+        }
+        for (cluster, want) in &desired.clusters {
+            assert_eq!(
+                Some(want),
+                applied.clusters.get(cluster),
+                "{name}: cluster {cluster}"
+            );
+        }
+        assert_eq!(desired, applied, "{name}");
+    }
+}
+
+#[test]
+fn the_dump_differs_from_the_config_only_in_defaults() {
+    // Without normalization the kitchen config and its dump differ: Envoy leaves out enum
+    // zero values, zero numerators and empty strings. This is what `state.rs` normalizes.
+    let config = translated(&revision(&[("kitchen.yaml", KITCHEN)]));
+    let routes = dump(include_str!("../fixtures/kitchen.routes.json"));
+    let dumped = routes["configs"][0]["route_config"]["virtual_hosts"]
+        .as_array()
+        .expect("vhosts")
+        .iter()
+        .find(|v| v["name"] == "HttpRoute/kitchen")
+        .expect("kitchen vhost")
+        .clone();
+    let ours = vhost(&config, "HttpRoute/kitchen").clone();
+    assert_ne!(ours, dumped);
+    let delay = |v: &Json| {
+        v["routes"][0]["typed_per_filter_config"]["envoy.filters.http.fault"]["delay"]["percentage"]
+            .clone()
+    };
+    assert_eq!(delay(&ours)["denominator"], "HUNDRED");
+    assert!(delay(&dumped).get("denominator").is_none());
+    assert_eq!(
+        crate::envoy::state::normalize_vhost(&ours),
+        crate::envoy::state::normalize_vhost(&dumped)
+    );
+}
+
+#[test]
+fn state_keys_are_names_and_values_are_normalized() {
+    let config = translated(&revision(CLOUD_RUN_MESH));
+    let state = EnvoyState::from_config(&config);
+    assert_eq!(
+        state.clusters.keys().collect::<Vec<_>>(),
+        config.clusters.keys().collect::<Vec<_>>()
+    );
+    let target = &state.clusters["target"];
+    assert!(target.get("@type").is_none());
+    // STATIC is Envoy's default cluster type.
+    assert!(target.get("type").is_none());
+    assert_eq!(target["name"], "target");
+    let vhost = &state.virtual_hosts["HttpRoute/target-route"];
+    let keys: Vec<&String> = vhost.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["domains", "name", "routes"]);
+}

@@ -1,0 +1,63 @@
+//! `meshcd run`: load the daemon configuration, build the runtime, run the daemon (or, with
+//! `--once`, one reconcile).
+
+use std::time::Duration;
+
+use super::{Failure, EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK};
+use crate::cli::RunArgs;
+use crate::daemon::{self, GitWatchReconciler, OutcomeAction, Reconcile, Trigger};
+
+/// How long the runtime waits for blocking work (a Git fetch) when the daemon has stopped.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
+
+/// Runs `meshcd run` and returns the exit status.
+///
+/// Exit status: 0 the daemon stopped on a signal, or `--once` reconciled; 1 `--once` and the
+/// commit was refused by policy; 2 the configuration is invalid (each problem printed as
+/// `file:line:col: message`), the port cannot be bound, or `--once` failed.
+pub fn run(args: &RunArgs) -> Result<u8, Failure> {
+    let config = daemon::load_config(&args.config).map_err(cannot_run)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("meshcd")
+        .build()?;
+    // The lead swaps in the Envoy reconciler here once it exists.
+    let reconciler = GitWatchReconciler::from_config(&config);
+    let result = if args.once {
+        runtime.block_on(once(&reconciler))
+    } else {
+        runtime
+            .block_on(daemon::run(config, reconciler))
+            .map(|()| EXIT_OK)
+            .map_err(cannot_run)
+    };
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    result
+}
+
+/// One reconcile, reported on stdout.
+async fn once<R: Reconcile>(reconciler: &R) -> Result<u8, Failure> {
+    match reconciler.reconcile(Trigger::Manual).await {
+        Ok(outcome) => {
+            println!(
+                "{} {}: {}",
+                outcome.action.as_str(),
+                outcome.commit,
+                outcome.message
+            );
+            Ok(if outcome.action == OutcomeAction::Refused {
+                EXIT_FINDINGS
+            } else {
+                EXIT_OK
+            })
+        }
+        Err(error) => Err(cannot_run(error)),
+    }
+}
+
+fn cannot_run(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        error: error.into(),
+        exit: EXIT_CANNOT_RUN,
+    }
+}

@@ -1,0 +1,233 @@
+//! The contract between the daemon and whatever makes the target match Git: [`Reconcile`].
+//!
+//! The daemon decides *when* to reconcile (triggers, coalescing, retries); a [`Reconcile`]
+//! implementation decides *what* a reconcile does (load → policy → plan → apply → verify →
+//! record). As in kube-rs, a successful run returns its next step ([`Next`]); failures go
+//! to a separate error policy in the daemon (capped exponential backoff, see
+//! [`super::backoff`]), never to the reconciler itself.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::triggers::TriggerSender;
+
+/// One reconcile: make the target hold what the configured Git revision wants.
+///
+/// # Contract
+/// - **One at a time.** The daemon never runs two `reconcile` calls at once, so an
+///   implementation needs no locking against itself. Triggers arriving during a run cause
+///   exactly one follow-up run.
+/// - **Idempotent.** A run may repeat work that a previous run did (a crash, a retry, a
+///   coalesced trigger): running twice against the same commit and target must leave the same
+///   state, and the second run should return [`OutcomeAction::Unchanged`] at near-zero cost.
+/// - **Cancellation.** Every `.await` is a cancellation point: on shutdown the daemon waits for a
+///   running reconcile for `shutdownTimeout`, then drops the future. A run must therefore keep
+///   the target consistent across an interruption at any `.await` (persist progress before and
+///   after each step), and must not block the async runtime (use `spawn_blocking` for Git).
+/// - **Outcomes.** `Ok` means the run finished and its [`Outcome`] describes the target. A
+///   commit refused by policy is `Ok` with [`OutcomeAction::Refused`] and must keep being
+///   reported as `Refused` (not `Unchanged`) while it stays the desired commit.
+///   [`OutcomeAction::Unchanged`] promises the target already holds an *accepted* commit.
+/// - **Errors.** `Err` means the run could not finish. [`ReconcileError::retryable`] selects
+///   the error policy: retry with backoff, or wait for the next trigger.
+pub trait Reconcile: Send + Sync + 'static {
+    /// Runs one reconcile, started by `trigger`.
+    fn reconcile(
+        &self,
+        trigger: Trigger,
+    ) -> impl Future<Output = Result<Outcome, ReconcileError>> + Send;
+
+    /// Called once by the daemon before the first run, with a handle to submit triggers (for
+    /// instance [`Trigger::TargetRestarted`] when a supervised Envoy restarts). The default
+    /// ignores it.
+    fn attach(&self, triggers: TriggerSender) {
+        let _ = triggers;
+    }
+
+    /// A one-line description of the target, for `GET /api/v1/status` (e.g.
+    /// `envoy admin=127.0.0.1:9901`). The default is `none`.
+    fn describe_target(&self) -> String {
+        "none".to_string()
+    }
+}
+
+/// Why a reconcile runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The daemon started.
+    Startup,
+    /// The poll interval elapsed.
+    Poll,
+    /// The watched local repository's refs or HEAD changed (a commit, a checkout).
+    FileChange,
+    /// A verified push webhook for the configured branch.
+    Webhook {
+        /// `github` or `gitlab`.
+        provider: String,
+        /// The pushed ref (`refs/heads/main`), when the payload named one.
+        git_ref: Option<String>,
+    },
+    /// A cron schedule fired; holds the schedule's name.
+    Schedule(String),
+    /// `POST /api/v1/reconcile`, or `meshcd run --once`.
+    Manual,
+    /// The target restarted and lost its configuration (sent by the reconciler through
+    /// [`Reconcile::attach`]).
+    TargetRestarted,
+    /// A retry after a retryable error; `attempt` counts from 1.
+    Retry {
+        /// Which retry this is (1 for the first).
+        attempt: u32,
+    },
+    /// The previous run asked to run again after a delay ([`Next::RequeueAfter`]).
+    Requeue,
+}
+
+impl Trigger {
+    /// The trigger's kind, as used in the `trigger` label of metrics and in the status API:
+    /// `startup`, `poll`, `file_change`, `webhook`, `schedule`, `manual`, `target_restarted`,
+    /// `retry`, `requeue`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Trigger::Startup => "startup",
+            Trigger::Poll => "poll",
+            Trigger::FileChange => "file_change",
+            Trigger::Webhook { .. } => "webhook",
+            Trigger::Schedule(_) => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::TargetRestarted => "target_restarted",
+            Trigger::Retry { .. } => "retry",
+            Trigger::Requeue => "requeue",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::Webhook {
+                provider,
+                git_ref: Some(r),
+            } => write!(f, "webhook ({provider}, {r})"),
+            Trigger::Webhook { provider, .. } => write!(f, "webhook ({provider})"),
+            Trigger::Schedule(name) => write!(f, "schedule {name}"),
+            Trigger::Retry { attempt } => write!(f, "retry #{attempt}"),
+            other => f.write_str(other.kind()),
+        }
+    }
+}
+
+/// What a finished reconcile did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeAction {
+    /// A new commit was applied to the target.
+    Applied,
+    /// The target already held the desired (accepted) commit; nothing was done.
+    Unchanged,
+    /// The target drifted from Git and `selfHeal` is off: reported, not corrected.
+    DriftDetected,
+    /// The target drifted from Git and was put back.
+    DriftCorrected,
+    /// The desired commit failed policy and was not applied; the target keeps its state.
+    Refused,
+}
+
+impl OutcomeAction {
+    /// The `result` label of `meshcd_reconcile_total`: `applied`, `unchanged`,
+    /// `drift_detected`, `drift_corrected`, `refused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeAction::Applied => "applied",
+            OutcomeAction::Unchanged => "unchanged",
+            OutcomeAction::DriftDetected => "drift_detected",
+            OutcomeAction::DriftCorrected => "drift_corrected",
+            OutcomeAction::Refused => "refused",
+        }
+    }
+
+    /// True when the target holds an accepted commit after the run (everything but
+    /// [`OutcomeAction::Refused`]); drift that is only reported still counts as success.
+    pub fn is_success(self) -> bool {
+        !matches!(self, OutcomeAction::Refused)
+    }
+}
+
+/// What the daemon should do after a successful run (kube-rs `Action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Next {
+    /// Nothing more to do until the next trigger (poll, watch, webhook, schedule).
+    #[default]
+    AwaitChange,
+    /// Run again after this delay (e.g. a canary step's bake time), unless a trigger comes
+    /// first.
+    RequeueAfter(Duration),
+}
+
+/// The result of a finished reconcile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The desired commit the run looked at (full id).
+    pub commit: String,
+    /// What the run did.
+    pub action: OutcomeAction,
+    /// How many resources changed (0 for unchanged, refused and drift only reported).
+    pub changes: usize,
+    /// One line for people: what happened, or why the commit was refused.
+    pub message: String,
+    /// True when the target still differs from Git after the run (drift reported, not
+    /// corrected); sets the `meshcd_drift` gauge.
+    pub drift: bool,
+    /// When to run again.
+    pub next: Next,
+}
+
+impl Outcome {
+    /// An outcome with no changes, no drift and [`Next::AwaitChange`].
+    pub fn new(
+        commit: impl Into<String>,
+        action: OutcomeAction,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            commit: commit.into(),
+            action,
+            changes: 0,
+            message: message.into(),
+            drift: false,
+            next: Next::AwaitChange,
+        }
+    }
+}
+
+/// A reconcile that could not finish.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ReconcileError {
+    /// What went wrong, in one line (no secrets).
+    pub message: String,
+    /// True: retry with capped exponential backoff. False: wait for the next trigger (the
+    /// error needs a new commit or an operator, e.g. a revision that does not exist).
+    pub retryable: bool,
+}
+
+impl ReconcileError {
+    /// A transient failure (network, a busy target): retried with backoff.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+
+    /// A failure that retrying will not fix: waits for the next trigger.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}

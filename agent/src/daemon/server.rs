@@ -1,0 +1,89 @@
+//! The daemon's HTTP server: health, readiness, metrics, status, manual reconcile, webhooks.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /healthz` | 200 while the process runs |
+//! | `GET /readyz` | 200 `{"ready": true}`, or 503 `{"ready": false, "reason": ...}` (see [`super::status`]) |
+//! | `GET /metrics` | OpenMetrics text (see [`super::metrics`]) |
+//! | `GET /api/v1/status` | the status document (see [`super::status::Status::document`]) |
+//! | `POST /api/v1/reconcile` | 202, a reconcile is queued (coalesced with a pending one); 503 shutting down |
+//! | `POST /webhook/github`, `POST /webhook/gitlab` | see [`super::webhook`] |
+//!
+//! Request bodies are limited to [`BODY_LIMIT`] (413 beyond). The manual endpoint has no
+//! authentication: keep `server.listen` on loopback or behind a proxy that adds it.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::metrics::CONTENT_TYPE;
+use super::reconcile::Trigger;
+use super::triggers::Submitted;
+use super::{webhook, Shared};
+
+/// Largest accepted request body: 1 MiB (GitHub caps payloads at 25 MB, but pushes of route
+/// repositories are far smaller, and meshcd only needs the `ref`).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The router, with its shared state.
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/reconcile", post(reconcile))
+        .route("/webhook/github", post(webhook::github))
+        .route("/webhook/gitlab", post(webhook::gitlab))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(shared)
+}
+
+async fn healthz() -> Response {
+    (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.status.readiness() {
+        Ok(()) => (StatusCode::OK, Json(json!({"ready": true}))).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reason": reason})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        shared.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> Response {
+    let (triggers, coalesced) = shared.queue.counts();
+    Json(shared.status.document(&triggers, coalesced)).into_response()
+}
+
+async fn reconcile(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.queue.submit(Trigger::Manual) {
+        Submitted::Closed => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "shutting down"})),
+        )
+            .into_response(),
+        submitted => (
+            StatusCode::ACCEPTED,
+            Json(json!({"status": "accepted", "coalesced": submitted == Submitted::Coalesced})),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,274 @@
+//! The files a local Envoy reads: `bootstrap.yaml` and the watched `lds.yaml`, `cds.yaml` and
+//! `rds.yaml`, published by atomic rename (the only change Envoy notices).
+//!
+//! All files are JSON text (JSON is YAML), so `serde_json` writes them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{json, Value as Json};
+
+use super::EnvoyError;
+
+/// The bootstrap file's name.
+pub const BOOTSTRAP_FILE: &str = "bootstrap.yaml";
+
+/// One of the three watched resource files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    /// `lds.yaml`: listeners.
+    Listeners,
+    /// `cds.yaml`: clusters.
+    Clusters,
+    /// `rds.yaml`: route configurations.
+    Routes,
+}
+
+impl ResourceKind {
+    /// All three, in the order they are listed in messages.
+    pub const ALL: [ResourceKind; 3] = [Self::Listeners, Self::Clusters, Self::Routes];
+
+    /// The file name in the configuration folder.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Listeners => "lds.yaml",
+            Self::Clusters => "cds.yaml",
+            Self::Routes => "rds.yaml",
+        }
+    }
+
+    /// The `@type` of each resource in the file.
+    pub fn type_url(self) -> &'static str {
+        match self {
+            Self::Listeners => "type.googleapis.com/envoy.config.listener.v3.Listener",
+            Self::Clusters => "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+            Self::Routes => "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+        }
+    }
+
+    /// The file's path in `dir`.
+    pub fn path(self, dir: &Path) -> PathBuf {
+        dir.join(self.file_name())
+    }
+}
+
+/// A parsed resource file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceFile {
+    /// The file's `version_info`.
+    pub version_info: String,
+    /// Its `resources`.
+    pub resources: Vec<Json>,
+}
+
+/// `dir` as an absolute path (Envoy resolves relative paths against its own working folder).
+pub fn absolute_dir(dir: &Path) -> Result<PathBuf, EnvoyError> {
+    std::path::absolute(dir).map_err(|e| EnvoyError::io(dir, e))
+}
+
+fn path_str(path: &Path) -> Result<&str, EnvoyError> {
+    path.to_str().ok_or_else(|| EnvoyError::Invalid {
+        reason: format!("path {} is not UTF-8", path.display()),
+    })
+}
+
+/// The `config_source` that makes Envoy read `file` in `dir` and reload it when a file is renamed
+/// into `dir`.
+pub fn config_source(dir: &Path, kind: ResourceKind) -> Result<Json, EnvoyError> {
+    let dir = absolute_dir(dir)?;
+    let file = kind.path(&dir);
+    Ok(json!({
+        "resource_api_version": "V3",
+        "path_config_source": {
+            "path": path_str(&file)?,
+            "watched_directory": { "path": path_str(&dir)? },
+        },
+    }))
+}
+
+/// The bootstrap for an Envoy whose listeners and clusters come from `dir`.
+pub fn bootstrap(dir: &Path, admin_port: u16) -> Result<Json, EnvoyError> {
+    Ok(json!({
+        "node": { "id": "meshcd", "cluster": "meshcd" },
+        "admin": {
+            "address": { "socket_address": { "address": "127.0.0.1", "port_value": admin_port } },
+        },
+        "dynamic_resources": {
+            "lds_config": config_source(dir, ResourceKind::Listeners)?,
+            "cds_config": config_source(dir, ResourceKind::Clusters)?,
+        },
+        "stats_flush_interval": "1s",
+    }))
+}
+
+/// Writes `bootstrap.yaml` into `dir` (creating it) and an empty resource file for each of the
+/// three that does not exist yet. Existing resource files are kept: Envoy starts with them.
+/// Returns the bootstrap's path.
+pub fn write_bootstrap(dir: &Path, admin_port: u16) -> Result<PathBuf, EnvoyError> {
+    fs_err::create_dir_all(dir).map_err(|e| EnvoyError::io(dir, e))?;
+    let dir = absolute_dir(dir)?;
+    for kind in ResourceKind::ALL {
+        if !kind.path(&dir).exists() {
+            write_resources(&dir, kind, "0", &[])?;
+        }
+    }
+    let path = dir.join(BOOTSTRAP_FILE);
+    write_json(&path, &bootstrap(&dir, admin_port)?)?;
+    Ok(path)
+}
+
+/// Publishes `resources` as `kind`'s file in `dir` with `version_info` = `version`, by atomic
+/// rename. Adds the resource `@type` where missing.
+pub fn write_resources(
+    dir: &Path,
+    kind: ResourceKind,
+    version: &str,
+    resources: &[Json],
+) -> Result<(), EnvoyError> {
+    let resources: Vec<Json> = resources
+        .iter()
+        .map(|r| with_type(r.clone(), kind.type_url()))
+        .collect();
+    let file = json!({ "version_info": version, "resources": resources });
+    write_json(&kind.path(dir), &file)
+}
+
+/// Reads `kind`'s file in `dir`; `None` if it does not exist.
+pub fn read_resources(dir: &Path, kind: ResourceKind) -> Result<Option<ResourceFile>, EnvoyError> {
+    let path = kind.path(dir);
+    let Some(bytes) = read_raw(&path)? else {
+        return Ok(None);
+    };
+    let value: Json = serde_json::from_slice(&bytes).map_err(|e| EnvoyError::Invalid {
+        reason: format!("{}: not JSON: {e}", path.display()),
+    })?;
+    let version_info = match value.get("version_info") {
+        Some(Json::String(s)) => s.clone(),
+        Some(Json::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let resources = match value.get("resources") {
+        Some(Json::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    Ok(Some(ResourceFile {
+        version_info,
+        resources,
+    }))
+}
+
+/// A file's bytes; `None` if it does not exist.
+pub fn read_raw(path: &Path) -> Result<Option<Vec<u8>>, EnvoyError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(EnvoyError::io(path, e)),
+    }
+}
+
+fn write_json(path: &Path, value: &Json) -> Result<(), EnvoyError> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(|e| EnvoyError::Invalid {
+        reason: format!("{}: cannot serialize: {e}", path.display()),
+    })?;
+    text.push(b'\n');
+    write_atomic(path, &text)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename over
+/// `path`, fsync the folder. Readers see the old or the new content, never a mix; and in a
+/// watched folder the rename is what makes Envoy reload.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EnvoyError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.tmp.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = fs_err::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs_err::rename(&tmp, path)?;
+        // Make the rename itself durable; a failure here does not undo it, so only log it.
+        if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+            tracing::debug!("fsync of {} failed: {e}", dir.display());
+        }
+        Ok(())
+    })();
+    result.map_err(|e: std::io::Error| {
+        let _ = std::fs::remove_file(&tmp);
+        EnvoyError::io(path, e)
+    })
+}
+
+/// `resource` with `"@type": type_url` first, unless it already has a `@type`.
+pub fn with_type(resource: Json, type_url: &str) -> Json {
+    match resource {
+        Json::Object(map) if !map.contains_key("@type") => {
+            let mut typed = serde_json::Map::with_capacity(map.len() + 1);
+            typed.insert("@type".to_string(), Json::String(type_url.to_string()));
+            typed.extend(map);
+            Json::Object(typed)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_and_resources_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_bootstrap(dir.path(), 19000).expect("bootstrap");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let value: Json = serde_json::from_str(&text).expect("json");
+        assert_eq!(
+            value["admin"]["address"]["socket_address"]["port_value"],
+            19000
+        );
+        let lds = &value["dynamic_resources"]["lds_config"];
+        assert_eq!(lds["resource_api_version"], "V3");
+        assert!(lds["path_config_source"]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("/lds.yaml")));
+        assert_eq!(value["stats_flush_interval"], "1s");
+        for kind in ResourceKind::ALL {
+            let file = read_resources(dir.path(), kind)
+                .expect("read")
+                .expect("exists");
+            assert_eq!(file.version_info, "0");
+            assert!(file.resources.is_empty());
+        }
+        write_resources(
+            dir.path(),
+            ResourceKind::Clusters,
+            "7",
+            &[json!({"name": "a"})],
+        )
+        .expect("write");
+        let file = read_resources(dir.path(), ResourceKind::Clusters)
+            .expect("read")
+            .expect("exists");
+        assert_eq!(file.version_info, "7");
+        assert_eq!(
+            file.resources[0]["@type"],
+            ResourceKind::Clusters.type_url()
+        );
+        // No temporary files are left behind.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp.")), "{names:?}");
+    }
+}
