@@ -25,10 +25,7 @@ impl SourceFile {
 
     /// The text of line `line` (1-based), without its line break.
     pub fn line_text(&self, line: u32) -> Option<&str> {
-        self.text
-            .lines()
-            .nth(line.checked_sub(1)? as usize)
-            .map(|l| l.trim_end_matches('\r'))
+        yaml_lines(&self.text).nth(line.checked_sub(1)? as usize)
     }
 
     /// A two-line snippet: the source line and a caret under `pos.column`.
@@ -41,6 +38,28 @@ impl SourceFile {
             .collect::<String>();
         Some(format!("{text}\n{caret_at}^"))
     }
+}
+
+/// The lines of a text as YAML counts them: `\r\n`, `\n` and a lone `\r` all end a line
+/// (so positions from the parser and the lines quoted in snippets agree).
+pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\n', '\r']) {
+            Some(i) => {
+                let line = &current[..i];
+                let skip = if current[i..].starts_with("\r\n") { 2 } else { 1 };
+                let next = &current[i + skip..];
+                rest = (!next.is_empty()).then_some(next);
+                Some(line)
+            }
+            None => {
+                rest = None;
+                (!current.is_empty()).then_some(current)
+            }
+        }
+    })
 }
 
 /// A position in a file: line and column, both 1-based (column counts characters).
@@ -87,6 +106,14 @@ impl fmt::Display for Location {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_end_at_any_yaml_line_break() {
+        let lines: Vec<&str> = yaml_lines("a\r\nb\rc\nd").collect();
+        assert_eq!(lines, vec!["a", "b", "c", "d"]);
+        assert_eq!(yaml_lines("a\n").count(), 1);
+        assert_eq!(yaml_lines("").count(), 0);
+    }
 
     #[test]
     fn snippet_puts_caret_under_column() {

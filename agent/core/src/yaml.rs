@@ -125,9 +125,11 @@ pub fn parse(text: &str) -> ParsedFile {
 /// Keeps a position inside the text: the parser reports errors at end of input one line past
 /// the last, which has no snippet to show.
 fn clamp_to_text(pos: Pos, text: &str) -> Pos {
-    let lines = text.lines().count().max(1);
+    let lines = crate::source::yaml_lines(text).count().max(1);
     let line = (pos.line as usize).clamp(1, lines);
-    let width = text.lines().nth(line - 1).map_or(0, |l| l.chars().count());
+    let width = crate::source::yaml_lines(text)
+        .nth(line - 1)
+        .map_or(0, |l| l.chars().count());
     let column = if line == pos.line as usize {
         (pos.column as usize).clamp(1, width + 1)
     } else {

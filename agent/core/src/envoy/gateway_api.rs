@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::context::Ctx;
 use super::networkservices::grpc_method_path;
-use super::routes::{self, Forward, HeaderEdits, RouteAction, RouteEntry, RuleAction};
+use super::routes::{self, Forward, HeaderEdits, RouteEntry, RuleAction};
 use super::value;
 use crate::ir::{BackendIr, RouteIr};
 use crate::path::FieldPath;

@@ -423,6 +423,87 @@ mod tests {
         assert_eq!(step_values(&policy(&[10], Some(5), None)), vec![10]);
     }
 
+    fn map(pairs: &[(&str, u64)]) -> WeightMap {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn rollout_between_two_weight_maps_follows_the_policy() {
+        let rollout = rollout_between(
+            &map(&[("target", 99), ("target-green", 1)]),
+            &map(&[("target", 0), ("target-green", 100)]),
+            "target-canary",
+            &policy(&[1, 10, 50, 100], None, None),
+        )
+        .expect("a rollout");
+        assert_eq!(rollout.policy, "target-canary");
+        assert_eq!(rollout.canary, "target-green");
+        assert_eq!(rollout.from, map(&[("target", 99), ("target-green", 1)]));
+        assert_eq!(
+            rollout.steps,
+            vec![
+                map(&[("target", 90), ("target-green", 10)]),
+                map(&[("target", 50), ("target-green", 50)]),
+                map(&[("target", 0), ("target-green", 100)]),
+            ]
+        );
+        // Fields the policy leaves unset take the default policy's values.
+        assert_eq!(rollout.bake_time, DEFAULT_BAKE_TIME);
+        assert_eq!(rollout.on_failure, DEFAULT_ON_FAILURE);
+        assert_eq!(rollout.on_inconclusive, DEFAULT_ON_INCONCLUSIVE);
+    }
+
+    #[test]
+    fn rollout_between_refuses_what_is_not_a_weight_move() {
+        let p = default_policy();
+        let a = map(&[("a", 50), ("b", 50)]);
+        assert_eq!(rollout_between(&a, &a, "p", &p), None);
+        assert_eq!(
+            rollout_between(&a, &map(&[("a", 50), ("c", 50)]), "p", &p),
+            None
+        );
+        assert_eq!(
+            rollout_between(&a, &map(&[("a", 60), ("b", 60)]), "p", &p),
+            None
+        );
+        assert_eq!(
+            rollout_between(&a, &map(&[("a", u64::MAX), ("b", 2)]), "p", &p),
+            None
+        );
+    }
+
+    #[test]
+    fn rollout_steps_of_several_splits_move_them_together() {
+        let splits = [
+            SplitShares {
+                keys: vec!["r0/a".into(), "r0/b".into()],
+                from: vec![100, 0],
+                to: vec![0, 100],
+            },
+            SplitShares {
+                keys: vec!["r1/a".into(), "r1/b".into()],
+                from: vec![80, 20],
+                to: vec![60, 40],
+            },
+        ];
+        let rollout = rollout_steps("default", &default_policy(), &splits).expect("a rollout");
+        assert_eq!(rollout.canary, "r0/b");
+        assert_eq!(
+            rollout.steps[0],
+            map(&[("r0/a", 90), ("r0/b", 10), ("r1/a", 78), ("r1/b", 22)])
+        );
+        assert_eq!(rollout.steps.len(), 3);
+        let malformed = [SplitShares {
+            keys: vec!["a".into()],
+            from: vec![100, 0],
+            to: vec![0, 100],
+        }];
+        assert_eq!(
+            rollout_steps("default", &default_policy(), &malformed),
+            None
+        );
+    }
+
     #[test]
     fn inverse_walks_back_and_inverts_twice_to_itself() {
         let map = |a: u64, b: u64| WeightMap::from([("a".into(), a), ("b".into(), b)]);
