@@ -97,7 +97,6 @@ fn main() {
     let (times, peak) = measure(RUNS, || meshcd_core::load(head.files.as_ref().clone()));
     table.row("load (parse+classify+typed)", &times, peak, per_route);
     let desired = meshcd_core::load(head.files.as_ref().clone());
-    let applied = meshcd_core::load(base.files.as_ref().clone());
 
     let (times, peak) = measure(RUNS, || policy::check(&desired));
     table.row("policy check", &times, peak, per_route);
@@ -107,6 +106,9 @@ fn main() {
         .filter(|f| f.severity == Severity::Error)
         .count();
 
+    let slowest_rules = time_rules(&desired);
+
+    let applied = meshcd_core::load(base.files.as_ref().clone());
     let (times, peak) = measure(RUNS, || plan::plan(&desired, &applied));
     table.row("plan HEAD~1 -> HEAD", &times, peak, per_route);
     let the_plan = plan::plan(&desired, &applied);
@@ -166,6 +168,15 @@ fn main() {
     for finding in findings.iter().take(3) {
         println!("  e.g. {finding}");
     }
+    println!(
+        "slowest rules (one run each, IR built once): {}",
+        slowest_rules
+            .iter()
+            .take(5)
+            .map(|(code, name, time)| format!("{code} {name} {:.1} ms", ms(*time)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let s = the_plan.summary;
     println!(
         "plan: {} changes (create {}, update {} of which rollouts {}, delete {}; unchanged {})",
@@ -259,6 +270,24 @@ fn measure<T>(runs: usize, mut f: impl FnMut() -> T) -> (Vec<Duration>, Option<u
         drop(value);
     }
     (times, proc_status_kib("VmHWM"))
+}
+
+/// Times each built-in rule once over `loaded` (the IR is built once, as `policy::check` does);
+/// slowest first.
+fn time_rules(loaded: &meshcd_core::Loaded) -> Vec<(&'static str, &'static str, Duration)> {
+    let context = policy::Context::new(&loaded.resources);
+    let mut times: Vec<_> = policy::rules::ALL
+        .iter()
+        .filter_map(|rule| {
+            let check = rule.check?;
+            let mut findings = Vec::new();
+            let t = Instant::now();
+            check(&context, &mut findings);
+            Some((rule.code, rule.name, t.elapsed()))
+        })
+        .collect();
+    times.sort_by(|a, b| b.2.cmp(&a.2));
+    times
 }
 
 /// Resets the process's VmHWM to its current RSS (Linux: `5` to `/proc/self/clear_refs`).
@@ -363,11 +392,7 @@ fn measure_child(report: &Path) {
     let code = status.code().unwrap_or(-1);
     std::fs::write(
         report,
-        format!(
-            "{code} {} {}",
-            elapsed.as_nanos(),
-            children_max_rss_kib()
-        ),
+        format!("{code} {} {}", elapsed.as_nanos(), children_max_rss_kib()),
     )
     .expect("write rusage report");
 }

@@ -47,6 +47,16 @@ pub enum Command {
     /// 2 could not run. With --detailed-exitcode (as `terraform plan`): 0 no changes, 1 error
     /// of any kind, 2 changes present.
     Plan(PlanArgs),
+    /// Reconcile once: plan against the live target, check policy, apply, verify.
+    ///
+    /// Reads the repository, revision and target from the daemon configuration (`--config`);
+    /// `--rev` overrides the revision. The target must be running (with `target.envoy.manage:
+    /// false` semantics: apply attaches to the Envoy, it does not start one). Refuses to apply
+    /// when policy errors exist.
+    ///
+    /// Exit status: 0 applied (or nothing to do); 1 refused (policy or translation errors);
+    /// 2 could not run (bad configuration, target unreachable, the update was rejected).
+    Apply(ApplyArgs),
     /// List the built-in rules with their codes.
     Rules(RulesArgs),
     /// Run the daemon: keep the target in sync with Git (poll, watch, webhooks, schedules).
@@ -121,13 +131,20 @@ pub struct PlanArgs {
     #[arg(
         long,
         value_name = "REV",
-        conflicts_with = "applied",
-        required_unless_present = "applied"
+        conflicts_with_all = ["applied", "target"],
+        required_unless_present_any = ["applied", "target"]
     )]
     pub base: Option<String>,
     /// Applied state: a folder of previously rendered resources.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
     pub applied: Option<PathBuf>,
+    /// Applied state: what a live target really serves (read back from it), as configured in
+    /// `--config`. A change made to the target behind meshcd's back shows up as drift.
+    #[arg(long, value_enum, requires = "config")]
+    pub target: Option<TargetKind>,
+    /// meshcd configuration file naming the target (the daemon's `meshcd.yaml`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -208,4 +225,25 @@ pub struct RunArgs {
     /// Reconcile once, print the outcome and exit (no server, no triggers).
     #[arg(long)]
     pub once: bool,
+}
+
+/// Live targets `plan` can read applied state from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// The local Envoy of `target.envoy` (read back from its admin `/config_dump`).
+    Envoy,
+}
+
+/// `meshcd apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The meshcd configuration file (repository, target, state folder).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Revision to apply instead of the configured one.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }

@@ -13,3 +13,4 @@ pub mod envoy;
 pub mod render;
 pub mod source;
 pub mod store;
+pub mod target;

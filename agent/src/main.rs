@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             }
             failure
         }),
+        Command::Apply(args) => commands::apply::run(args),
         Command::Rules(args) => Ok(commands::rules::run(args)),
         Command::Run(args) => commands::run::run(args),
         Command::History(args) => commands::history::run(args),

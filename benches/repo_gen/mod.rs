@@ -205,8 +205,14 @@ impl Routes {
             );
         }
         for ns in 0..NAMESPACES {
-            files.insert(format!("gateway/gw-{ns:02}/services.yaml"), gateway_services(ns));
-            files.insert(format!("istio/mesh-{ns:02}/services.yaml"), istio_services(ns));
+            files.insert(
+                format!("gateway/gw-{ns:02}/services.yaml"),
+                gateway_services(ns),
+            );
+            files.insert(
+                format!("istio/mesh-{ns:02}/services.yaml"),
+                istio_services(ns),
+            );
         }
         files.insert(
             "meshcd/rollout-policies.yaml".into(),
@@ -526,7 +532,11 @@ labels:
                     ""
                 };
                 // A quarter of the routes also serve clients outside the cluster (Cloud Run).
-                let external = if id % 4 == 1 { "  - external-mesh\n" } else { "" };
+                let external = if id % 4 == 1 {
+                    "  - external-mesh\n"
+                } else {
+                    ""
+                };
                 let app = id % APPS_PER_NAMESPACE;
                 let host = format!("app-{app}.mesh-{ns:02}.svc.cluster.local");
                 let _ = write!(

@@ -49,7 +49,11 @@ pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
         match current.find(['\n', '\r']) {
             Some(i) => {
                 let line = &current[..i];
-                let skip = if current[i..].starts_with("\r\n") { 2 } else { 1 };
+                let skip = if current[i..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
                 let next = &current[i + skip..];
                 rest = (!next.is_empty()).then_some(next);
                 Some(line)

@@ -1,5 +1,6 @@
 //! The commands behind the CLI, and how their outcomes become exit codes.
 
+pub mod apply;
 pub mod history;
 pub mod plan;
 pub mod rules;

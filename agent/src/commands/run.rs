@@ -5,7 +5,14 @@ use std::time::Duration;
 
 use super::{Failure, EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::RunArgs;
-use crate::daemon::{self, GitWatchReconciler, OutcomeAction, Reconcile, Trigger};
+use std::sync::Arc;
+
+use crate::daemon::{
+    self, Config, EnvoyReconciler, EnvoyReconcilerOptions, GitWatchReconciler, OutcomeAction,
+    Reconcile, Trigger,
+};
+use crate::store::{state_path_in, Store};
+use crate::target::{EnvoyTarget, EnvoyTargetOptions};
 
 /// How long the runtime waits for blocking work (a Git fetch) when the daemon has stopped.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
@@ -21,18 +28,60 @@ pub fn run(args: &RunArgs) -> Result<u8, Failure> {
         .enable_all()
         .thread_name("meshcd")
         .build()?;
-    // The lead swaps in the Envoy reconciler here once it exists.
-    let reconciler = GitWatchReconciler::from_config(&config);
-    let result = if args.once {
-        runtime.block_on(once(&reconciler))
-    } else {
-        runtime
-            .block_on(daemon::run(config, reconciler))
-            .map(|()| EXIT_OK)
-            .map_err(cannot_run)
+    let result = match &config.target.envoy {
+        Some(_) => runtime.block_on(async {
+            let reconciler = envoy_reconciler(&config).await?;
+            drive(args, config, reconciler).await
+        }),
+        None => {
+            let reconciler = GitWatchReconciler::from_config(&config);
+            runtime.block_on(drive(args, config, reconciler))
+        }
     };
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     result
+}
+
+async fn drive<R: Reconcile>(args: &RunArgs, config: Config, reconciler: R) -> Result<u8, Failure> {
+    if args.once {
+        once(&reconciler).await
+    } else {
+        daemon::run(config, reconciler)
+            .await
+            .map(|()| EXIT_OK)
+            .map_err(cannot_run)
+    }
+}
+
+/// Opens the state store and starts (or attaches to) the Envoy of `target.envoy`.
+pub async fn envoy_reconciler(config: &Config) -> Result<EnvoyReconciler, Failure> {
+    let Some(envoy) = &config.target.envoy else {
+        return Err(cannot_run(anyhow::anyhow!(
+            "no `target.envoy` in {}",
+            config.file.display()
+        )));
+    };
+    let store = Store::open(state_path_in(&config.state_dir)).map_err(cannot_run)?;
+    let target = EnvoyTarget::open(&EnvoyTargetOptions {
+        manage: envoy.manage,
+        binary: envoy.binary.clone(),
+        admin_port: envoy.admin_port,
+        http_port: envoy.http_port,
+        work_dir: envoy.work_dir.clone(),
+    })
+    .await
+    .map_err(cannot_run)?;
+    Ok(EnvoyReconciler::new(
+        EnvoyReconcilerOptions {
+            repo: config.repo.clone(),
+            rev: config.rev.clone(),
+            path: config.path.clone(),
+            cache_dir: config.cache_dir(),
+            self_heal: config.self_heal,
+        },
+        target,
+        Arc::new(store),
+    ))
 }
 
 /// One reconcile, reported on stdout.

@@ -84,7 +84,10 @@ async fn answer(State(state): State<Arc<Backend>>) -> impl IntoResponse {
     // exactly `fail_percent` of every 100 requests fail.
     let fails = (n + 1) * state.fail_percent / 100 > n * state.fail_percent / 100;
     if fails {
-        (StatusCode::SERVICE_UNAVAILABLE, format!("{} failing\n", state.name))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{} failing\n", state.name),
+        )
     } else {
         (StatusCode::OK, format!("{}\n", state.name))
     }

@@ -12,6 +12,7 @@
 
 pub mod backoff;
 pub mod config;
+pub mod envoy_reconciler;
 pub mod git_reconciler;
 pub mod metrics;
 pub mod reconcile;
@@ -34,6 +35,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use config::{load_config, Config, ConfigError};
+pub use envoy_reconciler::{EnvoyReconciler, EnvoyReconcilerOptions};
 pub use git_reconciler::GitWatchReconciler;
 pub use reconcile::{Next, Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
 pub use triggers::TriggerSender;

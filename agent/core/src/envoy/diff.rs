@@ -13,12 +13,12 @@
 //! steps follow [`rollout_steps`] with the RolloutPolicy of the revision that selects the route,
 //! or the default policy.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
 
-use super::clusters::{cluster_name, sanitize};
-use super::routes::{parse_vhost_name, rule_name};
+use super::translate::clusters::{cluster_name, sanitize};
+use super::translate::routes::{parse_vhost_name, rule_name};
 use super::EnvoyState;
 use crate::ir::{self, RouteIr};
 use crate::load::Loaded;
@@ -35,13 +35,24 @@ use crate::plan::{
 /// The plan that takes the `applied` Envoy state to the `desired` one; `loaded` is the desired
 /// revision (files, route IR and RolloutPolicies).
 pub fn diff(desired: &EnvoyState, applied: &EnvoyState, loaded: &Loaded) -> Plan {
+    let mut routes: BTreeMap<&ResourceId, &Resource> = BTreeMap::new();
+    for resource in &loaded.resources {
+        routes.entry(&resource.id).or_insert(resource);
+    }
+    let find = |id: &ResourceId| routes.get(id).copied();
+    let backend_files = backend_files(loaded);
+    let backend_file = |cluster: &str| {
+        backend_files
+            .get(cluster)
+            .map_or_else(String::new, |f| f.to_string())
+    };
     let mut changes = Vec::new();
     let mut unchanged = 0;
     for (name, want) in &desired.virtual_hosts {
         let Some(id) = parse_vhost_name(name) else {
             continue;
         };
-        let resource = find(loaded, &id);
+        let resource = find(&id);
         let file = resource.map(|r| r.file.clone()).unwrap_or_default();
         match applied.virtual_hosts.get(name) {
             None => changes.push(whole(Action::Create, id, file, name, want)),
@@ -58,15 +69,13 @@ pub fn diff(desired: &EnvoyState, applied: &EnvoyState, loaded: &Loaded) -> Plan
             continue;
         }
         if let Some(id) = parse_vhost_name(name) {
-            let file = find(loaded, &id)
-                .map(|r| r.file.clone())
-                .unwrap_or_default();
+            let file = find(&id).map(|r| r.file.clone()).unwrap_or_default();
             changes.push(whole(Action::Delete, id, file, name, have));
         }
     }
     for (name, want) in &desired.clusters {
         let id = backend_id(name);
-        let file = backend_file(loaded, name);
+        let file = backend_file(name);
         match applied.clusters.get(name) {
             None => changes.push(whole(Action::Create, id, file, name, want)),
             Some(have) if have == want => unchanged += 1,
@@ -75,7 +84,7 @@ pub fn diff(desired: &EnvoyState, applied: &EnvoyState, loaded: &Loaded) -> Plan
     }
     for (name, have) in &applied.clusters {
         if !desired.clusters.contains_key(name) {
-            let file = backend_file(loaded, name);
+            let file = backend_file(name);
             changes.push(whole(Action::Delete, backend_id(name), file, name, have));
         }
     }
@@ -88,11 +97,6 @@ pub fn diff(desired: &EnvoyState, applied: &EnvoyState, loaded: &Loaded) -> Plan
     }
 }
 
-/// The route resource of a virtual host in the revision.
-fn find<'l>(loaded: &'l Loaded, id: &ResourceId) -> Option<&'l Resource> {
-    loaded.resources.iter().find(|r| r.id == *id)
-}
-
 /// The id a cluster's change carries: a `Backend` named like the cluster.
 fn backend_id(cluster: &str) -> ResourceId {
     ResourceId {
@@ -102,21 +106,18 @@ fn backend_id(cluster: &str) -> ResourceId {
     }
 }
 
-/// The file of the meshcd Backend a cluster most likely comes from (its name or an alias,
-/// sanitized, is the cluster name); empty when none is.
-fn backend_file(loaded: &Loaded, cluster: &str) -> String {
-    loaded
-        .resources
-        .iter()
-        .find(|r| match &r.spec {
-            Spec::Backend(spec) => {
-                sanitize(&r.id.name) == cluster
-                    || spec.aliases.iter().any(|a| sanitize(a) == cluster)
+/// The files of meshcd Backends by the cluster names they most likely stand for (their name,
+/// and each alias, sanitized; the first Backend wins).
+fn backend_files(loaded: &Loaded) -> BTreeMap<String, &str> {
+    let mut files = BTreeMap::new();
+    for r in &loaded.resources {
+        if let Spec::Backend(spec) = &r.spec {
+            for name in std::iter::once(&r.id.name).chain(&spec.aliases) {
+                files.entry(sanitize(name)).or_insert(r.file.as_str());
             }
-            _ => false,
-        })
-        .map(|r| r.file.clone())
-        .unwrap_or_default()
+        }
+    }
+    files
 }
 
 fn change(action: Action, id: ResourceId, file: String) -> Change {

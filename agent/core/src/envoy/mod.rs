@@ -46,33 +46,25 @@
 //! hostname cannot share Envoy's route table and are an error.
 //!
 //! Wildcard hostnames (`*.example.com`) are kept as they are; exact hostnames also get a
-//! `host:*` domain, since Envoy matches the `Host` header with its port.
+//! `host:*` domain, since Envoy matches the `Host` header with its port. (A domain takes one
+//! wildcard only, so a wildcard hostname matches a `Host` header without a port.)
 
-mod clusters;
-mod context;
 mod diff;
-mod gateway_api;
-mod istio;
-mod listener;
-mod networkservices;
-mod routes;
 mod state;
-mod value;
+mod translate;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-pub use clusters::cluster_name;
 pub use diff::diff;
-pub use routes::{parse_vhost_name, vhost_name};
 pub use state::EnvoyState;
+pub use translate::{cluster_name, parse_vhost_name, translate, vhost_name};
 
-use crate::load::Loaded;
 use crate::model::{Resource, ResourceId};
 use crate::path::FieldPath;
 use crate::source::Location;
@@ -86,8 +78,10 @@ pub const ROUTE_CONFIG_TYPE: &str = "type.googleapis.com/envoy.config.route.v3.R
 /// The name of meshcd's HTTP listener.
 pub const LISTENER_NAME: &str = "meshcd_http";
 
-/// Where and how the local Envoy listens, and where its RDS file lives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Where and how the local Envoy listens, and where its RDS file lives. Fields left out of a
+/// configuration file take their defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EnvoySettings {
     /// Address of the HTTP listener (default `127.0.0.1`).
     pub listen_address: String,
@@ -104,9 +98,10 @@ pub struct EnvoySettings {
 
 impl EnvoySettings {
     /// Checks the settings a user can get wrong: the connect timeout must be a duration, the
-    /// RDS path absolute-or-relative file path with a file name, the listen address non-empty.
+    /// RDS path must name a file, the listen address must not be empty. [`translate`] does not
+    /// check them: a bad value reaches Envoy, which rejects it.
     pub fn validate(&self) -> Result<(), String> {
-        if value::duration(&self.cluster_connect_timeout).is_none() {
+        if translate::value::duration(&self.cluster_connect_timeout).is_none() {
             return Err(format!(
                 "cluster_connect_timeout `{}` is not a duration such as `1s` or `250ms`",
                 self.cluster_connect_timeout
@@ -178,25 +173,4 @@ impl TranslateError {
             message: message.into(),
         }
     }
-}
-
-/// Translates a loaded revision into Envoy resources, or every reason it cannot be.
-pub fn translate(
-    loaded: &Loaded,
-    settings: &EnvoySettings,
-) -> Result<EnvoyConfig, Vec<TranslateError>> {
-    let mut errors = Vec::new();
-    let routes = routes::route_config(loaded, settings, &mut errors);
-    let clusters = clusters::clusters(loaded, &routes.uses, settings, &mut errors);
-    let listener = listener::listener(settings, routes.fault);
-    if !errors.is_empty() {
-        errors.sort();
-        errors.dedup();
-        return Err(errors);
-    }
-    Ok(EnvoyConfig {
-        listeners: vec![listener],
-        clusters,
-        route_config: routes.config,
-    })
 }

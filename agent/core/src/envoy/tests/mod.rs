@@ -3,7 +3,7 @@
 mod diff;
 mod robustness;
 mod state;
-mod translate;
+mod translation;
 
 use serde_json::Value as Json;
 

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::value;
-use super::TranslateError;
+use crate::envoy::TranslateError;
 use crate::ir::BackendIr;
 use crate::model::{Family, Resource};
 use crate::path::{FieldPath, Segment};

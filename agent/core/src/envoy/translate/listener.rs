@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::{EnvoySettings, LISTENER_NAME, LISTENER_TYPE};
+use crate::envoy::{EnvoySettings, LISTENER_NAME, LISTENER_TYPE};
 
 /// `@type` of the HTTP connection manager.
 const HCM_TYPE: &str =

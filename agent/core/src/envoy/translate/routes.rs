@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value as Json};
 
 use super::context::{BackendUse, Ctx};
-use super::{clusters, gateway_api, istio, networkservices, EnvoySettings, TranslateError};
-use super::{value, ROUTE_CONFIG_TYPE};
+use super::{clusters, gateway_api, istio, networkservices, value};
+use crate::envoy::{EnvoySettings, TranslateError, ROUTE_CONFIG_TYPE};
 use crate::ir::{self, BackendIr, RouteIr, Split, WeightProblem};
 use crate::load::Loaded;
 use crate::model::{Kind, Resource, ResourceId, Spec};

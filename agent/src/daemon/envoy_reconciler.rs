@@ -1,0 +1,473 @@
+//! [`EnvoyReconciler`]: Git → policy → Envoy, verified, recorded. The reconcile behind
+//! `meshcd run` and `meshcd apply` for the `envoy` target.
+//!
+//! # One reconcile
+//! 1. Resolve the revision to a commit and read its snapshot (cached by commit id).
+//! 2. A commit refused before is refused again at once (its findings are cached).
+//! 3. Load, check policy, translate (cached by commit id). Policy or translation errors:
+//!    `Refused`; nothing is applied, the audit log says why, the commit is marked failed.
+//! 4. Read what Envoy really serves (`/config_dump`, about 2 ms) and diff it against the desired
+//!    configuration. Equal and already recorded: `Unchanged` (the near-zero-cost path: a ref
+//!    lookup, two admin calls and a comparison).
+//! 5. Different while the recorded commit is this one: drift. With `selfHeal` it is corrected
+//!    (`DriftCorrected`), else reported (`DriftDetected`) and left alone.
+//! 6. Otherwise publish (validate, clusters, routes, verify, clean up; see
+//!    [`crate::envoy::publish`]) and record the apply and an audit entry in one transaction.
+//!
+//! Weight-only changes are applied in one step for now, and the outcome says so: the step-by-step
+//! rollout engine is the next piece of work (issue 4).
+//!
+//! Cancellation: every `.await` is a cancellation point. Dropped before publishing, nothing
+//! changed; dropped during publishing, `publish` restores the previous files; dropped after
+//! publishing but before recording, the next reconcile finds Envoy equal to the desired state
+//! and records it then.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use meshcd_core::envoy::{EnvoyConfig, EnvoyState};
+use meshcd_core::finding::Counts;
+use meshcd_core::plan::{Action, Plan};
+use meshcd_core::{Loaded, Severity};
+use sha2::{Digest, Sha256};
+
+use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
+use crate::commands::load_and_check;
+use crate::source::{GitSource, RepoSpec, Revision, SnapshotCache, SourceError};
+use crate::store::{AppliedRecord, AppliedResource, AuditAction, AuditEntry, ChangeCounts, Store};
+use crate::target::EnvoyTarget;
+
+/// Reconciles a Git revision into a local Envoy.
+#[derive(Clone)]
+pub struct EnvoyReconciler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    spec: RepoSpec,
+    rev: Option<String>,
+    path: String,
+    cache_dir: PathBuf,
+    snapshots: Arc<SnapshotCache>,
+    target: EnvoyTarget,
+    store: Arc<Store>,
+    self_heal: bool,
+    memory: tokio::sync::Mutex<Memory>,
+}
+
+/// What the last reconciles worked out, by commit, so repeating them costs nothing.
+#[derive(Default)]
+struct Memory {
+    desired: Option<Arc<Desired>>,
+    refused: Option<(String, String)>,
+}
+
+struct Desired {
+    commit: String,
+    revision: Revision,
+    loaded: Arc<Loaded>,
+    config: EnvoyConfig,
+    state: EnvoyState,
+    warnings: usize,
+}
+
+/// Where the reconciler reads from and what it does with drift.
+#[derive(Debug, Clone)]
+pub struct EnvoyReconcilerOptions {
+    /// Repository (path or URL).
+    pub repo: String,
+    /// Revision (`None`: HEAD).
+    pub rev: Option<String>,
+    /// Sub-folder.
+    pub path: String,
+    /// Folder for mirrors of remote repositories.
+    pub cache_dir: PathBuf,
+    /// Correct drift (true) or only report it.
+    pub self_heal: bool,
+}
+
+impl EnvoyReconciler {
+    /// A reconciler over an opened target and store.
+    pub fn new(options: EnvoyReconcilerOptions, target: EnvoyTarget, store: Arc<Store>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                spec: RepoSpec::parse(&options.repo),
+                rev: options.rev,
+                path: options.path,
+                cache_dir: options.cache_dir,
+                snapshots: Arc::new(SnapshotCache::default()),
+                target,
+                store,
+                self_heal: options.self_heal,
+                memory: tokio::sync::Mutex::default(),
+            }),
+        }
+    }
+
+    /// The target.
+    pub fn target(&self) -> &EnvoyTarget {
+        &self.inner.target
+    }
+
+    /// The plan from what Envoy serves now to a revision, without applying it.
+    pub async fn plan(&self) -> Result<(Revision, Plan), ReconcileError> {
+        let inner = &self.inner;
+        let desired = inner.desired().await?;
+        let desired = match desired {
+            Ok(desired) => desired,
+            Err(message) => return Err(ReconcileError::permanent(message)),
+        };
+        let applied = inner
+            .target
+            .applied()
+            .await
+            .map_err(|e| ReconcileError::retryable(e.to_string()))?;
+        let plan = meshcd_core::envoy::diff(&desired.state, &applied, &desired.loaded);
+        Ok((desired.revision.clone(), plan))
+    }
+}
+
+impl Reconcile for EnvoyReconciler {
+    async fn reconcile(&self, trigger: Trigger) -> Result<Outcome, ReconcileError> {
+        tracing::debug!(%trigger, "reconciling (envoy)");
+        self.inner.reconcile().await
+    }
+
+    fn attach(&self, triggers: super::TriggerSender) {
+        // Envoy reloads its files by itself after a restart; the reconcile that follows
+        // verifies it serves the recorded commit again.
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let mut seen = inner.target.restarts();
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                let now = inner.target.restarts();
+                if now != seen {
+                    seen = now;
+                    tracing::warn!(restarts = now, "Envoy restarted; reconciling");
+                    if !triggers.send(Trigger::TargetRestarted).accepted() {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+
+    fn describe_target(&self) -> String {
+        format!(
+            "{} (routes served on {})",
+            self.inner.target.id(),
+            self.inner.target.listener_url()
+        )
+    }
+}
+
+impl Inner {
+    /// The desired configuration of the current revision: `Ok(Err(message))` when the revision
+    /// is refused (policy or translation errors).
+    async fn desired(&self) -> Result<Result<Arc<Desired>, String>, ReconcileError> {
+        let spec = self.spec.clone();
+        let rev = self.rev.clone();
+        let path = self.path.clone();
+        let cache_dir = self.cache_dir.clone();
+        let snapshots = self.snapshots.clone();
+        let snapshot = tokio::task::spawn_blocking(move || {
+            let source = GitSource::open(&spec, &cache_dir)?.with_cache(snapshots);
+            let commit = source.resolve(rev.as_deref())?.to_string();
+            source.snapshot(Some(&commit), &path)
+        })
+        .await
+        .map_err(|e| ReconcileError::retryable(format!("reading the repository failed: {e}")))?
+        .map_err(source_error)?;
+        let commit = snapshot.revision.commit.clone();
+        let mut memory = self.memory.lock().await;
+        if let Some((refused, message)) = &memory.refused {
+            if *refused == commit {
+                return Ok(Err(message.clone()));
+            }
+        }
+        if let Some(desired) = memory.desired.as_ref().filter(|d| d.commit == commit) {
+            return Ok(Ok(desired.clone()));
+        }
+        let (loaded, findings) = load_and_check(&snapshot);
+        let counts = Counts::of(&findings);
+        let refusal = if counts.errors > 0 {
+            let first = findings
+                .iter()
+                .find(|f| f.severity == Severity::Error)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            Some(format!(
+                "{} refused: {} policy error(s); first: {first}",
+                short(&commit),
+                counts.errors
+            ))
+        } else {
+            None
+        };
+        let config = match refusal {
+            Some(message) => Err(message),
+            None => self.target.desired(&loaded).map_err(|errors| {
+                let first = errors.first().map(ToString::to_string).unwrap_or_default();
+                format!(
+                    "{} refused: {} route(s) cannot be served by Envoy; first: {first}",
+                    short(&commit),
+                    errors.len()
+                )
+            }),
+        };
+        match config {
+            Err(message) => {
+                self.record_refusal(&snapshot.revision, &message).await;
+                memory.refused = Some((commit, message.clone()));
+                Ok(Err(message))
+            }
+            Ok(config) => {
+                let state = EnvoyState::from_config(&config);
+                let desired = Arc::new(Desired {
+                    commit: commit.clone(),
+                    revision: snapshot.revision.clone(),
+                    loaded: Arc::new(loaded),
+                    config,
+                    state,
+                    warnings: counts.warnings,
+                });
+                memory.desired = Some(desired.clone());
+                Ok(Ok(desired))
+            }
+        }
+    }
+
+    async fn reconcile(&self) -> Result<Outcome, ReconcileError> {
+        let desired = match self.desired().await? {
+            Ok(desired) => desired,
+            Err(message) => {
+                let commit = self
+                    .memory
+                    .lock()
+                    .await
+                    .refused
+                    .as_ref()
+                    .map(|(c, _)| c.clone())
+                    .unwrap_or_default();
+                return Ok(Outcome::new(commit, OutcomeAction::Refused, message));
+            }
+        };
+        let target_id = self.target.id().to_string();
+        let applied = self
+            .target
+            .applied()
+            .await
+            .map_err(|e| ReconcileError::retryable(e.to_string()))?;
+        let plan = meshcd_core::envoy::diff(&desired.state, &applied, &desired.loaded);
+        let store = self.store.clone();
+        let id = target_id.clone();
+        let last = tokio::task::spawn_blocking(move || store.last_applied(&id))
+            .await
+            .map_err(|e| ReconcileError::retryable(e.to_string()))?
+            .map_err(|e| ReconcileError::retryable(e.to_string()))?;
+        let recorded = last.as_ref().is_some_and(|l| l.commit == desired.commit);
+        if plan.is_empty() && recorded {
+            return Ok(Outcome::new(
+                desired.commit.clone(),
+                OutcomeAction::Unchanged,
+                format!("{} is live", short(&desired.commit)),
+            ));
+        }
+        let drift = recorded && !plan.is_empty();
+        if drift && !self.self_heal {
+            let message = format!(
+                "drift: Envoy differs from {} in {} place(s) ({}); selfHeal is off, left alone",
+                short(&desired.commit),
+                plan.changes.len(),
+                changed_names(&plan)
+            );
+            let mut outcome = Outcome::new(
+                desired.commit.clone(),
+                OutcomeAction::DriftDetected,
+                message.clone(),
+            );
+            outcome.drift = true;
+            outcome.changes = plan.changes.len();
+            self.audit(&desired, AuditAction::DriftDetected, &plan, &message)
+                .await;
+            return Ok(outcome);
+        }
+        let report = if plan.is_empty() {
+            None
+        } else {
+            Some(self.target.apply(&desired.config).await.map_err(|e| {
+                let message = format!("{} not applied: {e}", short(&desired.commit));
+                ReconcileError::retryable(message)
+            })?)
+        };
+        let rollouts = plan.changes.iter().filter(|c| c.rollout.is_some()).count();
+        let mut message = match (&report, drift) {
+            (Some(r), true) => format!(
+                "drift corrected: Envoy serves {} again ({} change(s), live in {} ms)",
+                short(&desired.commit),
+                plan.changes.len(),
+                r.total_ms
+            ),
+            (Some(r), false) => format!(
+                "{} applied: {} change(s), verified live in {} ms",
+                short(&desired.commit),
+                plan.changes.len(),
+                r.total_ms
+            ),
+            (None, _) => format!(
+                "{} recorded: Envoy already serves it",
+                short(&desired.commit)
+            ),
+        };
+        if desired.warnings > 0 {
+            message.push_str(&format!("; {} policy warning(s)", desired.warnings));
+        }
+        if rollouts > 0 {
+            message.push_str(&format!(
+                "; {rollouts} weight change(s) applied in one step (step-by-step rollouts are not built yet)"
+            ));
+        }
+        let action = if drift {
+            AuditAction::DriftCorrected
+        } else {
+            AuditAction::Apply
+        };
+        self.record_apply(&desired, &plan, action, &message).await?;
+        let mut outcome = Outcome::new(
+            desired.commit.clone(),
+            if drift {
+                OutcomeAction::DriftCorrected
+            } else {
+                OutcomeAction::Applied
+            },
+            message,
+        );
+        outcome.changes = plan.changes.len();
+        outcome.drift = drift;
+        Ok(outcome)
+    }
+
+    async fn record_apply(
+        &self,
+        desired: &Desired,
+        plan: &Plan,
+        action: AuditAction,
+        message: &str,
+    ) -> Result<(), ReconcileError> {
+        let record = AppliedRecord {
+            commit: desired.commit.clone(),
+            revision: desired.revision.label(),
+            applied_at: Utc::now(),
+            resources: desired
+                .loaded
+                .resources
+                .iter()
+                .map(|r| AppliedResource {
+                    id: r.id.to_string(),
+                    hash: hex::encode(&Sha256::digest(r.body.to_string().as_bytes())[..8]),
+                })
+                .collect(),
+            config: serde_json::to_string(&desired.config).unwrap_or_default(),
+        };
+        let entry = self.entry(desired, action, plan, message);
+        let store = self.store.clone();
+        let target = self.target.id().to_string();
+        tokio::task::spawn_blocking(move || store.record_apply(&target, &record, &entry))
+            .await
+            .map_err(|e| ReconcileError::retryable(e.to_string()))?
+            .map_err(|e| ReconcileError::retryable(format!("applied, but not recorded: {e}")))?;
+        Ok(())
+    }
+
+    async fn audit(&self, desired: &Desired, action: AuditAction, plan: &Plan, message: &str) {
+        let entry = self.entry(desired, action, plan, message);
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || store.append_audit(&entry)).await;
+        if !matches!(result, Ok(Ok(_))) {
+            tracing::warn!("could not write the audit log");
+        }
+    }
+
+    async fn record_refusal(&self, revision: &Revision, message: &str) {
+        let mut entry = AuditEntry::new(self.target.id(), AuditAction::Rejected);
+        entry.commit = revision.commit.clone();
+        entry.author = revision.author.clone();
+        entry.summary = revision.summary.clone();
+        entry.message = message.to_string();
+        let store = self.store.clone();
+        let target = self.target.id().to_string();
+        let commit = revision.commit.clone();
+        let reason = message.to_string();
+        let result = tokio::task::spawn_blocking(move || {
+            store.append_audit(&entry)?;
+            store.mark_failed(&target, &commit, &reason)
+        })
+        .await;
+        if !matches!(result, Ok(Ok(_))) {
+            tracing::warn!("could not record the refused revision");
+        }
+    }
+
+    fn entry(
+        &self,
+        desired: &Desired,
+        action: AuditAction,
+        plan: &Plan,
+        message: &str,
+    ) -> AuditEntry {
+        let mut entry = AuditEntry::new(self.target.id(), action);
+        entry.commit = desired.commit.clone();
+        entry.author = desired.revision.author.clone();
+        entry.summary = desired.revision.summary.clone();
+        entry.changes = ChangeCounts {
+            create: plan
+                .changes
+                .iter()
+                .filter(|c| c.action == Action::Create)
+                .count(),
+            update: plan
+                .changes
+                .iter()
+                .filter(|c| c.action == Action::Update)
+                .count(),
+            delete: plan
+                .changes
+                .iter()
+                .filter(|c| c.action == Action::Delete)
+                .count(),
+        };
+        entry.resources = plan
+            .changes
+            .iter()
+            .map(|c| format!("{}/{}", c.kind, c.name))
+            .collect();
+        entry.message = message.to_string();
+        entry
+    }
+}
+
+fn changed_names(plan: &Plan) -> String {
+    plan.changes
+        .iter()
+        .take(3)
+        .map(|c| format!("{} {}/{}", c.action, c.kind, c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn source_error(error: SourceError) -> ReconcileError {
+    let retryable = matches!(
+        error,
+        SourceError::Open { .. } | SourceError::Fetch { .. } | SourceError::Read(_)
+    );
+    ReconcileError {
+        message: error.to_string(),
+        retryable,
+    }
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
