@@ -286,7 +286,7 @@ fn time_rules(loaded: &meshcd_core::Loaded) -> Vec<(&'static str, &'static str, 
             Some((rule.code, rule.name, t.elapsed()))
         })
         .collect();
-    times.sort_by(|a, b| b.2.cmp(&a.2));
+    times.sort_by_key(|&(_, _, time)| std::cmp::Reverse(time));
     times
 }
 
@@ -398,7 +398,7 @@ fn measure_child(report: &Path) {
 }
 
 /// The largest max RSS among the children waited for (here, the one command), in KiB.
-fn children_max_rss_kib() -> i64 {
+fn children_max_rss_kib() -> libc::c_long {
     // SAFETY: rusage is plain old data, so all-zero bytes is a valid value for it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, exclusive pointer to an rusage for the duration of the call;
@@ -406,7 +406,7 @@ fn children_max_rss_kib() -> i64 {
     let result = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     assert_eq!(result, 0, "getrusage: {}", std::io::Error::last_os_error());
     // Linux reports ru_maxrss in KiB.
-    i64::from(usage.ru_maxrss)
+    usage.ru_maxrss
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

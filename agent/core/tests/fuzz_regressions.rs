@@ -33,9 +33,9 @@ fn syntax_error_at_end_of_file_without_newline() {
 
 /// Found by the `load` fuzz target (crash-498d8f2a…, minimized by hand): YAML ends a line at a
 /// lone `\r` (old Mac line endings), so finding positions count such lines, but
-/// `SourceFile::line_text` splits at `\n` only (`str::lines`): the finding at line 8 below
-/// gets no snippet, and in a file mixing `\n` and lone `\r` it would quote the wrong line
-/// (`agent/core/src/source.rs`, `SourceFile::line_text`).
+/// `SourceFile::line_text` split at `\n` only (`str::lines`): the finding at line 9 below got
+/// no snippet, and in a file mixing `\n` and lone `\r` it would have quoted the wrong line.
+/// Fixed in `agent/core/src/source.rs` (`SourceFile::line_text`).
 #[test]
 fn lone_carriage_returns_end_lines_for_snippets_too() {
     let text = "apiVersion: networkservices.googleapis.com/v1\rkind: HttpRoute\rname: r\r\
@@ -55,9 +55,9 @@ fn lone_carriage_returns_end_lines_for_snippets_too() {
 }
 
 /// Found with the `load` fuzz target, same root cause as the test above: `clamp_to_text`
-/// (`agent/core/src/yaml.rs`) counts lines with `str::lines` too, so in a file with lone `\r`
+/// (`agent/core/src/yaml.rs`) counted lines with `str::lines` too, so in a file with lone `\r`
 /// line breaks a syntax error on line 4 (as the parser counts, and as it is for the same file
-/// with `\n`) is moved to line 1, and its snippet is the whole file with raw `\r`s in it.
+/// with `\n`) was moved to line 1, and its snippet was the whole file with raw `\r`s in it.
 #[test]
 fn lone_carriage_returns_keep_syntax_error_positions() {
     let unix = findings("a: 1\nb: 2\nc: [1, 2\nd: 4\n");

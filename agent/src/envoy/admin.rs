@@ -148,7 +148,14 @@ impl AdminClient {
     }
 
     async fn config_dump(&self, query: &[(&str, &str)]) -> Result<Vec<Json>, EnvoyError> {
-        let (url, value) = self.get_json("/config_dump", query).await?;
+        // An Envoy that has loaded no resource of the kind yet answers 404 "... not found in
+        // config dump": that is an empty list, not an error.
+        let url = self.url("/config_dump", query);
+        let (status, body) = self.get("/config_dump", query).await?;
+        if status == reqwest::StatusCode::NOT_FOUND && body.contains("not found in config dump") {
+            return Ok(Vec::new());
+        }
+        let value = parse_json(&url, status, &body)?;
         match value.get("configs") {
             Some(Json::Array(configs)) => Ok(configs.clone()),
             None => Ok(Vec::new()),
@@ -245,19 +252,11 @@ impl AdminClient {
     ) -> Result<(String, Json), EnvoyError> {
         let url = self.url(path, query);
         let (status, body) = self.get(path, query).await?;
-        if !status.is_success() {
-            return Err(EnvoyError::Admin {
-                url,
-                message: format!("HTTP {status}: {}", first_line(&body)),
-            });
-        }
-        let value = serde_json::from_str(&body).map_err(|e| EnvoyError::Admin {
-            url: url.clone(),
-            message: format!("not JSON: {e}"),
-        })?;
+        let value = parse_json(&url, status, &body)?;
         Ok((url, value))
     }
 
+    /// The full URL of an admin path with a query.
     fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
         let mut url = format!("{}{path}", self.base);
         for (i, (key, value)) in query.iter().enumerate() {
@@ -268,6 +267,20 @@ impl AdminClient {
         }
         url
     }
+}
+
+/// A successful JSON answer, or an error naming the URL.
+fn parse_json(url: &str, status: reqwest::StatusCode, body: &str) -> Result<Json, EnvoyError> {
+    if !status.is_success() {
+        return Err(EnvoyError::Admin {
+            url: url.to_string(),
+            message: format!("HTTP {status}: {}", first_line(body)),
+        });
+    }
+    serde_json::from_str(body).map_err(|e| EnvoyError::Admin {
+        url: url.to_string(),
+        message: format!("not JSON: {e}"),
+    })
 }
 
 fn first_line(text: &str) -> &str {

@@ -1,10 +1,10 @@
 //! The Envoy target's pure half: routes → Envoy v3 resources, and Envoy state → plans.
 //!
 //! meshcd's embedded default target is a local Envoy configured through file-based xDS (LDS,
-//! CDS and RDS files renamed into a watched folder). This module does no I/O: [`translate`]
+//! CDS and RDS files renamed into a watched folder). This module does no I/O: [`translate()`]
 //! turns a loaded revision into an [`EnvoyConfig`] (one listener, one cluster per backend, one
 //! route configuration), [`EnvoyState`] normalizes both that config and what Envoy's admin
-//! `/config_dump` reports, and [`diff`] compares two states as a meshcd [`Plan`](crate::plan::Plan).
+//! `/config_dump` reports, and [`diff()`] compares two states as a meshcd [`Plan`](crate::plan::Plan).
 //!
 //! # Names
 //! - **Virtual hosts**: one per HTTP or gRPC route resource, named after the resource id,
@@ -98,7 +98,7 @@ pub struct EnvoySettings {
 
 impl EnvoySettings {
     /// Checks the settings a user can get wrong: the connect timeout must be a duration, the
-    /// RDS path must name a file, the listen address must not be empty. [`translate`] does not
+    /// RDS path must name a file, the listen address must not be empty. [`translate()`] does not
     /// check them: a bad value reaches Envoy, which rejects it.
     pub fn validate(&self) -> Result<(), String> {
         if translate::value::duration(&self.cluster_connect_timeout).is_none() {

@@ -11,9 +11,11 @@
 
 use serde_json::{json, Map, Value as Json};
 
+use super::actions::{self, Forward, HeaderEdits};
 use super::context::Ctx;
+use super::matching;
 use super::networkservices::grpc_method_path;
-use super::routes::{self, Forward, HeaderEdits, RouteEntry, RuleAction};
+use super::routes::{self, RouteEntry, RuleAction};
 use super::value;
 use crate::ir::{BackendIr, RouteIr};
 use crate::path::FieldPath;
@@ -141,12 +143,12 @@ fn http_match(
             let length = text.len() as i64;
             match ctx.str(p, "type", &at).unwrap_or("PathPrefix") {
                 "Exact" => {
-                    let (k, v) = routes::path_match(ctx, "path", &text, &at.key("value"));
+                    let (k, v) = matching::path_match(ctx, "path", &text, &at.key("value"));
                     matcher.insert(k, v);
                     (0, length)
                 }
                 "RegularExpression" => {
-                    let (k, v) = routes::path_match(ctx, "regex", &text, &at.key("value"));
+                    let (k, v) = matching::path_match(ctx, "regex", &text, &at.key("value"));
                     matcher.insert(k, v);
                     (1, length)
                 }
@@ -155,7 +157,7 @@ fn http_match(
                     if trimmed.is_empty() {
                         matcher.insert("prefix".into(), json!("/"));
                     } else {
-                        let (_, v) = routes::path_match(ctx, "prefix", trimmed, &at.key("value"));
+                        let (_, v) = matching::path_match(ctx, "prefix", trimmed, &at.key("value"));
                         matcher.insert("path_separated_prefix".into(), v);
                     }
                     prefix = Some(trimmed.to_string());
@@ -180,8 +182,8 @@ fn http_match(
     let header_count = headers.len() as i64;
     let method = ctx.str(m, "method", path).map(str::to_string);
     if let Some(method) = &method {
-        let string = routes::string_match(ctx, "exact", method, false, &path.key("method"));
-        headers.push(routes::header_match(":method", string, false));
+        let string = matching::string_match(ctx, "exact", method, false, &path.key("method"));
+        headers.push(matching::header_match(":method", string, false));
     }
     if !headers.is_empty() {
         matcher.insert("headers".into(), Json::Array(headers));
@@ -234,9 +236,9 @@ fn named_matches(
                     return None;
                 }
             };
-            let string = routes::string_match(ctx, kind, text, false, &at.key("value"));
+            let string = matching::string_match(ctx, kind, text, false, &at.key("value"));
             Some(if header {
-                routes::header_match(name, string, false)
+                matching::header_match(name, string, false)
             } else {
                 json!({"name": name, "string_match": string})
             })
@@ -386,7 +388,7 @@ fn rule_action(
     }
     let Some(split) = split.filter(|s| !s.backends.is_empty()) else {
         // A rule without backends answers 500 in Gateway API.
-        return Some((routes::direct_response(500, None), extra));
+        return Some((actions::direct_response(500, None), extra));
     };
     let mut edits = Vec::new();
     let mut aliases = Vec::new();
@@ -416,9 +418,9 @@ fn rule_action(
         aliases.push(backend.map(backend_aliases).unwrap_or_default());
         ports.push(ctx.int_in(b, "port", &at, 1..=65535).map(|p| p as u16));
     }
-    let mut route = match routes::forward(ctx, split, edits, grpc, aliases, ports) {
+    let mut route = match actions::forward(ctx, split, edits, grpc, aliases, ports) {
         Forward::Route(route) => route,
-        Forward::NoTraffic => return Some((routes::direct_response(500, None), extra)),
+        Forward::NoTraffic => return Some((actions::direct_response(500, None), extra)),
         Forward::Invalid => return None,
     };
     route.extend(rewrite);
@@ -693,7 +695,7 @@ fn mirror_policy(
         path: at,
     };
     let aliases = backend_aliases(&backend);
-    let cluster = routes::mirror_backend(ctx, backend, aliases, port, grpc);
+    let cluster = actions::mirror_backend(ctx, backend, aliases, port, grpc);
     let fraction = if m.get("percent").is_some_and(|v| !v.is_null()) {
         ctx.percent(m, "percent", path)
     } else if let Some(f) = m.get("fraction").filter(|v| !v.is_null()) {
@@ -711,7 +713,7 @@ fn mirror_policy(
     } else {
         None
     };
-    Some(routes::mirror_policy(cluster, fraction))
+    Some(actions::mirror_policy(cluster, fraction))
 }
 
 /// A `RetryPolicy` of an `HTTPRouteRetry` (`codes`, `attempts`, `backoff`): connection failures
@@ -733,7 +735,7 @@ fn retry_policy(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option
         .int_in(r, "attempts", path, 0..=i64::from(u32::MAX))
         .map(|n| n as u32);
     let backoff = ctx.duration(r, "backoff", path);
-    let mut policy = routes::retry_policy(ctx, &conditions, attempts, None);
+    let mut policy = actions::retry_policy(ctx, &conditions, attempts, None);
     if let (Some(backoff), Json::Object(map)) = (backoff, &mut policy) {
         map.insert("retry_back_off".into(), json!({"base_interval": backoff}));
     }

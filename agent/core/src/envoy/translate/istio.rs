@@ -7,8 +7,10 @@
 
 use serde_json::{json, Map, Value as Json};
 
+use super::actions::{self, Forward, HeaderEdits};
 use super::context::Ctx;
-use super::routes::{self, Forward, HeaderEdits, RouteAction, RouteEntry, RuleAction};
+use super::matching;
+use super::routes::{self, RouteAction, RouteEntry, RuleAction};
 use super::value;
 use crate::ir::{istio_fqdn, BackendIr, RouteIr};
 use crate::path::FieldPath;
@@ -110,7 +112,7 @@ fn http_match(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option<J
                 "regex" if ignore_case => ("regex", format!("(?i){text}")),
                 other => (other, text),
             };
-            let (k, v) = routes::path_match(ctx, kind, &text, &at);
+            let (k, v) = matching::path_match(ctx, kind, &text, &at);
             matcher.insert(k, v);
         }
         _ => {
@@ -131,8 +133,8 @@ fn http_match(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option<J
             if let Some((kind, text)) =
                 string_match_parts(ctx, v, &at, &["exact", "prefix", "regex"])
             {
-                let string = routes::string_match(ctx, kind, &text, false, &at);
-                headers.push(routes::header_match(header, string, false));
+                let string = matching::string_match(ctx, kind, &text, false, &at);
+                headers.push(matching::header_match(header, string, false));
             }
         }
     }
@@ -142,14 +144,14 @@ fn http_match(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option<J
                 for (name, v) in map {
                     let at = path.key(key).key(name);
                     if v.as_object().is_some_and(Map::is_empty) || v.is_null() {
-                        headers.push(routes::header_present(name, !invert));
+                        headers.push(matching::header_present(name, !invert));
                         continue;
                     }
                     if let Some((kind, text)) =
                         string_match_parts(ctx, v, &at, &["exact", "prefix", "regex"])
                     {
-                        let string = routes::string_match(ctx, kind, &text, false, &at);
-                        headers.push(routes::header_match(name, string, invert));
+                        let string = matching::string_match(ctx, kind, &text, false, &at);
+                        headers.push(matching::header_match(name, string, invert));
                     }
                 }
             }
@@ -170,7 +172,7 @@ fn http_match(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option<J
                     continue;
                 }
                 if let Some((kind, text)) = string_match_parts(ctx, v, &at, &["exact", "regex"]) {
-                    let string = routes::string_match(ctx, kind, &text, false, &at);
+                    let string = matching::string_match(ctx, kind, &text, false, &at);
                     params.push(json!({"name": name, "string_match": string}));
                 }
             }
@@ -226,7 +228,7 @@ fn rule_action(
         if let Some(h) = ctx.object(headers, &at, &["request", "response"]) {
             for direction in ["request", "response"] {
                 if let Some(v) = h.get(direction) {
-                    routes::header_edits_map(ctx, v, &at.key(direction))
+                    actions::header_edits_map(ctx, v, &at.key(direction))
                         .apply(&mut extra, direction);
                 }
             }
@@ -291,10 +293,10 @@ fn rule_action(
             let hat = at.key("headers");
             if let Some(h) = ctx.object(headers, &hat, &["request", "response"]) {
                 if let Some(v) = h.get("request") {
-                    request = routes::header_edits_map(ctx, v, &hat.key("request"));
+                    request = actions::header_edits_map(ctx, v, &hat.key("request"));
                 }
                 if let Some(v) = h.get("response") {
-                    response = routes::header_edits_map(ctx, v, &hat.key("response"));
+                    response = actions::header_edits_map(ctx, v, &hat.key("response"));
                 }
             }
         }
@@ -303,9 +305,9 @@ fn rule_action(
         aliases.push(host.into_iter().collect());
         ports.push(port);
     }
-    let mut route = match routes::forward(ctx, split, edits, false, aliases, ports) {
+    let mut route = match actions::forward(ctx, split, edits, false, aliases, ports) {
         Forward::Route(route) => route,
-        Forward::NoTraffic => return Some((routes::direct_response(500, None), extra)),
+        Forward::NoTraffic => return Some((actions::direct_response(500, None), extra)),
         Forward::Invalid => return None,
     };
     if let Some(timeout) = ctx.duration(rule, "timeout", path) {
@@ -367,7 +369,7 @@ fn mirror_backend(ctx: &mut Ctx<'_, '_>, value: Option<&Json>, path: &FieldPath)
         weight: None,
         path: path.clone(),
     };
-    Some(routes::mirror_backend(
+    Some(actions::mirror_backend(
         ctx,
         backend,
         vec![host],
@@ -385,7 +387,7 @@ fn mirror_policies(ctx: &mut Ctx<'_, '_>, rule: &Map<String, Json>, path: &Field
                 Some(p) => percentage(ctx, p, &path.key("mirrorPercentage")),
                 None => ctx.percent(rule, "mirrorPercent", path),
             };
-            policies.push(routes::mirror_policy(cluster, fraction));
+            policies.push(actions::mirror_policy(cluster, fraction));
         }
     } else {
         for key in ["mirrorPercentage", "mirrorPercent"] {
@@ -404,7 +406,7 @@ fn mirror_policies(ctx: &mut Ctx<'_, '_>, rule: &Map<String, Json>, path: &Field
                 .get("percentage")
                 .filter(|v| !v.is_null())
                 .and_then(|p| percentage(ctx, p, &at.key("percentage")));
-            policies.push(routes::mirror_policy(cluster, fraction));
+            policies.push(actions::mirror_policy(cluster, fraction));
         }
     }
     policies
@@ -442,7 +444,7 @@ fn rewrite_fields(
         }
         if let Some(rr) = ctx.object(regex, &at, &["match", "rewrite"]) {
             let pattern = ctx.str(rr, "match", &at).unwrap_or_default().to_string();
-            routes::check_regex(ctx, &pattern, &at.key("match"));
+            matching::check_regex(ctx, &pattern, &at.key("match"));
             let substitution = ctx.str(rr, "rewrite", &at).unwrap_or_default();
             route.insert(
                 "regex_rewrite".into(),
@@ -505,7 +507,7 @@ fn direct_response(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Opt
         }
         None => None,
     };
-    Some(routes::direct_response(status as u16, body))
+    Some(actions::direct_response(status as u16, body))
 }
 
 /// The fault filter's per-route config of an `HTTPFaultInjection`.
@@ -566,7 +568,7 @@ fn fault_policy(
     if delay.is_none() && abort.is_none() {
         return None;
     }
-    Some(routes::fault_config(delay, abort))
+    Some(actions::fault_config(delay, abort))
 }
 
 /// `percentage: {value}`, or the deprecated integer `percent`.
@@ -613,5 +615,5 @@ fn retry_policy(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option
         .map(|c| (c.trim().to_string(), at.clone()))
         .collect();
     let per_try = ctx.duration(r, "perTryTimeout", path);
-    Some(routes::retry_policy(ctx, &conditions, attempts, per_try))
+    Some(actions::retry_policy(ctx, &conditions, attempts, per_try))
 }

@@ -2,16 +2,19 @@
 //! local Envoy (naming, endpoints and coverage are described in the [module docs](crate::envoy)).
 //!
 //! [`routes`] builds one virtual host per route resource with the family's translator
-//! ([`networkservices`], [`istio`], [`gateway_api`]), collecting the backends the routes use;
+//! ([`networkservices`], [`istio`], [`gateway_api`], which share [`matching`] and [`actions`]),
+//! collecting the backends the routes use;
 //! [`clusters`] resolves those into clusters ([`service_entry`], [`destination_rule`]);
 //! [`listener`] adds the HTTP listener.
 
+mod actions;
 pub(super) mod clusters;
 mod context;
 mod destination_rule;
 mod gateway_api;
 mod istio;
 mod listener;
+mod matching;
 mod networkservices;
 pub(super) mod routes;
 mod service_entry;

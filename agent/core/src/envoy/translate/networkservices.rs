@@ -3,8 +3,10 @@
 
 use serde_json::{json, Map, Value as Json};
 
+use super::actions::{self, Forward, HeaderEdits};
 use super::context::Ctx;
-use super::routes::{self, Forward, HeaderEdits, RouteAction, RouteEntry, RuleAction};
+use super::matching;
+use super::routes::{self, RouteAction, RouteEntry, RuleAction};
 use crate::ir::{BackendIr, RouteIr};
 use crate::model::networkservices::short_name;
 use crate::path::FieldPath;
@@ -127,7 +129,7 @@ fn http_match(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option<J
             } else {
                 value
             };
-            let (k, v) = routes::path_match(ctx, kind, &value, &path.key(key));
+            let (k, v) = matching::path_match(ctx, kind, &value, &path.key(key));
             matcher.insert(k, v);
         }
         None => {
@@ -186,12 +188,12 @@ fn header_match(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option
         ("suffixMatch", "suffix"),
     ] {
         if let Some(v) = ctx.str(h, key, path) {
-            let matcher = routes::string_match(ctx, kind, v, false, &path.key(key));
-            return Some(routes::header_match(name, matcher, invert));
+            let matcher = matching::string_match(ctx, kind, v, false, &path.key(key));
+            return Some(matching::header_match(name, matcher, invert));
         }
     }
     if let Some(present) = ctx.bool(h, "presentMatch", path) {
-        return Some(routes::header_present(name, present != invert));
+        return Some(matching::header_present(name, present != invert));
     }
     if let Some(range) = h.get("rangeMatch") {
         let at = path.key("rangeMatch");
@@ -217,7 +219,7 @@ fn header_match(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option
         return Some(Json::Object(header));
     }
     // A header match with only a name tests presence.
-    Some(routes::header_present(name, !invert))
+    Some(matching::header_present(name, !invert))
 }
 
 /// An HttpRoute `QueryParameterMatch`.
@@ -233,7 +235,7 @@ fn query_match(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option<
     };
     for (key, kind) in [("exactMatch", "exact"), ("regexMatch", "regex")] {
         if let Some(v) = ctx.str(q, key, path) {
-            let matcher = routes::string_match(ctx, kind, v, false, &path.key(key));
+            let matcher = matching::string_match(ctx, kind, v, false, &path.key(key));
             return Some(json!({"name": name, "string_match": matcher}));
         }
     }
@@ -307,8 +309,8 @@ fn grpc_match(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option<J
                     "exact"
                 }
             };
-            let string = routes::string_match(ctx, kind, value, false, &at.key("value"));
-            Some(routes::header_match(key, string, false))
+            let string = matching::string_match(ctx, kind, value, false, &at.key("value"));
+            Some(matching::header_match(key, string, false))
         })
         .collect();
     if !headers.is_empty() {
@@ -329,14 +331,14 @@ pub(crate) fn grpc_method_path(
     let any = "[^/]+";
     if regex {
         let pattern = format!("/{}/{}", service.unwrap_or(any), method.unwrap_or(any));
-        return routes::path_match(ctx, "regex", &pattern, path);
+        return matching::path_match(ctx, "regex", &pattern, path);
     }
     match (service, method) {
         (Some(s), Some(m)) => ("path".into(), json!(format!("/{s}/{m}"))),
         (Some(s), None) => ("prefix".into(), json!(format!("/{s}/"))),
         (None, Some(m)) => {
             let pattern = format!("/{any}/{}", super::value::regex_escape(m));
-            routes::path_match(ctx, "regex", &pattern, path)
+            matching::path_match(ctx, "regex", &pattern, path)
         }
         (None, None) => ("prefix".into(), json!("/")),
     }
@@ -358,7 +360,7 @@ fn rule_action(
         ("responseHeaderModifier", "response"),
     ] {
         if let Some(v) = a.get(key) {
-            routes::header_edits_map(ctx, v, &path.key(key)).apply(&mut extra, direction);
+            actions::header_edits_map(ctx, v, &path.key(key)).apply(&mut extra, direction);
         }
     }
     if let Some(fault) = a.get("faultInjectionPolicy") {
@@ -415,12 +417,12 @@ fn rule_action(
         let request = d
             .get("requestHeaderModifier")
             .map_or_else(HeaderEdits::default, |v| {
-                routes::header_edits_map(ctx, v, &at.key("requestHeaderModifier"))
+                actions::header_edits_map(ctx, v, &at.key("requestHeaderModifier"))
             });
         let response = d
             .get("responseHeaderModifier")
             .map_or_else(HeaderEdits::default, |v| {
-                routes::header_edits_map(ctx, v, &at.key("responseHeaderModifier"))
+                actions::header_edits_map(ctx, v, &at.key("responseHeaderModifier"))
             });
         edits.push((request, response));
         aliases.push(
@@ -430,9 +432,9 @@ fn rule_action(
         );
     }
     let ports = vec![None; split.backends.len()];
-    let mut route = match routes::forward(ctx, split, edits, grpc, aliases, ports) {
+    let mut route = match actions::forward(ctx, split, edits, grpc, aliases, ports) {
         Forward::Route(route) => route,
-        Forward::NoTraffic => return Some((routes::direct_response(500, None), extra)),
+        Forward::NoTraffic => return Some((actions::direct_response(500, None), extra)),
         Forward::Invalid => return None,
     };
     if let Some(timeout) = ctx.duration(a, "timeout", path) {
@@ -561,7 +563,7 @@ fn direct_response(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Opt
             ctx.str(d, "bytesBody", path)
                 .map(|b| json!({"inline_bytes": b}))
         });
-    Some(routes::direct_response(status as u16, body))
+    Some(actions::direct_response(status as u16, body))
 }
 
 /// The fault filter's per-route config of a `faultInjectionPolicy`.
@@ -610,7 +612,7 @@ fn fault_policy(
     if delay.is_none() && abort.is_none() {
         return None;
     }
-    Some(routes::fault_config(delay, abort))
+    Some(actions::fault_config(delay, abort))
 }
 
 /// A `RetryPolicy` of a `retryPolicy`.
@@ -633,7 +635,7 @@ fn retry_policy(ctx: &mut Ctx<'_, '_>, value: &Json, path: &FieldPath) -> Option
         .int_in(r, "numRetries", path, 1..=i64::from(u32::MAX))
         .map(|n| n as u32);
     let per_try = ctx.duration(r, "perTryTimeout", path);
-    Some(routes::retry_policy(ctx, &conditions, retries, per_try))
+    Some(actions::retry_policy(ctx, &conditions, retries, per_try))
 }
 
 /// A `RequestMirrorPolicy` of a `requestMirrorPolicy`.
@@ -659,7 +661,7 @@ fn mirror_policy(
         weight: None,
         path: at.clone(),
     };
-    let cluster = routes::mirror_backend(ctx, backend, vec![service.to_string()], None, grpc);
+    let cluster = actions::mirror_backend(ctx, backend, vec![service.to_string()], None, grpc);
     let fraction = ctx.percent(m, "mirrorPercent", path);
-    Some(routes::mirror_policy(cluster, fraction))
+    Some(actions::mirror_policy(cluster, fraction))
 }
