@@ -145,6 +145,15 @@ impl Reconcile for EnvoyReconciler {
                 let now = inner.target.restarts();
                 if now != seen {
                     seen = now;
+                    // Reconcile only once the new Envoy answers: before that, reading its
+                    // applied state fails and the daemon would report a spurious error.
+                    if let Err(error) = inner
+                        .target
+                        .wait_ready(std::time::Duration::from_secs(10))
+                        .await
+                    {
+                        tracing::warn!(%error, "Envoy restarted but is not ready");
+                    }
                     tracing::warn!(restarts = now, "Envoy restarted; reconciling");
                     if !triggers.send(Trigger::TargetRestarted).accepted() {
                         break;

@@ -41,7 +41,7 @@
 //! meshes: [projects/p/locations/global/meshes/m]
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::finding::{Finding, Severity};
 use crate::ir::{Located, RouteIr, Scope};
@@ -209,9 +209,21 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         });
     }
 
+    // Index claims by hostname, so each host is compared only with the routes that claim it
+    // (linear in the number of routes, not quadratic).
+    let mut by_host: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, claim) in claims.iter().enumerate() {
+        for host in &claim.hosts {
+            by_host.entry(host.value.as_str()).or_default().push(i);
+        }
+    }
     for (i, later) in claims.iter().enumerate() {
         for host in &later.hosts {
-            let conflict = claims[..i].iter().find_map(|earlier| {
+            let candidates = by_host
+                .get(host.value.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            let conflict = candidates.iter().take_while(|&&j| j < i).find_map(|&j| {
+                let earlier = &claims[j];
                 if earlier.classes.is_disjoint(&later.classes) {
                     return None;
                 }
