@@ -77,6 +77,17 @@ pub(crate) fn check_fixture(yaml: &str) -> Vec<String> {
     check_fixtures(&[("fixture.yaml", yaml)])
 }
 
+/// Test support: [`check_fixture`] keeping only one rule's lines (other rules' findings on the
+/// same fixture are theirs to test).
+#[cfg(test)]
+pub(crate) fn findings_of(code: &str, yaml: &str) -> Vec<String> {
+    let prefix = format!("{code} ");
+    check_fixture(yaml)
+        .into_iter()
+        .filter(|l| l.starts_with(&prefix))
+        .collect()
+}
+
 /// Test support: like [`check_fixture`] over several files; lines start with the file name.
 #[cfg(test)]
 pub(crate) fn check_fixtures(files: &[(&str, &str)]) -> Vec<String> {

@@ -219,14 +219,10 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::is_duration;
-    use crate::policy::check_fixture;
+    use crate::policy::findings_of;
 
-    /// This rule's lines only: other rules' findings on the same fixture are theirs to test.
     fn mc303(yaml: &str) -> Vec<String> {
-        check_fixture(yaml)
-            .into_iter()
-            .filter(|l| l.starts_with("MC303 "))
-            .collect()
+        findings_of("MC303", yaml)
     }
 
     const ROUTE: &str = "apiVersion: networkservices.googleapis.com/v1

@@ -101,14 +101,10 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::check_fixture;
+    use crate::policy::findings_of;
 
-    /// This rule's lines only: other rules' findings on the same fixture are theirs to test.
     fn mc102(yaml: &str) -> Vec<String> {
-        check_fixture(yaml)
-            .into_iter()
-            .filter(|l| l.starts_with("MC102 "))
-            .collect()
+        findings_of("MC102", yaml)
     }
 
     #[test]
