@@ -52,6 +52,7 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
                 path: config.path.clone(),
                 cache_dir: config.cache_dir(),
                 self_heal: true,
+                backends: envoy.backends.clone(),
             },
             target,
             Arc::new(store),

@@ -9,6 +9,7 @@ use super::{load_and_check, open_source, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::render::{findings_text, plan_text, Style};
 use crate::source::{folder, Revision, Snapshot};
+use crate::target::envoy::with_config_backends;
 use crate::target::{EnvoyTarget, EnvoyTargetOptions};
 use meshcd_core::envoy::EnvoyState;
 
@@ -141,6 +142,7 @@ fn plan_against_envoy(args: &PlanArgs, snapshot: &Snapshot) -> Result<u8, Failur
             config_path.display()
         )));
     };
+    let snapshot = &with_config_backends(snapshot, &envoy.backends);
     let (desired, findings) = load_and_check(snapshot);
     if Counts::of(&findings).errors > 0 {
         return Ok(refuse(args, &snapshot.revision, &findings));

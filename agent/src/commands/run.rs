@@ -78,6 +78,7 @@ pub async fn envoy_reconciler(config: &Config) -> Result<EnvoyReconciler, Failur
             path: config.path.clone(),
             cache_dir: config.cache_dir(),
             self_heal: config.self_heal,
+            backends: envoy.backends.clone(),
         },
         target,
         Arc::new(store),

@@ -5,6 +5,7 @@
 //! the folder holding the file, so a configuration means the same from any working directory.
 
 mod validate;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -237,6 +238,9 @@ pub struct EnvoyConfig {
     pub http_port: u16,
     /// `workDir` (default `<stateDir>/envoy`): bootstrap and configuration files.
     pub work_dir: PathBuf,
+    /// `backends`: endpoints by backend name (`name: ["host:port", ...]`), for backends the
+    /// repository does not declare with a meshcd `Backend` resource.
+    pub backends: BTreeMap<String, Vec<String>>,
 }
 
 /// Why a configuration could not be loaded.

@@ -22,6 +22,7 @@
 //! publishing but before recording, the next reconcile finds Envoy equal to the desired state
 //! and records it then.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigge
 use crate::commands::load_and_check;
 use crate::source::{GitSource, RepoSpec, Revision, SnapshotCache, SourceError};
 use crate::store::{AppliedRecord, AppliedResource, AuditAction, AuditEntry, ChangeCounts, Store};
+use crate::target::envoy::with_config_backends;
 use crate::target::EnvoyTarget;
 
 /// Reconciles a Git revision into a local Envoy.
@@ -53,6 +55,7 @@ struct Inner {
     target: EnvoyTarget,
     store: Arc<Store>,
     self_heal: bool,
+    backends: BTreeMap<String, Vec<String>>,
     memory: tokio::sync::Mutex<Memory>,
 }
 
@@ -85,6 +88,8 @@ pub struct EnvoyReconcilerOptions {
     pub cache_dir: PathBuf,
     /// Correct drift (true) or only report it.
     pub self_heal: bool,
+    /// Endpoints from the agent's configuration (`target.envoy.backends`).
+    pub backends: BTreeMap<String, Vec<String>>,
 }
 
 impl EnvoyReconciler {
@@ -100,6 +105,7 @@ impl EnvoyReconciler {
                 target,
                 store,
                 self_heal: options.self_heal,
+                backends: options.backends,
                 memory: tokio::sync::Mutex::default(),
             }),
         }
@@ -199,7 +205,7 @@ impl Inner {
         if let Some(desired) = memory.desired.as_ref().filter(|d| d.commit == commit) {
             return Ok(Ok(desired.clone()));
         }
-        let (loaded, findings) = load_and_check(&snapshot);
+        let (loaded, findings) = load_and_check(&with_config_backends(&snapshot, &self.backends));
         let counts = Counts::of(&findings);
         let refusal = if counts.errors > 0 {
             let first = findings

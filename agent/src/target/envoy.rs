@@ -2,19 +2,80 @@
 //! applied state meshcd reads back from the admin `/config_dump` (never from what it remembers
 //! writing), so a change made behind meshcd's back shows up as drift.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use meshcd_core::envoy::{
     self as translate, EnvoyConfig, EnvoySettings, EnvoyState, TranslateError,
 };
-use meshcd_core::Loaded;
+use meshcd_core::{Loaded, SourceFile};
 use serde_json::json;
 
 use crate::envoy::{
     files, find_envoy, publish, AdminClient, ConfigDir, EnvoyError, EnvoyOptions, EnvoyProcess,
     PublishReport,
 };
+use crate::source::Snapshot;
+
+/// Endpoints given in the agent's configuration (`target.envoy.backends`), as a YAML file of
+/// meshcd `Backend` documents that is loaded with the revision, so they resolve exactly like
+/// `Backend` resources in the repository (one declared in both is a duplicate, MC007).
+pub fn config_backends_file(backends: &BTreeMap<String, Vec<String>>) -> Option<SourceFile> {
+    if backends.is_empty() {
+        return None;
+    }
+    let documents: Vec<String> = backends
+        .iter()
+        .map(|(name, endpoints)| {
+            let endpoints: Vec<_> = endpoints
+                .iter()
+                .filter_map(|e| parse_endpoint(e))
+                .map(|(address, port)| json!({"address": address, "port": port}))
+                .collect();
+            json!({
+                "apiVersion": "meshcd.dev/v1alpha1",
+                "kind": "Backend",
+                "metadata": {"name": name},
+                "spec": {"endpoints": endpoints},
+            })
+            .to_string()
+        })
+        .collect();
+    Some(SourceFile::new(
+        CONFIG_BACKENDS_FILE,
+        documents.join("\n---\n"),
+    ))
+}
+
+/// The name findings use for backends from the agent's configuration.
+pub const CONFIG_BACKENDS_FILE: &str = "(meshcd.yaml target.envoy.backends)";
+
+/// Splits `host:port` (`[v6]:port` too).
+pub fn parse_endpoint(text: &str) -> Option<(String, u16)> {
+    let (host, port) = text.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
+/// A snapshot with the configured backends added (unchanged when there are none).
+pub fn with_config_backends(
+    snapshot: &Snapshot,
+    backends: &BTreeMap<String, Vec<String>>,
+) -> Snapshot {
+    match config_backends_file(backends) {
+        None => snapshot.clone(),
+        Some(file) => {
+            let mut files = snapshot.files.as_ref().clone();
+            files.push(file);
+            Snapshot {
+                revision: snapshot.revision.clone(),
+                files: std::sync::Arc::new(files),
+            }
+        }
+    }
+}
 
 /// How to reach (or start) the Envoy.
 #[derive(Debug, Clone)]
@@ -137,5 +198,29 @@ impl EnvoyTarget {
     /// Waits until Envoy answers `/ready` (after a restart).
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), EnvoyError> {
         self.process.wait_ready(timeout).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_backends_become_backend_documents() {
+        assert_eq!(
+            parse_endpoint("127.0.0.1:18081"),
+            Some(("127.0.0.1".into(), 18081))
+        );
+        assert_eq!(parse_endpoint("[::1]:80"), Some(("::1".into(), 80)));
+        assert_eq!(parse_endpoint("host"), None);
+        assert_eq!(parse_endpoint("host:0"), None);
+        let mut backends = BTreeMap::new();
+        backends.insert("target".to_string(), vec!["127.0.0.1:18081".to_string()]);
+        let file = config_backends_file(&backends).expect("a file");
+        let loaded = meshcd_core::load(vec![file]);
+        assert!(loaded.findings.is_empty(), "{:?}", loaded.findings);
+        assert_eq!(loaded.resources.len(), 1);
+        assert_eq!(loaded.resources[0].id.name, "target");
+        assert!(config_backends_file(&BTreeMap::new()).is_none());
     }
 }

@@ -200,3 +200,21 @@ fn timezones_and_cron_expressions() {
         .unwrap();
     assert_eq!(next.to_rfc3339(), "2024-05-02T01:00:00+00:00");
 }
+
+#[test]
+fn envoy_backends_take_host_and_port() {
+    let config = load(
+        "repo: .\ntarget:\n  envoy:\n    backends:\n      target: [\"127.0.0.1:18081\", \"[::1]:18082\"]\n",
+    )
+    .unwrap();
+    let envoy = config.target.envoy.unwrap();
+    assert_eq!(envoy.backends["target"].len(), 2);
+    let problems =
+        issues("repo: .\ntarget:\n  envoy:\n    backends:\n      target: [\"127.0.0.1\"]\n");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("target.envoy.backends.target[0]") || problems[0].contains(":5:"),
+        "{problems:?}"
+    );
+    assert!(problems[0].contains("must be `host:port`"), "{problems:?}");
+}

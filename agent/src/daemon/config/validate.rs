@@ -111,6 +111,8 @@ struct RawEnvoy {
     http_port: Option<u16>,
     #[serde(default)]
     work_dir: Option<PathBuf>,
+    #[serde(default)]
+    backends: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Collects problems while turning a [`RawConfig`] into a [`Config`].
@@ -405,6 +407,17 @@ impl Checker {
             if http_port == 0 {
                 self.field(root, "target.envoy.httpPort", "must not be 0");
             }
+            for (name, endpoints) in &envoy.backends {
+                for (i, endpoint) in endpoints.iter().enumerate() {
+                    if crate::target::envoy::parse_endpoint(endpoint).is_none() {
+                        self.field(
+                            root,
+                            &format!("target.envoy.backends.{name}[{i}]"),
+                            "must be `host:port` (e.g. `127.0.0.1:18081`)",
+                        );
+                    }
+                }
+            }
             if admin_port == http_port && admin_port != 0 {
                 self.field(
                     root,
@@ -427,6 +440,7 @@ impl Checker {
                 work_dir: envoy
                     .work_dir
                     .map_or_else(|| state_dir.join("envoy"), |d| absolute(base, &d)),
+                backends: envoy.backends,
             }
         });
         TargetConfig { envoy }
