@@ -877,7 +877,35 @@ fn an_invalid_commit_applies_nothing() {
         });
     assert_eq!(s.daemon.get("/readyz").0, 503);
 
-    // The store is the daemon's while it runs; read the audit log after it stops.
+    // While the daemon runs it holds the store: `meshcd history` reads it through the daemon,
+    // and reading the file directly says so.
+    let server = format!("http://{}", s.daemon.addr);
+    let cache = s.tmp.path().join("cache");
+    let live = meshcd(
+        &[
+            "history", "--server", &server, "--format", "json", "--limit", "0",
+        ],
+        &cache,
+    );
+    assert_eq!(live.code, 0, "history --server failed: {}", live.stderr);
+    let live_entries = live.json()["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !entries(&live_entries, "rejected", &bad).is_empty()
+            && !entries(&live_entries, "apply", &s.first).is_empty(),
+        "the daemon's history lists the apply and the rejection: {live_entries:#?}"
+    );
+    let locked = meshcd(&["history", "--state-dir", path_str(&s.state_dir)], &cache);
+    assert_eq!(locked.code, 2, "{}", locked.stdout);
+    assert!(
+        locked.stderr.contains("--server"),
+        "the error says how to read it: {}",
+        locked.stderr
+    );
+
+    // After it stops, the file can be read directly.
     s.shut_down();
     let history = s.history();
     let show = || serde_json::to_string_pretty(&history).unwrap_or_default();

@@ -205,6 +205,10 @@ pub struct HistoryArgs {
     /// The state folder (default: `$XDG_STATE_HOME/meshcd`, else `~/.local/state/meshcd`).
     #[arg(long, env = "MESHCD_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Read the history from a running daemon (it holds the store), e.g.
+    /// `http://127.0.0.1:9090`.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["state", "state_dir"])]
+    pub server: Option<String>,
 }
 
 /// Output formats of `history`.

@@ -27,8 +27,20 @@ pub fn run(args: &HistoryArgs) -> Result<u8, Failure> {
     } else {
         args.limit
     };
-    let entries = if path.exists() {
-        Store::open(&path)?.history(args.target.as_deref(), limit)?
+    let entries = if let Some(server) = &args.server {
+        from_daemon(server, args.target.as_deref(), args.limit)?
+    } else if path.exists() {
+        Store::open(&path)
+            .map_err(|e| match e {
+                StoreError::InUse { .. } => Failure {
+                    error: anyhow::anyhow!(
+                        "{e}; read the history from the daemon: meshcd history --server http://127.0.0.1:9090"
+                    ),
+                    exit: EXIT_CANNOT_RUN,
+                },
+                other => other.into(),
+            })?
+            .history(args.target.as_deref(), limit)?
     } else {
         tracing::debug!(path = %path.display(), "no state store yet");
         Vec::new()
@@ -41,6 +53,48 @@ pub fn run(args: &HistoryArgs) -> Result<u8, Failure> {
         ),
     }
     Ok(EXIT_OK)
+}
+
+/// Reads `GET <server>/api/v1/history` from a running daemon.
+fn from_daemon(
+    server: &str,
+    target: Option<&str>,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, Failure> {
+    let cannot_run = |error: anyhow::Error| Failure {
+        error,
+        exit: EXIT_CANNOT_RUN,
+    };
+    let url = format!("{}/api/v1/history", server.trim_end_matches('/'));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(target) = target {
+            query.push(("target", target.to_string()));
+        }
+        let response = reqwest::Client::new()
+            .get(&url)
+            .query(&query)
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| cannot_run(anyhow::anyhow!("cannot reach {url}: {e}")))?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| cannot_run(anyhow::anyhow!("{url}: not JSON: {e}")))?;
+        if !status.is_success() {
+            return Err(cannot_run(anyhow::anyhow!(
+                "{url}: HTTP {status}: {}",
+                body["error"]
+            )));
+        }
+        serde_json::from_value(body["entries"].clone())
+            .map_err(|e| cannot_run(anyhow::anyhow!("{url}: unexpected answer: {e}")))
+    })
 }
 
 /// A compact table, one line per entry: time, target, action, short commit, author, counts

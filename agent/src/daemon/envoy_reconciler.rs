@@ -169,6 +169,10 @@ impl Reconcile for EnvoyReconciler {
         });
     }
 
+    fn store(&self) -> Option<Arc<Store>> {
+        Some(self.inner.store.clone())
+    }
+
     fn describe_target(&self) -> String {
         format!(
             "{} (routes served on {})",

@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     pub(crate) status: Arc<Status>,
     pub(crate) metrics: Metrics,
     pub(crate) webhook: WebhookConfig,
+    /// The reconciler's state store, for `GET /api/v1/history`.
+    pub(crate) store: Option<Arc<crate::store::Store>>,
 }
 
 /// Why the daemon could not run.
@@ -111,6 +113,7 @@ where
         status: status.clone(),
         metrics: Metrics::new(),
         webhook: config.webhook.clone(),
+        store: reconciler.store(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 

@@ -47,6 +47,12 @@ pub trait Reconcile: Send + Sync + 'static {
         let _ = triggers;
     }
 
+    /// The state store whose audit log `GET /api/v1/history` serves (the daemon holds the store,
+    /// so `meshcd history` reads it through the daemon). The default has none.
+    fn store(&self) -> Option<std::sync::Arc<crate::store::Store>> {
+        None
+    }
+
     /// A one-line description of the target, for `GET /api/v1/status` (e.g.
     /// `envoy admin=127.0.0.1:9901`). The default is `none`.
     fn describe_target(&self) -> String {

@@ -38,6 +38,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
         .route("/api/v1/reconcile", post(reconcile))
+        .route("/api/v1/history", get(history))
         .route("/webhook/github", post(webhook::github))
         .route("/webhook/gitlab", post(webhook::gitlab))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -83,6 +84,43 @@ async fn reconcile(State(shared): State<Arc<Shared>>) -> Response {
         submitted => (
             StatusCode::ACCEPTED,
             Json(json!({"status": "accepted", "coalesced": submitted == Submitted::Coalesced})),
+        )
+            .into_response(),
+    }
+}
+
+/// Query of `GET /api/v1/history`.
+#[derive(Debug, serde::Deserialize)]
+struct HistoryQuery {
+    target: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/history?target=T&limit=N` (limit 0: all; default 20): the audit log, newest
+/// first, as `{"entries": [...]}`; 404 when the reconciler keeps no store.
+async fn history(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Query(query): axum::extract::Query<HistoryQuery>,
+) -> Response {
+    let Some(store) = shared.store.clone() else {
+        let body = json!({"error": "this daemon keeps no state store"});
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    };
+    let limit = match query.limit {
+        None => 20,
+        Some(0) => usize::MAX,
+        Some(n) => n,
+    };
+    let read = tokio::task::spawn_blocking(move || store.history(query.target.as_deref(), limit));
+    match read
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        Ok(entries) => Json(json!({ "entries": entries })).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": error })),
         )
             .into_response(),
     }
