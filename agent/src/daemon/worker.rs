@@ -178,6 +178,7 @@ mod tests {
             status: Arc::new(Status::default()),
             metrics: Metrics::new(),
             webhook: WebhookConfig::default(),
+            store: None,
         });
         (fake, shared)
     }
