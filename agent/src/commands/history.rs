@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::{Failure, EXIT_CANNOT_RUN, EXIT_OK};
+use super::{cannot_run, Failure, EXIT_CANNOT_RUN, EXIT_OK};
 use crate::cli::{HistoryArgs, HistoryFormat};
 use crate::store::{resolve_state_path, AuditEntry, Store, StoreError};
 
@@ -32,12 +32,9 @@ pub fn run(args: &HistoryArgs) -> Result<u8, Failure> {
     } else if path.exists() {
         Store::open(&path)
             .map_err(|e| match e {
-                StoreError::InUse { .. } => Failure {
-                    error: anyhow::anyhow!(
-                        "{e}; read the history from the daemon: meshcd history --server http://127.0.0.1:9090"
-                    ),
-                    exit: EXIT_CANNOT_RUN,
-                },
+                StoreError::InUse { .. } => cannot_run(anyhow::anyhow!(
+                    "{e}; read the history from the daemon: meshcd history --server http://127.0.0.1:9090"
+                )),
                 other => other.into(),
             })?
             .history(args.target.as_deref(), limit)?
@@ -61,10 +58,6 @@ fn from_daemon(
     target: Option<&str>,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, Failure> {
-    let cannot_run = |error: anyhow::Error| Failure {
-        error,
-        exit: EXIT_CANNOT_RUN,
-    };
     let url = format!("{}/api/v1/history", server.trim_end_matches('/'));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

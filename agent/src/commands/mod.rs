@@ -32,6 +32,14 @@ pub struct Failure {
     pub exit: u8,
 }
 
+/// A failure with exit status 2 ("could not run").
+pub fn cannot_run(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        error: error.into(),
+        exit: EXIT_CANNOT_RUN,
+    }
+}
+
 impl From<SourceError> for Failure {
     fn from(error: SourceError) -> Self {
         Self {

@@ -5,7 +5,7 @@ use std::path::Path;
 use meshcd_core::finding::Counts;
 use serde_json::json;
 
-use super::{load_and_check, open_source, Failure, EXIT_FINDINGS, EXIT_OK};
+use super::{cannot_run, load_and_check, open_source, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{PlanArgs, PlanFormat};
 use crate::render::{findings_text, plan_text, Style};
 use crate::source::{folder, Revision, Snapshot};
@@ -127,15 +127,11 @@ fn refuse(args: &PlanArgs, desired: &Revision, findings: &[meshcd_core::Finding]
 
 /// `plan --target envoy`: the desired revision against what the Envoy of `--config` serves.
 fn plan_against_envoy(args: &PlanArgs, snapshot: &Snapshot) -> Result<u8, Failure> {
-    let cannot_run = |error: anyhow::Error| Failure {
-        error,
-        exit: super::EXIT_CANNOT_RUN,
-    };
     let config_path = args
         .config
         .as_deref()
         .unwrap_or(std::path::Path::new("meshcd.yaml"));
-    let config = crate::daemon::load_config(config_path).map_err(|e| cannot_run(e.into()))?;
+    let config = crate::daemon::load_config(config_path).map_err(cannot_run)?;
     let Some(envoy) = config.target.envoy else {
         return Err(cannot_run(anyhow::anyhow!(
             "{} has no `target.envoy`",
@@ -151,15 +147,9 @@ fn plan_against_envoy(args: &PlanArgs, snapshot: &Snapshot) -> Result<u8, Failur
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let target = EnvoyTarget::open(&EnvoyTargetOptions {
-            manage: false,
-            binary: envoy.binary.clone(),
-            admin_port: envoy.admin_port,
-            http_port: envoy.http_port,
-            work_dir: envoy.work_dir.clone(),
-        })
-        .await
-        .map_err(|e| cannot_run(e.into()))?;
+        let target = EnvoyTarget::open(&EnvoyTargetOptions::from_config(&envoy, false))
+            .await
+            .map_err(cannot_run)?;
         let config = match target.desired(&desired) {
             Ok(config) => config,
             Err(errors) => {
@@ -169,7 +159,7 @@ fn plan_against_envoy(args: &PlanArgs, snapshot: &Snapshot) -> Result<u8, Failur
                 return Ok(EXIT_FINDINGS);
             }
         };
-        let applied = target.applied().await.map_err(|e| cannot_run(e.into()))?;
+        let applied = target.applied().await.map_err(cannot_run)?;
         let plan = meshcd_core::envoy::diff(&EnvoyState::from_config(&config), &applied, &desired);
         Ok(print_plan(
             args,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Failure, EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK};
+use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::RunArgs;
 use std::sync::Arc;
 
@@ -62,15 +62,9 @@ pub async fn envoy_reconciler(config: &Config) -> Result<EnvoyReconciler, Failur
         )));
     };
     let store = Store::open(state_path_in(&config.state_dir)).map_err(cannot_run)?;
-    let target = EnvoyTarget::open(&EnvoyTargetOptions {
-        manage: envoy.manage,
-        binary: envoy.binary.clone(),
-        admin_port: envoy.admin_port,
-        http_port: envoy.http_port,
-        work_dir: envoy.work_dir.clone(),
-    })
-    .await
-    .map_err(cannot_run)?;
+    let target = EnvoyTarget::open(&EnvoyTargetOptions::from_config(envoy, true))
+        .await
+        .map_err(cannot_run)?;
     Ok(EnvoyReconciler::new(
         EnvoyReconcilerOptions {
             repo: config.repo.clone(),
@@ -102,12 +96,5 @@ async fn once<R: Reconcile>(reconciler: &R) -> Result<u8, Failure> {
             })
         }
         Err(error) => Err(cannot_run(error)),
-    }
-}
-
-fn cannot_run(error: impl Into<anyhow::Error>) -> Failure {
-    Failure {
-        error: error.into(),
-        exit: EXIT_CANNOT_RUN,
     }
 }

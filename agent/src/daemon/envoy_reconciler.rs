@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 
 use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
 use crate::commands::load_and_check;
-use crate::source::{GitSource, RepoSpec, Revision, SnapshotCache, SourceError};
+use crate::source::{short_commit, GitSource, RepoSpec, Revision, SnapshotCache};
 use crate::store::{AppliedRecord, AppliedResource, AuditAction, AuditEntry, ChangeCounts, Store};
 use crate::target::envoy::with_config_backends;
 use crate::target::EnvoyTarget;
@@ -198,7 +198,7 @@ impl Inner {
         })
         .await
         .map_err(|e| ReconcileError::retryable(format!("reading the repository failed: {e}")))?
-        .map_err(source_error)?;
+        .map_err(ReconcileError::from)?;
         let commit = snapshot.revision.commit.clone();
         let mut memory = self.memory.lock().await;
         if let Some((refused, message)) = &memory.refused {
@@ -219,7 +219,7 @@ impl Inner {
                 .unwrap_or_default();
             Some(format!(
                 "{} refused: {} policy error(s); first: {first}",
-                short(&commit),
+                short_commit(&commit),
                 counts.errors
             ))
         } else {
@@ -231,7 +231,7 @@ impl Inner {
                 let first = errors.first().map(ToString::to_string).unwrap_or_default();
                 format!(
                     "{} refused: {} route(s) cannot be served by Envoy; first: {first}",
-                    short(&commit),
+                    short_commit(&commit),
                     errors.len()
                 )
             }),
@@ -291,14 +291,14 @@ impl Inner {
             return Ok(Outcome::new(
                 desired.commit.clone(),
                 OutcomeAction::Unchanged,
-                format!("{} is live", short(&desired.commit)),
+                format!("{} is live", short_commit(&desired.commit)),
             ));
         }
         let drift = recorded && !plan.is_empty();
         if drift && !self.self_heal {
             let message = format!(
                 "drift: Envoy differs from {} in {} place(s) ({}); selfHeal is off, left alone",
-                short(&desired.commit),
+                short_commit(&desired.commit),
                 plan.changes.len(),
                 changed_names(&plan)
             );
@@ -317,7 +317,7 @@ impl Inner {
             None
         } else {
             Some(self.target.apply(&desired.config).await.map_err(|e| {
-                let message = format!("{} not applied: {e}", short(&desired.commit));
+                let message = format!("{} not applied: {e}", short_commit(&desired.commit));
                 ReconcileError::retryable(message)
             })?)
         };
@@ -325,19 +325,19 @@ impl Inner {
         let mut message = match (&report, drift) {
             (Some(r), true) => format!(
                 "drift corrected: Envoy serves {} again ({} change(s), live in {} ms)",
-                short(&desired.commit),
+                short_commit(&desired.commit),
                 plan.changes.len(),
                 r.total_ms
             ),
             (Some(r), false) => format!(
                 "{} applied: {} change(s), verified live in {} ms",
-                short(&desired.commit),
+                short_commit(&desired.commit),
                 plan.changes.len(),
                 r.total_ms
             ),
             (None, _) => format!(
                 "{} recorded: Envoy already serves it",
-                short(&desired.commit)
+                short_commit(&desired.commit)
             ),
         };
         if desired.warnings > 0 {
@@ -474,19 +474,4 @@ fn changed_names(plan: &Plan) -> String {
         .map(|c| format!("{} {}/{}", c.action, c.kind, c.name))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn source_error(error: SourceError) -> ReconcileError {
-    let retryable = matches!(
-        error,
-        SourceError::Open { .. } | SourceError::Fetch { .. } | SourceError::Read(_)
-    );
-    ReconcileError {
-        message: error.to_string(),
-        retryable,
-    }
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..7).unwrap_or(commit)
 }

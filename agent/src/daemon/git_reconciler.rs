@@ -10,7 +10,7 @@ use meshcd_core::{Loaded, Severity};
 use super::config::Config;
 use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
 use crate::commands::load_and_check;
-use crate::source::{GitSource, RepoSpec, SnapshotCache, SourceError};
+use crate::source::{short_commit, GitSource, RepoSpec, SnapshotCache};
 
 /// Follows a Git revision and runs the built-in policy on each new commit; applies nothing.
 ///
@@ -91,11 +91,11 @@ impl Reconcile for GitWatchReconciler {
 impl Inner {
     fn reconcile(&self) -> Result<Outcome, ReconcileError> {
         let source = GitSource::open(&self.spec, &self.cache_dir)
-            .map_err(source_error)?
+            .map_err(ReconcileError::from)?
             .with_cache(self.snapshots.clone());
         let commit = source
             .resolve(self.rev.as_deref())
-            .map_err(source_error)?
+            .map_err(ReconcileError::from)?
             .to_string();
         let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(last) = memory.last.as_ref().filter(|l| l.commit == commit) {
@@ -104,13 +104,13 @@ impl Inner {
                 _ => Outcome::new(
                     commit.clone(),
                     OutcomeAction::Unchanged,
-                    format!("already at {}", short(&commit)),
+                    format!("already at {}", short_commit(&commit)),
                 ),
             });
         }
         let snapshot = source
             .snapshot(Some(&commit), &self.path)
-            .map_err(source_error)?;
+            .map_err(ReconcileError::from)?;
         let (loaded, findings) = load_and_check(&snapshot);
         let counts = Counts::of(&findings);
         let outcome = if counts.errors > 0 {
@@ -124,7 +124,7 @@ impl Inner {
                 OutcomeAction::Refused,
                 format!(
                     "{} has {} policy error(s); first: {first}",
-                    short(&commit),
+                    short_commit(&commit),
                     counts.errors
                 ),
             )
@@ -137,7 +137,7 @@ impl Inner {
                 OutcomeAction::Applied,
                 format!(
                     "{} accepted: {} resource(s), {} change(s), {} warning(s)",
-                    short(&commit),
+                    short_commit(&commit),
                     loaded.resources.len(),
                     plan.changes.len(),
                     counts.warnings
@@ -150,19 +150,4 @@ impl Inner {
         memory.last = Some(outcome.clone());
         Ok(outcome)
     }
-}
-
-fn source_error(error: SourceError) -> ReconcileError {
-    let retryable = matches!(
-        error,
-        SourceError::Open { .. } | SourceError::Fetch { .. } | SourceError::Read(_)
-    );
-    ReconcileError {
-        message: error.to_string(),
-        retryable,
-    }
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..7).unwrap_or(commit)
 }

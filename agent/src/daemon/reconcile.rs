@@ -220,6 +220,22 @@ pub struct ReconcileError {
     pub retryable: bool,
 }
 
+/// Source errors that may pass (a repository being written, a remote that is down) are
+/// retried; an unknown revision or a bad path waits for the next trigger.
+impl From<crate::source::SourceError> for ReconcileError {
+    fn from(error: crate::source::SourceError) -> Self {
+        use crate::source::SourceError;
+        let retryable = matches!(
+            error,
+            SourceError::Open { .. } | SourceError::Fetch { .. } | SourceError::Read(_)
+        );
+        Self {
+            message: error.to_string(),
+            retryable,
+        }
+    }
+}
+
 impl ReconcileError {
     /// A transient failure (network, a busy target): retried with backoff.
     pub fn retryable(message: impl Into<String>) -> Self {

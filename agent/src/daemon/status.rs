@@ -14,6 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use super::reconcile::{Outcome, ReconcileError, Trigger};
+use crate::source::short_commit;
 
 #[derive(Debug, Clone)]
 struct Finished {
@@ -101,7 +102,7 @@ impl Status {
                 } else {
                     state.not_ready = Some(format!(
                         "commit {} was refused: {}",
-                        short(&outcome.commit),
+                        short_commit(&outcome.commit),
                         outcome.message
                     ));
                 }
@@ -203,10 +204,6 @@ impl Status {
 
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..7).unwrap_or(commit)
 }
 
 #[cfg(test)]

@@ -50,9 +50,14 @@ impl Revision {
         if self.commit.is_empty() {
             self.source.clone()
         } else {
-            self.commit.chars().take(7).collect()
+            short_commit(&self.commit).to_string()
         }
     }
+}
+
+/// The first 7 characters of a commit id, as Git shows it.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
 }
 
 /// Why a source could not be read. Each renders as one line.

@@ -92,6 +92,20 @@ pub struct EnvoyTargetOptions {
     pub work_dir: PathBuf,
 }
 
+impl EnvoyTargetOptions {
+    /// The options of a `target.envoy` configuration; `manage: false` forces attaching (what
+    /// one-shot commands do: an Envoy they started would die when they exit).
+    pub fn from_config(envoy: &crate::daemon::config::EnvoyConfig, manage: bool) -> Self {
+        Self {
+            manage: manage && envoy.manage,
+            binary: envoy.binary.clone(),
+            admin_port: envoy.admin_port,
+            http_port: envoy.http_port,
+            work_dir: envoy.work_dir.clone(),
+        }
+    }
+}
+
 /// A local Envoy as a target.
 pub struct EnvoyTarget {
     id: String,
