@@ -14,6 +14,7 @@ pub mod model;
 pub mod path;
 pub mod plan;
 pub mod policy;
+pub mod rollout;
 pub mod source;
 pub mod yaml;
 

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+
+use crate::rollout::AnalysisSpec;
 
 /// How weight changes of the selected routes roll out.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -19,12 +20,41 @@ pub struct RolloutPolicySpec {
     pub max_weight: Option<i64>,
     /// How long each step bakes before it is judged, e.g. `30s`, `5m`.
     pub bake_time: Option<String>,
-    /// Analysis that judges each step (providers and conditions).
-    pub analysis: Option<Value>,
+    /// Analysis that judges each step (provider and conditions); unset: the default analysis.
+    pub analysis: Option<AnalysisSpec>,
     /// `rollback` (default) or `pause`.
     pub on_failure: Option<String>,
     /// `pause` (default), `rollback` or `continue`.
     pub on_inconclusive: Option<String>,
+    /// Webhooks called before each step, after promotion and on rollback.
+    pub hooks: Hooks,
+}
+
+/// Webhooks of a RolloutPolicy. Each is POSTed the rollout's facts as JSON.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Hooks {
+    /// Called before each step's weights are applied; a non-2xx answer (or no answer) halts
+    /// the rollout: it pauses at the weights it has.
+    pub pre_step: Vec<Hook>,
+    /// Called once the desired weights are live and judged.
+    pub post_promotion: Vec<Hook>,
+    /// Called after a rollback.
+    pub on_rollback: Vec<Hook>,
+}
+
+/// One webhook.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Hook {
+    /// Name shown in progress and errors (default: the URL's host and path).
+    pub name: Option<String>,
+    /// URL to POST to.
+    pub url: String,
+    /// How long the call may take (default 10s).
+    pub timeout: Option<String>,
+    /// Extra request headers.
+    pub headers: BTreeMap<String, String>,
 }
 
 /// Selects routes by name, hostname or label; a route matches when any list matches.

@@ -1,0 +1,1 @@
+//! The per-route rollout state machine.

@@ -1,0 +1,1 @@
+//! Statistics for the judge. (Skeleton: a helper fills it in.)
