@@ -244,7 +244,7 @@ fn weights(clusters: &[Json]) -> Option<Vec<u64>> {
 }
 
 /// The rule path of an Envoy route name: `rules[0].matches[1]` → `rules[0]`.
-fn rule_of(route_name: &str) -> FieldPath {
+pub(crate) fn rule_of(route_name: &str) -> FieldPath {
     let path = FieldPath::parse(route_name);
     match path.segments() {
         [rest @ .., Segment::Key(key), Segment::Index(_)]

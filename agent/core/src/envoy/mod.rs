@@ -52,6 +52,7 @@
 mod diff;
 mod state;
 mod translate;
+mod weights;
 
 #[cfg(test)]
 mod tests;
@@ -64,6 +65,7 @@ use serde_json::Value as Json;
 pub use diff::diff;
 pub use state::EnvoyState;
 pub use translate::{cluster_name, parse_vhost_name, translate, vhost_name};
+pub use weights::{same_but_weights, set_route_weights};
 
 use crate::model::{Resource, ResourceId};
 use crate::path::FieldPath;

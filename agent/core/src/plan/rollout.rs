@@ -34,7 +34,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::canonical::without_weights;
@@ -72,7 +72,7 @@ pub fn default_policy() -> RolloutPolicySpec {
 }
 
 /// How the weights of a route move: from the applied split through each step to the desired one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutPlan {
     /// The RolloutPolicy that governs the route, or `default`.
@@ -89,6 +89,11 @@ pub struct RolloutPlan {
     pub from: WeightMap,
     /// Shares at each step; the last is the desired split.
     pub steps: Vec<WeightMap>,
+    /// Where the moving splits sit: each one's rule path (relative to the spec, e.g.
+    /// `rules[1]`) and backend keys, in backend order. Targets use it to put a step's weights
+    /// in place; not shown in plans.
+    #[serde(skip)]
+    pub splits: Vec<(String, Vec<String>)>,
 }
 
 impl RolloutPlan {
@@ -140,6 +145,8 @@ pub fn step_values(policy: &RolloutPolicySpec) -> Vec<u64> {
 /// before and after (each side summing to 100).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitShares {
+    /// The rule's path relative to the spec (`rules[1]`, `http[0]`); empty when unknown.
+    pub rule: String,
     /// Backend keys, in backend order (see "Keys" in the module docs).
     pub keys: Vec<String>,
     /// Shares before (the applied weights).
@@ -225,6 +232,10 @@ pub fn rollout_steps(
         on_inconclusive: or_default(&policy.on_inconclusive, DEFAULT_ON_INCONCLUSIVE),
         from: weight_map(changes, |change| change.from.clone()),
         steps,
+        splits: changes
+            .iter()
+            .map(|c| (c.rule.clone(), c.keys.clone()))
+            .collect(),
     })
 }
 
@@ -241,6 +252,7 @@ pub fn rollout_between(
         return None;
     }
     let split = SplitShares {
+        rule: String::new(),
         keys: from.keys().cloned().collect(),
         from: from.values().copied().collect(),
         to: to.values().copied().collect(),
@@ -305,15 +317,18 @@ pub(crate) fn moving_splits(
     Some(
         changes
             .into_iter()
-            .map(|(rule, keys, from, to)| SplitShares {
-                keys: if several {
-                    let prefix = relative(&rule, spec_path);
-                    keys.into_iter().map(|k| format!("{prefix}/{k}")).collect()
-                } else {
-                    keys
-                },
-                from,
-                to,
+            .map(|(rule, keys, from, to)| {
+                let rule = relative(&rule, spec_path).to_string();
+                SplitShares {
+                    keys: if several {
+                        keys.into_iter().map(|k| format!("{rule}/{k}")).collect()
+                    } else {
+                        keys
+                    },
+                    rule,
+                    from,
+                    to,
+                }
             })
             .collect(),
     )
@@ -476,11 +491,13 @@ mod tests {
     fn rollout_steps_of_several_splits_move_them_together() {
         let splits = [
             SplitShares {
+                rule: "r0".into(),
                 keys: vec!["r0/a".into(), "r0/b".into()],
                 from: vec![100, 0],
                 to: vec![0, 100],
             },
             SplitShares {
+                rule: "r1".into(),
                 keys: vec!["r1/a".into(), "r1/b".into()],
                 from: vec![80, 20],
                 to: vec![60, 40],
@@ -494,6 +511,7 @@ mod tests {
         );
         assert_eq!(rollout.steps.len(), 3);
         let malformed = [SplitShares {
+            rule: String::new(),
             keys: vec!["a".into()],
             from: vec![100, 0],
             to: vec![0, 100],
@@ -515,6 +533,7 @@ mod tests {
             on_inconclusive: "pause".into(),
             from: map(99, 1),
             steps: vec![map(90, 10), map(50, 50), map(0, 100)],
+            splits: vec![("rules[0]".into(), vec!["a".into(), "b".into()])],
         };
         let back = plan.inverse();
         assert_eq!(back.from, map(0, 100));

@@ -206,6 +206,10 @@ fn networkservices_weight_shift_follows_the_policy_that_names_the_route() {
                 weights(&[("target", 50), ("target-green", 50)]),
                 weights(&[("target", 0), ("target-green", 100)]),
             ],
+            splits: vec![(
+                "rules[0]".into(),
+                vec!["target".into(), "target-green".into()]
+            )],
         }
     );
     assert_eq!(plan.summary.rollouts, 1);

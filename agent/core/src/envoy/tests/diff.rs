@@ -389,3 +389,80 @@ fn other_cluster_lists_are_not_rollouts() {
     assert_eq!(plan.changes.len(), 1);
     assert!(plan.changes[0].rollout.is_none());
 }
+
+/// Every step of a rollout put into the desired configuration with `set_route_weights` is read
+/// back by `diff` as exactly that step's shares (the right weight on the right cluster), and
+/// the configuration differs from the desired one only in weights.
+#[test]
+fn rollout_steps_put_into_a_config_read_back_as_those_shares() {
+    let two_splits = |w: u64| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: two, namespace: prod}}\nspec:\n  hosts: [c]\n  http:\n  - match: [{{uri: {{prefix: /a}}}}, {{uri: {{prefix: /z}}}}]\n    route: [{{destination: {{host: a}}, weight: {w}}}, {{destination: {{host: b}}, weight: {}}}]\n  - route: [{{destination: {{host: a}}, weight: {w}}}, {{destination: {{host: b}}, weight: {}}}]\n---\napiVersion: meshcd.dev/v1alpha1\nkind: Backend\nmetadata: {{name: a}}\nspec: {{endpoints: [{{address: 10.0.0.1, port: 80}}]}}\n---\napiVersion: meshcd.dev/v1alpha1\nkind: Backend\nmetadata: {{name: b}}\nspec: {{endpoints: [{{address: 10.0.0.2, port: 80}}]}}\n",
+            100 - w,
+            100 - w
+        )
+    };
+    let (applied_text, desired_text) = (two_splits(90), two_splits(40));
+    let cases = [
+        (revision(CLOUD_RUN_MESH), cloud_run_with(0, 100)),
+        (
+            revision(&[("vs.yaml", &applied_text)]),
+            revision(&[("vs.yaml", &desired_text)]),
+        ),
+    ];
+    for (applied_loaded, loaded) in cases {
+        let desired = translated(&loaded);
+        let plan = diff(
+            &EnvoyState::from_config(&desired),
+            &state(&applied_loaded),
+            &loaded,
+        );
+        let change = &plan.changes[0];
+        let rollout = change.rollout.as_ref().expect("a rollout");
+        let vhost = format!("{}/{}", change.kind, change.name);
+        let vhost = EnvoyState::from_config(&desired)
+            .virtual_hosts
+            .keys()
+            .find(|k| k.ends_with(&format!("/{}", change.name)))
+            .cloned()
+            .unwrap_or(vhost);
+        assert!(!rollout.splits.is_empty());
+        for (i, step) in std::iter::once(&rollout.from)
+            .chain(&rollout.steps)
+            .enumerate()
+        {
+            let mut config = desired.clone();
+            crate::envoy::set_route_weights(
+                &mut config.route_config,
+                &vhost,
+                &rollout.splits,
+                step,
+            )
+            .expect("weights set");
+            assert!(crate::envoy::same_but_weights(&config, &desired));
+            // Reading the stepped config as the applied side gives a rollout starting there.
+            let back = diff(
+                &EnvoyState::from_config(&desired),
+                &EnvoyState::from_config(&config),
+                &loaded,
+            );
+            if i == rollout.steps.len() {
+                // The last step is the desired split: at most equal shares, never a rollout.
+                assert!(back.changes.iter().all(|c| c.rollout.is_none()));
+                continue;
+            }
+            let read = back.changes[0].rollout.as_ref().expect("a rollout");
+            assert_eq!(&read.from, step, "step {i} of {vhost}");
+        }
+        let mut broken = desired.clone();
+        let wrong = vec![(rollout.splits[0].0.clone(), vec!["nope".to_string()])];
+        assert!(crate::envoy::set_route_weights(
+            &mut broken.route_config,
+            &vhost,
+            &wrong,
+            &rollout.from
+        )
+        .is_err());
+        assert_eq!(broken, desired, "a failed set changes nothing");
+    }
+}
