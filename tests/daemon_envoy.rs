@@ -90,6 +90,17 @@ fn envoy_binary() -> PathBuf {
     }
 }
 
+/// A RolloutPolicy that moves `target-route`'s weights in one step, without metrics.
+const ONE_STEP_POLICY: &str = "apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {name: one-step}
+spec:
+  selector: {routes: [target-route]}
+  steps: [100]
+  bakeTime: 0s
+  analysis: {provider: none}
+";
+
 /// The route: `target` / `target-green` by weight (relative, networkservices style).
 fn route(target: i64, green: i64) -> String {
     format!(
@@ -587,6 +598,9 @@ impl Setup {
             "meshcd/backends.yaml",
             &backends(target.port(), green.port()),
         );
+        // These scenarios are about applying commits, not canaries: weight moves go in one
+        // time-based step (tests/rollouts.rs covers step-by-step rollouts).
+        repo.write("meshcd/rollout-policy.yaml", ONE_STEP_POLICY);
         let first = repo.commit(&format!("target {target_weight} / green {green_weight}"));
 
         let tmp = tempfile::tempdir().expect("temp dir");

@@ -6,11 +6,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod daemon;
 pub mod envoy;
 pub mod render;
+pub mod rollout;
 pub mod source;
 pub mod store;
 pub mod target;

@@ -1,6 +1,10 @@
-//! `meshcd apply`: one reconcile against the live target, with the plan shown first.
+//! `meshcd apply`: one reconcile against the live target, with the plan shown first, then every
+//! rollout it started driven to its end with live progress (text on stderr, or one JSON event
+//! per line on stdout with `--format json`).
 
+use std::io::IsTerminal;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -10,6 +14,8 @@ use crate::daemon::{
     self, EnvoyReconciler, EnvoyReconcilerOptions, OutcomeAction, Reconcile, Trigger,
 };
 use crate::render::{plan_text, Style};
+use crate::rollout::book::weights_text;
+use crate::rollout::{progress_line, RolloutEvent};
 use crate::store::{state_path_in, Store};
 use crate::target::{EnvoyTarget, EnvoyTargetOptions};
 
@@ -58,24 +64,160 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
                 plan_text::render(plan, &revision.label(), reconciler.target().id(), Style::for_stdout())
             );
         }
+        let json = matches!(args.format, PlanFormat::Json);
+        let events = reconciler.subscribe().await;
         let outcome = reconciler
             .reconcile(Trigger::Manual)
             .await
             .map_err(|e| cannot_run(anyhow::anyhow!(e.message)))?;
-        match args.format {
-            PlanFormat::Text => println!("{}: {}", outcome.action.as_str(), outcome.message),
-            PlanFormat::Json => {
-                let plan = planned.ok().map(|(_, plan)| plan);
-                let value = json!({
-                    "target": reconciler.target().id(),
-                    "commit": outcome.commit,
-                    "action": outcome.action.as_str(),
-                    "message": outcome.message,
-                    "changes": plan.map(|p| p.changes).unwrap_or_default(),
-                });
-                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        if !json {
+            println!("{}: {}", outcome.action.as_str(), outcome.message);
+        }
+        let interrupted = drive_rollouts(&reconciler, events, json).await;
+        let rollouts = reconciler.rollouts().await;
+        let failed = rollouts.iter().filter(|r| r.phase == "rolled-back").count();
+        let waiting = rollouts
+            .iter()
+            .filter(|r| !matches!(r.phase.as_str(), "promoted" | "rolled-back"))
+            .count();
+        if json {
+            let plan = planned.ok().map(|(_, plan)| plan);
+            let value = json!({
+                "type": "result",
+                "target": reconciler.target().id(),
+                "commit": outcome.commit,
+                "action": outcome.action.as_str(),
+                "message": outcome.message,
+                "changes": plan.map(|p| p.changes).unwrap_or_default(),
+                "rollouts": rollouts,
+            });
+            println!("{}", serde_json::to_string(&value).unwrap_or_default());
+        } else {
+            for r in &rollouts {
+                println!("rollout {}: {}", r.route, rollout_summary(r));
+            }
+            if interrupted {
+                println!(
+                    "interrupted: rollout state is kept; `meshcd apply` or `meshcd run` resumes it"
+                );
             }
         }
-        Ok(if outcome.action == OutcomeAction::Refused { EXIT_FINDINGS } else { EXIT_OK })
+        Ok(
+            if outcome.action == OutcomeAction::Refused || failed > 0 || waiting > 0 {
+                EXIT_FINDINGS
+            } else {
+                EXIT_OK
+            },
+        )
     })
+}
+
+/// Ticks the rollouts until none moves (all promoted, rolled back or paused), showing each
+/// event. Returns true when interrupted (Ctrl-C): the rollouts stay persisted as they are.
+async fn drive_rollouts(
+    reconciler: &EnvoyReconciler,
+    mut events: tokio::sync::broadcast::Receiver<RolloutEvent>,
+    json: bool,
+) -> bool {
+    let mut progress = Progress::new(json);
+    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        while let Ok(event) = events.try_recv() {
+            progress.show(&event);
+        }
+        if !reconciler.rollouts_moving().await {
+            break;
+        }
+        let wait = reconciler
+            .next_due()
+            .await
+            .map(|at| at.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or(Duration::from_millis(100))
+            .clamp(Duration::from_millis(5), Duration::from_millis(250));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = &mut interrupt => {
+                progress.finish();
+                return true;
+            }
+        }
+        reconciler.tick().await;
+    }
+    while let Ok(event) = events.try_recv() {
+        progress.show(&event);
+    }
+    progress.finish();
+    false
+}
+
+/// `promoted (3 steps)`, `rolled back: step 1 failed: ...`, `paused at step 2/4: ...`.
+fn rollout_summary(r: &RolloutEvent) -> String {
+    match r.phase.as_str() {
+        "promoted" => format!("promoted through {} step(s) to {}", r.steps, weights_text(&r.weights)),
+        "rolled-back" => format!(
+            "rolled back to {}: {}",
+            weights_text(&r.weights),
+            r.reason.clone().unwrap_or_default()
+        ),
+        phase => format!(
+            "{phase} at step {}/{} ({}){}",
+            r.step,
+            r.steps,
+            weights_text(&r.weights),
+            r.reason
+                .as_ref()
+                .map(|why| format!(": {why}; `meshcd resume|promote|abort` through `meshcd run`, or `meshcd apply` again"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// Shows rollout events: JSON lines on stdout, or lines on stderr (rewritten in place on a
+/// terminal while a step bakes).
+struct Progress {
+    json: bool,
+    tty: bool,
+    open_line: Option<(String, String, usize)>,
+}
+
+impl Progress {
+    fn new(json: bool) -> Self {
+        Self {
+            json,
+            tty: std::io::stderr().is_terminal(),
+            open_line: None,
+        }
+    }
+
+    fn show(&mut self, event: &RolloutEvent) {
+        if self.json {
+            let mut value = serde_json::to_value(event).unwrap_or_default();
+            if let Some(object) = value.as_object_mut() {
+                object.insert("type".into(), json!("rollout"));
+            }
+            println!("{}", serde_json::to_string(&value).unwrap_or_default());
+            return;
+        }
+        let line = progress_line(event);
+        let key = (event.route.clone(), event.phase.clone(), event.step);
+        if self.tty {
+            if self.open_line.as_ref() == Some(&key) {
+                eprint!("\r\x1b[2K{line}");
+            } else {
+                if self.open_line.is_some() {
+                    eprintln!();
+                }
+                eprint!("{line}");
+            }
+            self.open_line = Some(key);
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.tty && self.open_line.take().is_some() {
+            eprintln!();
+        }
+    }
 }

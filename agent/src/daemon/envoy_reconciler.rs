@@ -14,8 +14,12 @@
 //! 6. Otherwise publish (validate, clusters, routes, verify, clean up; see
 //!    [`crate::envoy::publish`]) and record the apply and an audit entry in one transaction.
 //!
-//! Weight-only changes are applied in one step for now, and the outcome says so: the step-by-step
-//! rollout engine is the next piece of work (issue 4).
+//! Weight-only changes become rollouts ([`crate::rollout`]): step 4's plan starts a rollout for
+//! each weight move no rollout covers yet, and what is published is the desired configuration
+//! with each running rollout's current weights put on top. The rollouts then advance between
+//! reconciles ([`EnvoyReconciler::tick`]): each step's weights are published on the fast path
+//! (no `envoy --mode validate` when only weights differ from the last validated
+//! configuration).
 //!
 //! Cancellation: every `.await` is a cancellation point. Dropped before publishing, nothing
 //! changed; dropped during publishing, `publish` restores the previous files; dropped after
@@ -27,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
-use meshcd_core::envoy::{EnvoyConfig, EnvoyState};
+use meshcd_core::envoy::{set_route_weights, vhost_name, EnvoyConfig, EnvoyState};
 use meshcd_core::finding::Counts;
 use meshcd_core::plan::{Action, Plan};
 use meshcd_core::{Loaded, Severity};
@@ -35,10 +39,13 @@ use sha2::{Digest, Sha256};
 
 use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
 use crate::commands::load_and_check;
+use crate::envoy::PublishReport;
+use crate::rollout::{Book, GateError, RolloutEvent};
 use crate::source::{short_commit, GitSource, RepoSpec, Revision, SnapshotCache};
 use crate::store::{AppliedRecord, AppliedResource, AuditAction, AuditEntry, ChangeCounts, Store};
 use crate::target::envoy::with_config_backends;
 use crate::target::EnvoyTarget;
+use meshcd_core::rollout::machine::Gate;
 
 /// Reconciles a Git revision into a local Envoy.
 #[derive(Clone)]
@@ -57,6 +64,9 @@ struct Inner {
     self_heal: bool,
     backends: BTreeMap<String, Vec<String>>,
     memory: tokio::sync::Mutex<Memory>,
+    book: tokio::sync::Mutex<Book>,
+    /// When a failed publish of rollout weights may be retried.
+    retry_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// What the last reconciles worked out, by commit, so repeating them costs nothing.
@@ -95,6 +105,11 @@ pub struct EnvoyReconcilerOptions {
 impl EnvoyReconciler {
     /// A reconciler over an opened target and store.
     pub fn new(options: EnvoyReconcilerOptions, target: EnvoyTarget, store: Arc<Store>) -> Self {
+        let book = Book::new(
+            target.id(),
+            store.clone(),
+            Some(target.admin().base_url().to_string()),
+        );
         Self {
             inner: Arc::new(Inner {
                 spec: RepoSpec::parse(&options.repo),
@@ -107,6 +122,8 @@ impl EnvoyReconciler {
                 self_heal: options.self_heal,
                 backends: options.backends,
                 memory: tokio::sync::Mutex::default(),
+                book: tokio::sync::Mutex::new(book),
+                retry_at: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -114,6 +131,52 @@ impl EnvoyReconciler {
     /// The target.
     pub fn target(&self) -> &EnvoyTarget {
         &self.inner.target
+    }
+
+    /// Advances the rollouts: reads metrics of the rollouts that are due, judges them, and
+    /// publishes the weights of any step that moved. Cheap when nothing is due.
+    pub async fn tick(&self) {
+        self.inner.tick().await;
+    }
+
+    /// When [`Self::tick`] has work next (a rollout's measurement, or a publish to retry).
+    pub async fn next_due(&self) -> Option<std::time::Instant> {
+        let book = self.inner.book.lock().await;
+        let retry = *self
+            .inner
+            .retry_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if book.needs_publish() {
+            return Some(retry.unwrap_or_else(std::time::Instant::now));
+        }
+        book.next_due()
+    }
+
+    /// True while some rollout is pending, progressing or rolling back.
+    pub async fn rollouts_moving(&self) -> bool {
+        self.inner.book.lock().await.is_moving()
+    }
+
+    /// Every rollout, as progress events.
+    pub async fn rollouts(&self) -> Vec<RolloutEvent> {
+        self.inner.book.lock().await.snapshot()
+    }
+
+    /// Progress events as they happen.
+    pub async fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RolloutEvent> {
+        self.inner.book.lock().await.subscribe()
+    }
+
+    /// An operator gate (`promote`, `abort`, `pause`, `resume`) on the rollout of `route`; the
+    /// weights it asks for are published at once.
+    pub async fn gate(&self, route: &str, gate: Gate) -> Result<RolloutEvent, GateError> {
+        let mut book = self.inner.book.lock().await;
+        let event = book.gate(route, gate).await?;
+        if book.needs_publish() {
+            let _ = self.inner.publish_overrides(&mut book).await;
+        }
+        Ok(event)
     }
 
     /// The plan from what Envoy serves now to a revision, without applying it.
@@ -141,6 +204,22 @@ impl Reconcile for EnvoyReconciler {
     }
 
     fn attach(&self, triggers: super::TriggerSender) {
+        // Rollouts advance on their own clock, between reconciles.
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let wait = match this.next_due().await {
+                    Some(at) => at.saturating_duration_since(std::time::Instant::now()),
+                    None => std::time::Duration::from_millis(250),
+                };
+                tokio::time::sleep(wait.clamp(
+                    std::time::Duration::from_millis(5),
+                    std::time::Duration::from_millis(250),
+                ))
+                .await;
+                this.tick().await;
+            }
+        });
         // Envoy reloads its files by itself after a restart; the reconcile that follows
         // verifies it serves the recorded commit again.
         let inner = self.inner.clone();
@@ -173,6 +252,10 @@ impl Reconcile for EnvoyReconciler {
         Some(self.inner.store.clone())
     }
 
+    fn rollouts(&self) -> Option<super::rollouts_api::RolloutHandle> {
+        Some(super::rollouts_api::RolloutHandle(Arc::new(self.clone())))
+    }
+
     fn describe_target(&self) -> String {
         format!(
             "{} (routes served on {})",
@@ -182,7 +265,77 @@ impl Reconcile for EnvoyReconciler {
     }
 }
 
+impl super::rollouts_api::RolloutControl for EnvoyReconciler {
+    fn list(&self) -> super::rollouts_api::BoxFuture<'_, Vec<RolloutEvent>> {
+        Box::pin(self.rollouts())
+    }
+
+    fn gate<'a>(
+        &'a self,
+        route: &'a str,
+        gate: Gate,
+    ) -> super::rollouts_api::BoxFuture<'a, Result<RolloutEvent, GateError>> {
+        Box::pin(EnvoyReconciler::gate(self, route, gate))
+    }
+}
+
 impl Inner {
+    /// The desired configuration with every rollout's current weights on top. A rollout whose
+    /// weights no longer fit the route (it changed shape) is dropped and the route applied as
+    /// Git has it.
+    async fn effective(&self, desired: &Desired, book: &mut Book) -> EnvoyConfig {
+        let mut config = desired.config.clone();
+        for (route, splits, weights) in book.overrides() {
+            if let Err(why) = set_route_weights(&mut config.route_config, &route, &splits, &weights)
+            {
+                book.abandon(&route, &why).await;
+            }
+        }
+        config
+    }
+
+    async fn tick(&self) {
+        let mut book = self.book.lock().await;
+        if !book.tick().await {
+            return;
+        }
+        let due = self
+            .retry_at
+            .lock()
+            .map(|at| at.is_none_or(|at| at <= std::time::Instant::now()))
+            .unwrap_or(true);
+        if due {
+            let _ = self.publish_overrides(&mut book).await;
+        }
+    }
+
+    /// Publishes the current desired configuration with the rollouts' weights, and tells the
+    /// book when Envoy confirmed them. A failure is retried after a second.
+    async fn publish_overrides(&self, book: &mut Book) -> Result<PublishReport, String> {
+        let Some(desired) = self.memory.lock().await.desired.clone() else {
+            return Err("no desired revision yet".into());
+        };
+        let config = self.effective(&desired, book).await;
+        match self.target.apply(&config).await {
+            Ok(report) => {
+                *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                tracing::debug!(
+                    total_ms = report.total_ms,
+                    validated = report.validated,
+                    "rollout weights published"
+                );
+                book.applied().await;
+                Ok(report)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "publishing rollout weights failed; retrying in 1s");
+                *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(std::time::Instant::now() + std::time::Duration::from_secs(1));
+                Err(error.to_string())
+            }
+        }
+    }
+
     /// The desired configuration of the current revision: `Ok(Err(message))` when the revision
     /// is refused (policy or translation errors).
     async fn desired(&self) -> Result<Result<Arc<Desired>, String>, ReconcileError> {
@@ -279,7 +432,30 @@ impl Inner {
             .applied()
             .await
             .map_err(|e| ReconcileError::retryable(e.to_string()))?;
-        let plan = meshcd_core::envoy::diff(&desired.state, &applied, &desired.loaded);
+        // Rollouts: weight moves of this commit start (or go on); what is published is the
+        // desired configuration with each rollout's current weights on top.
+        let full = meshcd_core::envoy::diff(&desired.state, &applied, &desired.loaded);
+        let mut book = self.book.lock().await;
+        book.recover(&desired.loaded, &desired.config.route_config)
+            .await;
+        book.sync(
+            &desired.commit,
+            &full,
+            &desired.loaded,
+            &desired.config.route_config,
+            |change| change.kind.is_route().then(|| vhost_name(&change.id())),
+        )
+        .await;
+        let effective = self.effective(&desired, &mut book).await;
+        let plan = if book.overrides().is_empty() {
+            full
+        } else {
+            meshcd_core::envoy::diff(
+                &EnvoyState::from_config(&effective),
+                &applied,
+                &desired.loaded,
+            )
+        };
         let store = self.store.clone();
         let id = target_id.clone();
         let last = tokio::task::spawn_blocking(move || store.last_applied(&id))
@@ -287,11 +463,19 @@ impl Inner {
             .map_err(|e| ReconcileError::retryable(e.to_string()))?
             .map_err(|e| ReconcileError::retryable(e.to_string()))?;
         let recorded = last.as_ref().is_some_and(|l| l.commit == desired.commit);
-        if plan.is_empty() && recorded {
+        if plan.is_empty() && recorded && !book.needs_publish() {
+            let moving = book.is_moving();
             return Ok(Outcome::new(
                 desired.commit.clone(),
                 OutcomeAction::Unchanged,
-                format!("{} is live", short_commit(&desired.commit)),
+                if moving {
+                    format!(
+                        "{} is live; rollouts in progress",
+                        short_commit(&desired.commit)
+                    )
+                } else {
+                    format!("{} is live", short_commit(&desired.commit))
+                },
             ));
         }
         let drift = recorded && !plan.is_empty();
@@ -313,15 +497,17 @@ impl Inner {
                 .await;
             return Ok(outcome);
         }
-        let report = if plan.is_empty() {
+        let report = if plan.is_empty() && !book.needs_publish() {
             None
         } else {
-            Some(self.target.apply(&desired.config).await.map_err(|e| {
+            Some(self.target.apply(&effective).await.map_err(|e| {
                 let message = format!("{} not applied: {e}", short_commit(&desired.commit));
                 ReconcileError::retryable(message)
             })?)
         };
-        let rollouts = plan.changes.iter().filter(|c| c.rollout.is_some()).count();
+        book.applied().await;
+        let rollouts = book.overrides().len();
+        drop(book);
         let mut message = match (&report, drift) {
             (Some(r), true) => format!(
                 "drift corrected: Envoy serves {} again ({} change(s), live in {} ms)",
@@ -344,16 +530,15 @@ impl Inner {
             message.push_str(&format!("; {} policy warning(s)", desired.warnings));
         }
         if rollouts > 0 {
-            message.push_str(&format!(
-                "; {rollouts} weight change(s) applied in one step (step-by-step rollouts are not built yet)"
-            ));
+            message.push_str(&format!("; {rollouts} rollout(s) in progress"));
         }
         let action = if drift {
             AuditAction::DriftCorrected
         } else {
             AuditAction::Apply
         };
-        self.record_apply(&desired, &plan, action, &message).await?;
+        self.record_apply(&desired, &effective, &plan, action, &message)
+            .await?;
         let mut outcome = Outcome::new(
             desired.commit.clone(),
             if drift {
@@ -371,6 +556,7 @@ impl Inner {
     async fn record_apply(
         &self,
         desired: &Desired,
+        config: &EnvoyConfig,
         plan: &Plan,
         action: AuditAction,
         message: &str,
@@ -388,7 +574,7 @@ impl Inner {
                     hash: hex::encode(&Sha256::digest(r.body.to_string().as_bytes())[..8]),
                 })
                 .collect(),
-            config: serde_json::to_string(&desired.config).unwrap_or_default(),
+            config: serde_json::to_string(config).unwrap_or_default(),
         };
         let entry = self.entry(desired, action, plan, message);
         let store = self.store.clone();

@@ -16,6 +16,7 @@ pub mod envoy_reconciler;
 pub mod git_reconciler;
 pub mod metrics;
 pub mod reconcile;
+pub mod rollouts_api;
 pub mod server;
 pub mod status;
 pub mod triggers;
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) webhook: WebhookConfig,
     /// The reconciler's state store, for `GET /api/v1/history`.
     pub(crate) store: Option<Arc<crate::store::Store>>,
+    /// The reconciler's rollouts, for `/api/v1/rollouts` and `/metrics`.
+    pub(crate) rollouts: Option<rollouts_api::RolloutHandle>,
 }
 
 /// Why the daemon could not run.
@@ -114,6 +117,7 @@ where
         metrics: Metrics::new(),
         webhook: config.webhook.clone(),
         store: reconciler.store(),
+        rollouts: reconciler.rollouts(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 

@@ -53,6 +53,12 @@ pub trait Reconcile: Send + Sync + 'static {
         None
     }
 
+    /// The rollouts this reconciler runs, for `/api/v1/rollouts` and `/metrics`. The default
+    /// has none.
+    fn rollouts(&self) -> Option<super::rollouts_api::RolloutHandle> {
+        None
+    }
+
     /// A one-line description of the target, for `GET /api/v1/status` (e.g.
     /// `envoy admin=127.0.0.1:9901`). The default is `none`.
     fn describe_target(&self) -> String {

@@ -7,6 +7,7 @@
 //! | `GET /metrics` | OpenMetrics text (see [`super::metrics`]) |
 //! | `GET /api/v1/status` | the status document (see [`super::status::Status::document`]) |
 //! | `POST /api/v1/reconcile` | 202, a reconcile is queued (coalesced with a pending one); 503 shutting down |
+//! | `GET /api/v1/rollouts`, `POST /api/v1/rollouts/{gate}` | see [`super::rollouts_api`] |
 //! | `POST /webhook/github`, `POST /webhook/gitlab` | see [`super::webhook`] |
 //!
 //! Request bodies are limited to [`BODY_LIMIT`] (413 beyond). The manual endpoint has no
@@ -39,6 +40,8 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/reconcile", post(reconcile))
         .route("/api/v1/history", get(history))
+        .route("/api/v1/rollouts", get(super::rollouts_api::list))
+        .route("/api/v1/rollouts/{gate}", post(super::rollouts_api::gate))
         .route("/webhook/github", post(webhook::github))
         .route("/webhook/gitlab", post(webhook::gitlab))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -61,12 +64,15 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        shared.metrics.encode(),
-    )
-        .into_response()
+    let mut text = shared.metrics.encode();
+    if let Some(handle) = &shared.rollouts {
+        let rollouts = super::rollouts_api::metrics_text(&handle.0.list().await);
+        match text.rfind("# EOF") {
+            Some(at) => text.insert_str(at, &rollouts),
+            None => text.push_str(&rollouts),
+        }
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
 }
 
 async fn status(State(shared): State<Arc<Shared>>) -> Response {

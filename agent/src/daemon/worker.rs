@@ -179,6 +179,7 @@ mod tests {
             metrics: Metrics::new(),
             webhook: WebhookConfig::default(),
             store: None,
+            rollouts: None,
         });
         (fake, shared)
     }

@@ -52,7 +52,9 @@ impl Default for PublishOptions {
 pub struct PublishReport {
     /// The `version_info` written to the files.
     pub version: String,
-    /// `envoy --mode validate`.
+    /// Whether `envoy --mode validate` ran (false on the weights-only fast path).
+    pub validated: bool,
+    /// `envoy --mode validate` (about 0 on the fast path).
     pub validate_ms: f64,
     /// Writing the union of clusters until the new ones are active.
     pub cds_ms: f64,
@@ -82,6 +84,10 @@ pub struct ConfigDir {
     logs: Option<LogBuffer>,
     /// Serializes publishes; holds the last `version_info` written.
     last_version: tokio::sync::Mutex<u64>,
+    /// The last configuration `envoy --mode validate` accepted and Envoy then served: a
+    /// configuration that differs from it only in weights skips validation (the fast path of
+    /// rollout steps; see [`publish_with`]).
+    validated: std::sync::Mutex<Option<EnvoyConfig>>,
 }
 
 impl ConfigDir {
@@ -92,6 +98,7 @@ impl ConfigDir {
             envoy_binary: envoy_binary.to_path_buf(),
             logs: None,
             last_version: tokio::sync::Mutex::new(0),
+            validated: std::sync::Mutex::new(None),
         })
     }
 
@@ -134,9 +141,23 @@ pub async fn publish_with(
     let started = Instant::now();
     let prepared = prepare(config, &dir.path)?;
 
-    // (a) Validate; nothing is written to the watched folder.
+    // (a) Validate; nothing is written to the watched folder. A configuration that differs
+    // from the last validated and served one only in weights (a rollout step) skips it: the
+    // weights are whole percents with a positive sum per split (the translation and the
+    // rollout plan guarantee it), so Envoy's verdict would be the same, and the verification
+    // in (d) still catches a rejection and restores the previous files.
     let t = Instant::now();
-    validate(&dir.envoy_binary, &prepared, options.validate_timeout).await?;
+    let weights_only = dir
+        .validated
+        .lock()
+        .map(|last| {
+            last.as_ref()
+                .is_some_and(|last| meshcd_core::envoy::same_but_weights(last, config))
+        })
+        .unwrap_or(false);
+    if !weights_only {
+        validate(&dir.envoy_binary, &prepared, options.validate_timeout).await?;
+    }
     let validate_ms = ms(t);
 
     // What is on disk now is the previous configuration: keep it to restore on failure.
@@ -224,9 +245,13 @@ pub async fn publish_with(
         }
     }
     let cleanup_ms = ms(t);
+    if let Ok(mut last) = dir.validated.lock() {
+        *last = Some(config.clone());
+    }
 
     Ok(PublishReport {
         version: version_text,
+        validated: !weights_only,
         validate_ms,
         cds_ms,
         rds_live_ms,

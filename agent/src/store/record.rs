@@ -47,17 +47,26 @@ pub enum AuditAction {
     Skipped,
     /// A previous state was restored.
     Rollback,
+    /// A rollout reached the desired weights.
+    RolloutPromoted,
+    /// A rollout went back to the weights before it (a failed step, or an operator's abort).
+    RolloutRolledBack,
+    /// A rollout was superseded by a new commit or dropped.
+    RolloutSuperseded,
 }
 
 impl AuditAction {
     /// Every action, in declaration order.
-    pub const ALL: [AuditAction; 6] = [
+    pub const ALL: [AuditAction; 9] = [
         Self::Apply,
         Self::DriftDetected,
         Self::DriftCorrected,
         Self::Rejected,
         Self::Skipped,
         Self::Rollback,
+        Self::RolloutPromoted,
+        Self::RolloutRolledBack,
+        Self::RolloutSuperseded,
     ];
 
     /// The name used in JSON and on screen (`drift-detected`).
@@ -69,6 +78,9 @@ impl AuditAction {
             Self::Rejected => "rejected",
             Self::Skipped => "skipped",
             Self::Rollback => "rollback",
+            Self::RolloutPromoted => "rollout-promoted",
+            Self::RolloutRolledBack => "rollout-rolled-back",
+            Self::RolloutSuperseded => "rollout-superseded",
         }
     }
 }

@@ -102,3 +102,44 @@ fn strip_weights(route_config: &Json) -> Json {
     }
     value
 }
+
+/// The cluster behind each backend key of a rollout's moving splits in virtual host `vhost`
+/// (keys in split order; the first route of each rule is read). Empty when the virtual host or a
+/// rule is missing.
+pub fn split_clusters(
+    route_config: &Json,
+    vhost: &str,
+    splits: &[(String, Vec<String>)],
+) -> Vec<(String, String)> {
+    let Some(routes) = route_config
+        .get("virtual_hosts")
+        .and_then(Json::as_array)
+        .and_then(|hosts| {
+            hosts
+                .iter()
+                .find(|h| h.get("name").and_then(Json::as_str) == Some(vhost))
+        })
+        .and_then(|host| host.get("routes"))
+        .and_then(Json::as_array)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (rule, keys) in splits {
+        let clusters = routes
+            .iter()
+            .find(|r| {
+                rule_of(r.get("name").and_then(Json::as_str).unwrap_or("")).to_string() == *rule
+            })
+            .and_then(|r| r.pointer("/route/weighted_clusters/clusters"))
+            .and_then(Json::as_array);
+        let Some(clusters) = clusters else {
+            return Vec::new();
+        };
+        for (key, cluster) in keys.iter().zip(clusters) {
+            let name = cluster.get("name").and_then(Json::as_str).unwrap_or("");
+            out.push((key.clone(), name.to_string()));
+        }
+    }
+    out
+}

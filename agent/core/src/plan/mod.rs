@@ -13,7 +13,7 @@
 pub(crate) mod canonical;
 mod fields;
 pub mod rollout;
-pub(crate) mod select;
+pub mod select;
 pub(crate) mod text;
 
 #[cfg(test)]

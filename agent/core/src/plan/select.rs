@@ -17,6 +17,14 @@ enum By {
     Labels,
 }
 
+/// The RolloutPolicy named `name` among `resources`.
+pub fn policy_named<'a>(resources: &'a [Resource], name: &str) -> Option<&'a RolloutPolicySpec> {
+    resources.iter().find_map(|r| match &r.spec {
+        Spec::RolloutPolicy(spec) if r.id.name == name => Some(spec),
+        _ => None,
+    })
+}
+
 /// The policy (name and spec) that governs `route`, if any of `resources` selects it.
 pub(crate) fn policy_for<'a>(
     resources: &'a [Resource],

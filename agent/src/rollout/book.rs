@@ -1,0 +1,655 @@
+//! The book of rollouts on one target: starts, drives, persists and reports them. The target
+//! itself is not touched here: the owner (a reconciler) asks [`Book::overrides`] which weights
+//! to put on top of the desired configuration, publishes, and reports back with
+//! [`Book::applied`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use meshcd_core::plan::{Plan, WeightMap};
+use meshcd_core::rollout::judge::{judge, Observation};
+use meshcd_core::rollout::machine::{Effect, Event, Gate, HookKind, Phase, Rollout};
+use meshcd_core::rollout::{Provider, Sample};
+use meshcd_core::Loaded;
+use tokio::sync::broadcast;
+
+use super::events::RolloutEvent;
+use super::hooks::{self, HookPayload};
+use super::tracked::Tracked;
+use crate::analysis::{MetricsSource, TemplateVars};
+use crate::store::{AuditAction, AuditEntry, Store};
+
+/// How long a terminal rollout stays in the book (and in `meshcd status`) after it ended.
+const KEEP_FINISHED: Duration = Duration::from_secs(600);
+
+/// Why a gate was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GateError {
+    /// No rollout matches the name.
+    #[error("no rollout of `{0}` (see `meshcd status`)")]
+    NotFound(String),
+    /// Several rollouts match a short name.
+    #[error("`{0}` names several rollouts: {1}")]
+    Ambiguous(String, String),
+    /// The rollout cannot take this gate in its phase.
+    #[error("{0}")]
+    NotNow(String),
+}
+
+/// Every rollout of one target, with the store that persists them.
+pub struct Book {
+    target: String,
+    store: Arc<Store>,
+    admin_url: Option<String>,
+    rollouts: BTreeMap<String, Entry>,
+    events: broadcast::Sender<RolloutEvent>,
+    client: reqwest::Client,
+    recovered: bool,
+}
+
+struct Entry {
+    tracked: Tracked,
+    source: Option<MetricsSource>,
+    finished_at: Option<Instant>,
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Book {
+    /// An empty book for `target` (its id in the store); `admin_url` is the Envoy admin URL the
+    /// `envoy` analysis provider reads by default.
+    pub fn new(target: impl Into<String>, store: Arc<Store>, admin_url: Option<String>) -> Book {
+        let (events, _) = broadcast::channel(256);
+        Book {
+            target: target.into(),
+            store,
+            admin_url,
+            rollouts: BTreeMap::new(),
+            events,
+            client: reqwest::Client::new(),
+            recovered: false,
+        }
+    }
+
+    /// Progress events, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<RolloutEvent> {
+        self.events.subscribe()
+    }
+
+    /// Every rollout the book holds, as events (sorted by route).
+    pub fn snapshot(&self) -> Vec<RolloutEvent> {
+        let now = now_ms();
+        self.rollouts
+            .values()
+            .map(|e| RolloutEvent::of(&e.tracked.rollout, e.tracked.bake.as_millis() as u64, now))
+            .collect()
+    }
+
+    /// True while a rollout is pending, progressing or rolling back (paused ones wait for an
+    /// operator and do not count).
+    pub fn is_moving(&self) -> bool {
+        self.rollouts.values().any(|e| {
+            matches!(
+                e.tracked.rollout.phase,
+                Phase::Pending | Phase::Progressing | Phase::RollingBack
+            ) || e.tracked.pending_apply
+        })
+    }
+
+    /// The rollouts that ended, paused or still run, by route (for `meshcd apply`'s summary).
+    pub fn phases(&self) -> Vec<(String, Phase, Option<String>)> {
+        self.rollouts
+            .values()
+            .map(|e| {
+                let r = &e.tracked.rollout;
+                (r.route.clone(), r.phase, r.reason.clone())
+            })
+            .collect()
+    }
+
+    /// Loads the rollouts the store holds for this target (once, after a start) and resumes
+    /// the active ones (see the module docs of [`crate::rollout`]): each re-applies its weights,
+    /// so the caller must publish. `loaded` is the revision whose policies give analysis and
+    /// hooks; `route_config` maps backend keys to clusters.
+    pub async fn recover(&mut self, loaded: &Loaded, route_config: &serde_json::Value) {
+        if self.recovered {
+            return;
+        }
+        self.recovered = true;
+        let store = self.store.clone();
+        let target = self.target.clone();
+        let stored = tokio::task::spawn_blocking(move || store.list_rollouts::<Rollout>(&target))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        for (route, rollout) in stored {
+            if rollout.phase.is_terminal() {
+                // Kept for the hold of a rolled-back route; dropped when its commit is gone.
+                if rollout.phase == Phase::RolledBack {
+                    self.insert(rollout, loaded, route_config, true);
+                }
+                continue;
+            }
+            tracing::warn!(
+                %route,
+                phase = rollout.phase.as_str(),
+                step = rollout.step + 1,
+                "resuming a rollout after a restart"
+            );
+            self.insert(rollout, loaded, route_config, false);
+            self.event(&route, Event::Recover).await;
+        }
+    }
+
+    /// Brings the book in line with a revision's plan (desired `commit` against what the target
+    /// serves): keeps rollouts whose final weights the commit still asks for, drops superseded
+    /// and old rolled-back ones, and starts a rollout for each weight move of `plan` that none
+    /// covers. `route_config` is the desired configuration's routes (backend keys → clusters).
+    pub async fn sync(
+        &mut self,
+        commit: &str,
+        plan: &Plan,
+        loaded: &Loaded,
+        route_config: &serde_json::Value,
+        vhost_of: impl Fn(&meshcd_core::plan::Change) -> Option<String>,
+    ) {
+        let mut moves: BTreeMap<String, meshcd_core::plan::RolloutPlan> = BTreeMap::new();
+        let mut touched: Vec<String> = Vec::new();
+        for change in &plan.changes {
+            let Some(vhost) = vhost_of(change) else {
+                continue;
+            };
+            touched.push(vhost.clone());
+            if let Some(rollout) = &change.rollout {
+                moves.insert(vhost, rollout.clone());
+            }
+        }
+        let routes: Vec<String> = self.rollouts.keys().cloned().collect();
+        for route in routes {
+            let Some(entry) = self.rollouts.get_mut(&route) else {
+                continue;
+            };
+            let rollout = &mut entry.tracked.rollout;
+            if rollout.commit == commit {
+                continue;
+            }
+            let keep = match moves.get(&route) {
+                // The commit asks for the same final weights: the rollout goes on.
+                Some(next) => rollout.is_active() && next.steps.last() == Some(rollout.target()),
+                // Nothing to move: the route already holds what the commit asks for.
+                None => false,
+            };
+            if keep {
+                rollout.commit = commit.to_string();
+                self.persist(&route).await;
+                continue;
+            }
+            let message = match rollout.phase {
+                Phase::Promoted => None,
+                Phase::RolledBack => Some(format!(
+                    "new commit {}: the rolled-back route is tried again",
+                    short(commit)
+                )),
+                _ => Some(format!(
+                    "superseded by {} at canary {}% (step {}/{}){}",
+                    short(commit),
+                    rollout.canary_share(),
+                    rollout.step + 1,
+                    rollout.steps(),
+                    if moves.contains_key(&route) {
+                        "; a new rollout starts from these weights"
+                    } else if touched.contains(&route) {
+                        "; the route changed and is applied as it is"
+                    } else {
+                        "; the commit asks for the weights the route has"
+                    }
+                )),
+            };
+            if let Some(message) = &message {
+                tracing::info!(%route, "{message}");
+            }
+            self.remove(&route, message.as_deref()).await;
+        }
+        for (route, plan) in moves {
+            if self.rollouts.contains_key(&route) {
+                continue;
+            }
+            let rollout = Rollout::new(
+                route.clone(),
+                commit,
+                plan.clone(),
+                plan.splits.clone(),
+                now_ms(),
+            );
+            self.insert(rollout, loaded, route_config, false);
+            self.event(&route, Event::Start).await;
+        }
+    }
+
+    /// The weights to put on top of the desired configuration: every rollout whose route must
+    /// not (yet) hold the desired weights, with its splits.
+    pub fn overrides(&self) -> Vec<(String, Vec<(String, Vec<String>)>, WeightMap)> {
+        self.rollouts
+            .values()
+            .filter_map(|e| {
+                let r = &e.tracked.rollout;
+                (r.want != *r.target() || r.phase == Phase::RolledBack)
+                    .then(|| (r.route.clone(), r.splits.clone(), r.want.clone()))
+            })
+            .collect()
+    }
+
+    /// True when some rollout waits for its weights to be published.
+    pub fn needs_publish(&self) -> bool {
+        self.rollouts.values().any(|e| e.tracked.pending_apply)
+    }
+
+    /// Drops a rollout whose weights cannot be put into the configuration any more (the route
+    /// changed shape); the desired route is then applied as it is.
+    pub async fn abandon(&mut self, route: &str, why: &str) {
+        if self.rollouts.contains_key(route) {
+            tracing::warn!(%route, "rollout dropped: {why}");
+            self.remove(route, Some(&format!("dropped: {why}"))).await;
+        }
+    }
+
+    /// The owner published the overrides and the target confirmed them: every rollout that
+    /// waited takes `Applied`.
+    pub async fn applied(&mut self) {
+        let waiting: Vec<String> = self
+            .rollouts
+            .iter()
+            .filter(|(_, e)| e.tracked.pending_apply)
+            .map(|(route, _)| route.clone())
+            .collect();
+        for route in waiting {
+            if let Some(entry) = self.rollouts.get_mut(&route) {
+                entry.tracked.pending_apply = false;
+            }
+            self.event(&route, Event::Applied).await;
+        }
+    }
+
+    /// Reads metrics and judges every baking rollout whose interval is due. Returns true when a
+    /// rollout needs its weights published.
+    pub async fn tick(&mut self) -> bool {
+        let now = Instant::now();
+        self.rollouts.retain(|_, e| {
+            e.finished_at.is_none_or(|at| {
+                now.duration_since(at) < KEEP_FINISHED
+                    || e.tracked.rollout.phase == Phase::RolledBack
+            })
+        });
+        let due: Vec<String> = self
+            .rollouts
+            .iter()
+            .filter(|(_, e)| e.tracked.rollout.is_baking() && e.tracked.next_check <= now)
+            .map(|(route, _)| route.clone())
+            .collect();
+        for route in due {
+            let Some(judgement) = self.measure(&route).await else {
+                continue;
+            };
+            self.event(&route, Event::Judged(judgement)).await;
+        }
+        self.needs_publish()
+    }
+
+    /// When the next rollout is due for a measurement (for the caller's sleep).
+    pub fn next_due(&self) -> Option<Instant> {
+        self.rollouts
+            .values()
+            .filter(|e| e.tracked.rollout.is_baking())
+            .map(|e| e.tracked.next_check)
+            .min()
+    }
+
+    /// An operator gate on the rollout of `route` (a full name, or a short name that matches
+    /// one rollout's name or `namespace/name`).
+    pub async fn gate(&mut self, route: &str, gate: Gate) -> Result<RolloutEvent, GateError> {
+        let route = self.resolve(route)?;
+        let now = now_ms();
+        let entry = self
+            .rollouts
+            .get(&route)
+            .ok_or_else(|| GateError::NotFound(route.clone()))?;
+        // Tried on a copy first, so a refused gate is an error and changes nothing.
+        if let Err(e) = entry.tracked.rollout.clone().on(Event::Manual(gate), now) {
+            return Err(GateError::NotNow(e.to_string()));
+        }
+        self.event(&route, Event::Manual(gate)).await;
+        let entry = &self.rollouts[&route];
+        Ok(RolloutEvent::of(
+            &entry.tracked.rollout,
+            entry.tracked.bake.as_millis() as u64,
+            now_ms(),
+        ))
+    }
+
+    fn resolve(&self, name: &str) -> Result<String, GateError> {
+        if self.rollouts.contains_key(name) {
+            return Ok(name.to_string());
+        }
+        let matches: Vec<&String> = self
+            .rollouts
+            .keys()
+            .filter(|route| route.ends_with(&format!("/{name}")))
+            .collect();
+        match matches.as_slice() {
+            [] => Err(GateError::NotFound(name.to_string())),
+            [one] => Ok((*one).clone()),
+            many => Err(GateError::Ambiguous(
+                name.to_string(),
+                many.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
+        }
+    }
+
+    fn insert(
+        &mut self,
+        rollout: Rollout,
+        loaded: &Loaded,
+        route_config: &serde_json::Value,
+        finished: bool,
+    ) {
+        let clusters =
+            meshcd_core::envoy::split_clusters(route_config, &rollout.route, &rollout.splits);
+        let route = rollout.route.clone();
+        let tracked = Tracked::new(rollout, loaded, &clusters);
+        let source = match MetricsSource::for_spec(&tracked.analysis, self.admin_url.as_deref()) {
+            Ok(source) => Some(source),
+            Err(error) => {
+                tracing::warn!(%route, %error, "the rollout's metrics cannot be read");
+                None
+            }
+        };
+        self.rollouts.insert(
+            route,
+            Entry {
+                tracked,
+                source,
+                finished_at: finished.then(Instant::now),
+            },
+        );
+    }
+
+    async fn remove(&mut self, route: &str, message: Option<&str>) {
+        if let Some(entry) = self.rollouts.remove(route) {
+            let store = self.store.clone();
+            let target = self.target.clone();
+            let key = route.to_string();
+            let _ = tokio::task::spawn_blocking(move || store.delete_rollout(&target, &key)).await;
+            if let Some(message) = message {
+                self.audit(
+                    &entry.tracked.rollout,
+                    AuditAction::RolloutSuperseded,
+                    message,
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Feeds `event` to the rollout of `route`, persists, and carries out the effects (which may
+    /// feed further events: a refusing pre-step hook).
+    async fn event(&mut self, route: &str, event: Event) {
+        let mut queue = vec![event];
+        while let Some(event) = queue.pop() {
+            let Some(entry) = self.rollouts.get_mut(route) else {
+                return;
+            };
+            let effects = match entry.tracked.rollout.on(event, now_ms()) {
+                Ok(effects) => effects,
+                Err(refused) => {
+                    tracing::debug!(%route, "{refused}");
+                    continue;
+                }
+            };
+            // Persist before carrying out: a crash from here on finds the intent.
+            self.persist(route).await;
+            let mut halted = false;
+            for effect in effects {
+                if halted {
+                    break;
+                }
+                match effect {
+                    Effect::Hooks(HookKind::PreStep) => {
+                        if let Err(why) = self.call_hooks(route, HookKind::PreStep).await {
+                            queue.push(Event::HookFailed(why));
+                            halted = true;
+                        }
+                    }
+                    Effect::Hooks(kind) => {
+                        if let Err(why) = self.call_hooks(route, kind).await {
+                            tracing::warn!(%route, "{why}");
+                        }
+                    }
+                    Effect::Apply(_) => {
+                        if let Some(entry) = self.rollouts.get_mut(route) {
+                            entry.tracked.pending_apply = true;
+                        }
+                    }
+                    Effect::Baseline => self.baseline(route).await,
+                    Effect::MarkFailed(reason) => self.mark_failed(route, &reason).await,
+                    Effect::Finished(phase) => self.finished(route, phase).await,
+                }
+            }
+            self.publish_event(route);
+        }
+    }
+
+    fn publish_event(&self, route: &str) {
+        if let Some(entry) = self.rollouts.get(route) {
+            let _ = self.events.send(RolloutEvent::of(
+                &entry.tracked.rollout,
+                entry.tracked.bake.as_millis() as u64,
+                now_ms(),
+            ));
+        }
+    }
+
+    async fn persist(&self, route: &str) {
+        let Some(entry) = self.rollouts.get(route) else {
+            return;
+        };
+        let store = self.store.clone();
+        let target = self.target.clone();
+        let rollout = entry.tracked.rollout.clone();
+        let key = route.to_string();
+        let result =
+            tokio::task::spawn_blocking(move || store.put_rollout(&target, &key, &rollout)).await;
+        if !matches!(result, Ok(Ok(()))) {
+            tracing::error!(%route, "could not persist the rollout's state");
+        }
+    }
+
+    async fn baseline(&mut self, route: &str) {
+        let Some(entry) = self.rollouts.get_mut(route) else {
+            return;
+        };
+        entry.tracked.baseline = None;
+        let interval = entry.tracked.analysis.interval();
+        entry.tracked.next_check = Instant::now() + interval;
+        let backends = entry.tracked.backends();
+        let Some(source) = &entry.source else {
+            return;
+        };
+        match source.counters(&backends).await {
+            Ok(counters) => entry.tracked.baseline = Some(counters),
+            Err(error) => {
+                tracing::warn!(%route, %error, "reading the step's first counters failed")
+            }
+        }
+    }
+
+    /// Reads the metrics of one baking rollout and judges them; `None` when they cannot be read
+    /// (retried next interval).
+    async fn measure(&mut self, route: &str) -> Option<meshcd_core::rollout::Judgement> {
+        let entry = self.rollouts.get_mut(route)?;
+        let tracked = &mut entry.tracked;
+        let interval = tracked.analysis.interval();
+        tracked.next_check = Instant::now() + interval;
+        let elapsed = Duration::from_millis(now_ms().saturating_sub(tracked.rollout.since_ms));
+        let mut observation = Observation {
+            elapsed,
+            bake: tracked.bake,
+            ..Observation::default()
+        };
+        if tracked.analysis.provider != Provider::None {
+            let Some(source) = &entry.source else {
+                // Without a source the step can never be judged healthy.
+                observation.elapsed = observation.elapsed.max(tracked.bake);
+                return Some(judge(&tracked.analysis, &observation));
+            };
+            source.probe_round().await;
+            let backends = tracked.backends();
+            let counters = match source.counters(&backends).await {
+                Ok(counters) => counters,
+                Err(error) => {
+                    tracing::warn!(%route, %error, "reading metrics failed");
+                    return None;
+                }
+            };
+            let Some(baseline) = &tracked.baseline else {
+                tracked.baseline = Some(counters);
+                return None;
+            };
+            let window = |name: &String| -> Sample {
+                match (counters.get(name), baseline.get(name)) {
+                    (Some(now), Some(then)) => now.since(then),
+                    (Some(now), None) => now.since(&Default::default()),
+                    _ => Sample::default(),
+                }
+            };
+            observation.canary = window(&tracked.canary);
+            if !tracked.stable.is_empty() && counters.len() > 1 {
+                observation.stable = Some(
+                    tracked
+                        .stable
+                        .iter()
+                        .map(window)
+                        .fold(Sample::default(), |a, b| a.merged(&b)),
+                );
+            }
+            if !tracked.analysis.queries.is_empty() {
+                let (namespace, name) = split_route(route);
+                let vars = TemplateVars {
+                    canary: tracked.canary.clone(),
+                    stable: tracked.stable.clone(),
+                    route: name,
+                    namespace,
+                    window: elapsed,
+                };
+                observation.queries = source.queries(&tracked.analysis.queries, &vars).await;
+            }
+        }
+        Some(judge(&tracked.analysis, &observation))
+    }
+
+    async fn call_hooks(&self, route: &str, kind: HookKind) -> Result<(), String> {
+        let Some(entry) = self.rollouts.get(route) else {
+            return Ok(());
+        };
+        let hooks = match kind {
+            HookKind::PreStep => &entry.tracked.hooks.pre_step,
+            HookKind::PostPromotion => &entry.tracked.hooks.post_promotion,
+            HookKind::OnRollback => &entry.tracked.hooks.on_rollback,
+        };
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let event = RolloutEvent::of(
+            &entry.tracked.rollout,
+            entry.tracked.bake.as_millis() as u64,
+            now_ms(),
+        );
+        let payload = HookPayload {
+            hook: kind,
+            target: &self.target,
+            rollout: &event,
+        };
+        hooks::call_all(&self.client, hooks, &payload).await
+    }
+
+    async fn mark_failed(&self, route: &str, reason: &str) {
+        let Some(entry) = self.rollouts.get(route) else {
+            return;
+        };
+        let store = self.store.clone();
+        let target = self.target.clone();
+        let commit = entry.tracked.rollout.commit.clone();
+        let reason = format!("rollout of {route} rolled back: {reason}");
+        let _ =
+            tokio::task::spawn_blocking(move || store.mark_failed(&target, &commit, &reason)).await;
+    }
+
+    async fn finished(&mut self, route: &str, phase: Phase) {
+        let Some(entry) = self.rollouts.get_mut(route) else {
+            return;
+        };
+        entry.finished_at = Some(Instant::now());
+        let rollout = entry.tracked.rollout.clone();
+        let (action, message) = match phase {
+            Phase::Promoted => (
+                AuditAction::RolloutPromoted,
+                format!(
+                    "{route} promoted through {} step(s) to {}",
+                    rollout.steps(),
+                    weights_text(rollout.target())
+                ),
+            ),
+            _ => (
+                AuditAction::RolloutRolledBack,
+                format!(
+                    "{route} rolled back to {}: {}",
+                    weights_text(&rollout.plan.from),
+                    rollout.reason.clone().unwrap_or_default()
+                ),
+            ),
+        };
+        tracing::info!("{message}");
+        self.audit(&rollout, action, &message).await;
+    }
+
+    async fn audit(&self, rollout: &Rollout, action: AuditAction, message: &str) {
+        let mut entry = AuditEntry::new(&self.target, action);
+        entry.commit = rollout.commit.clone();
+        entry.resources = vec![rollout.route.clone()];
+        entry.message = message.to_string();
+        let store = self.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.append_audit(&entry)).await;
+    }
+}
+
+/// `target 90%, target-green 10%`.
+pub fn weights_text(weights: &WeightMap) -> String {
+    weights
+        .iter()
+        .map(|(k, v)| format!("{k} {v}%"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
+
+/// `(namespace, name)` of a route id `Kind/ns/name` or `Kind/name`.
+fn split_route(route: &str) -> (String, String) {
+    let parts: Vec<&str> = route.split('/').collect();
+    match parts.as_slice() {
+        [_, ns, name] => (ns.to_string(), name.to_string()),
+        [_, name] => (String::new(), name.to_string()),
+        _ => (String::new(), route.to_string()),
+    }
+}
