@@ -1,0 +1,284 @@
+//! `meshcd status` and the rollout gates `meshcd promote|abort|pause|resume`: through the
+//! running daemon's API, or on the state store when no daemon runs.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use meshcd_core::rollout::duration;
+use meshcd_core::rollout::machine::{Event, Gate, Rollout};
+use serde_json::{json, Value};
+
+use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
+use crate::cli::{GateArgs, HistoryFormat, RolloutSource, StatusArgs};
+use crate::rollout::book::now_ms;
+use crate::rollout::{progress_line, RolloutEvent};
+use crate::store::{state_path_in, Store};
+
+/// The daemon's address when neither --server nor --config says.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9090";
+
+/// Where the rollouts are read and gated.
+enum Place {
+    /// A running daemon.
+    Daemon(String),
+    /// The state store (no daemon answered); the target ids it holds rollouts for.
+    Store(Store),
+}
+
+fn server_url(source: &RolloutSource) -> Result<String, Failure> {
+    if let Some(server) = &source.server {
+        return Ok(server.trim_end_matches('/').to_string());
+    }
+    if let Some(config) = &source.config {
+        let config = crate::daemon::load_config(config).map_err(cannot_run)?;
+        let mut addr = config.server.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        return Ok(format!("http://{addr}"));
+    }
+    Ok(DEFAULT_SERVER.to_string())
+}
+
+async fn place(source: &RolloutSource, client: &reqwest::Client) -> Result<Place, Failure> {
+    let server = server_url(source)?;
+    let reachable = client
+        .get(format!("{server}/healthz"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .is_ok();
+    if reachable {
+        return Ok(Place::Daemon(server));
+    }
+    let Some(config) = &source.config else {
+        return Err(cannot_run(anyhow::anyhow!(
+            "no meshcd daemon answers at {server}; start `meshcd run`, pass --server URL, or \
+             --config FILE to use its state store"
+        )));
+    };
+    let config = crate::daemon::load_config(config).map_err(cannot_run)?;
+    let store = Store::open(state_path_in(&config.state_dir)).map_err(|e| {
+        cannot_run(anyhow::anyhow!(
+            "no meshcd daemon answers at {server}, and its state store cannot be opened: {e}"
+        ))
+    })?;
+    Ok(Place::Store(store))
+}
+
+/// Every target's rollouts in a store, with their target ids.
+fn stored(store: &Store) -> Result<Vec<(String, Rollout)>, Failure> {
+    let mut out = Vec::new();
+    for target in store_targets(store)? {
+        for (_, rollout) in store.list_rollouts::<Rollout>(&target).map_err(cannot_run)? {
+            out.push((target.clone(), rollout));
+        }
+    }
+    Ok(out)
+}
+
+fn store_targets(store: &Store) -> Result<Vec<String>, Failure> {
+    let mut targets: Vec<String> = store
+        .history(None, usize::MAX)
+        .map_err(cannot_run)?
+        .into_iter()
+        .map(|e| e.target)
+        .collect();
+    targets.sort();
+    targets.dedup();
+    Ok(targets)
+}
+
+fn event_of(rollout: &Rollout) -> RolloutEvent {
+    let bake = duration::parse(&rollout.plan.bake_time).unwrap_or_default();
+    RolloutEvent::of(rollout, bake.as_millis() as u64, now_ms())
+}
+
+async fn list(place: &Place, client: &reqwest::Client) -> Result<Vec<RolloutEvent>, Failure> {
+    match place {
+        Place::Daemon(server) => {
+            let body: Value = client
+                .get(format!("{server}/api/v1/rollouts"))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .map_err(|e| cannot_run(anyhow::anyhow!("{server}: {}", without_url(&e))))?
+                .json()
+                .await
+                .map_err(|e| cannot_run(anyhow::anyhow!("{server}: {}", without_url(&e))))?;
+            serde_json::from_value(body["rollouts"].clone())
+                .map_err(|e| cannot_run(anyhow::anyhow!("{server}: unexpected answer: {e}")))
+        }
+        Place::Store(store) => Ok(stored(store)?.iter().map(|(_, r)| event_of(r)).collect()),
+    }
+}
+
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "");
+    }
+    text
+}
+
+/// `meshcd status [--watch]`.
+pub fn status(args: &StatusArgs) -> Result<u8, Failure> {
+    let interval = duration::parse(&args.interval)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            cannot_run(anyhow::anyhow!(
+                "--interval `{}` is not a duration such as `1s`",
+                args.interval
+            ))
+        })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let place = place(&args.source, &client).await?;
+        let json = args.source.format == HistoryFormat::Json;
+        let mut last: BTreeMap<String, RolloutEvent> = BTreeMap::new();
+        let tty = std::io::stdout().is_terminal();
+        let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+        loop {
+            let rollouts = list(&place, &client).await?;
+            if !args.watch {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&json!({ "rollouts": rollouts })).unwrap_or_default());
+                } else if rollouts.is_empty() {
+                    println!("no rollouts");
+                } else {
+                    for r in &rollouts {
+                        println!("{}", progress_line(r));
+                    }
+                }
+                return Ok(EXIT_OK);
+            }
+            if json {
+                for r in &rollouts {
+                    if last.get(&r.route) != Some(r) {
+                        println!("{}", serde_json::to_string(r).unwrap_or_default());
+                    }
+                }
+            } else {
+                if tty {
+                    print!("\x1b[2J\x1b[H");
+                }
+                println!(
+                    "{} rollout(s); refreshing every {} (Ctrl-C to stop)",
+                    rollouts.len(),
+                    duration::format(interval)
+                );
+                for r in &rollouts {
+                    println!("{}", progress_line(r));
+                }
+            }
+            last = rollouts.into_iter().map(|r| (r.route.clone(), r)).collect();
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = &mut interrupt => return Ok(EXIT_OK),
+            }
+        }
+    })
+}
+
+/// `meshcd promote|abort|pause|resume ROUTE`.
+pub fn gate(args: &GateArgs, gate: Gate) -> Result<u8, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let json = args.source.format == HistoryFormat::Json;
+        let result = match place(&args.source, &client).await? {
+            Place::Daemon(server) => gate_daemon(&client, &server, &args.route, gate).await?,
+            Place::Store(store) => gate_store(&store, &args.route, gate)?,
+        };
+        match result {
+            Ok((event, note)) => {
+                if json {
+                    println!("{}", serde_json::to_string(&json!({ "rollout": event })).unwrap_or_default());
+                } else {
+                    println!("{}: {}", gate.as_str(), progress_line(&event));
+                    if let Some(note) = note {
+                        println!("{note}");
+                    }
+                }
+                Ok(EXIT_OK)
+            }
+            Err(message) => {
+                if json {
+                    println!("{}", serde_json::to_string(&json!({ "error": message })).unwrap_or_default());
+                }
+                eprintln!("meshcd {}: {message}", gate.as_str());
+                Ok(EXIT_FINDINGS)
+            }
+        }
+    })
+}
+
+type GateResult = Result<(RolloutEvent, Option<String>), String>;
+
+async fn gate_daemon(
+    client: &reqwest::Client,
+    server: &str,
+    route: &str,
+    gate: Gate,
+) -> Result<GateResult, Failure> {
+    let response = client
+        .post(format!("{server}/api/v1/rollouts/{}", gate.as_str()))
+        .timeout(Duration::from_secs(30))
+        .json(&json!({ "route": route }))
+        .send()
+        .await
+        .map_err(|e| cannot_run(anyhow::anyhow!("{server}: {}", without_url(&e))))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        let event = serde_json::from_value(body["rollout"].clone())
+            .map_err(|e| cannot_run(anyhow::anyhow!("{server}: unexpected answer: {e}")))?;
+        return Ok(Ok((event, None)));
+    }
+    if status.is_client_error() {
+        let message = body["error"].as_str().unwrap_or("refused").to_string();
+        return Ok(Err(message));
+    }
+    Err(cannot_run(anyhow::anyhow!(
+        "{server} answered {}: {}",
+        status.as_u16(),
+        body["error"].as_str().unwrap_or("")
+    )))
+}
+
+fn gate_store(store: &Store, route: &str, gate: Gate) -> Result<GateResult, Failure> {
+    let rollouts = stored(store)?;
+    let matches: Vec<&(String, Rollout)> = rollouts
+        .iter()
+        .filter(|(_, r)| r.route == route || r.route.ends_with(&format!("/{route}")))
+        .collect();
+    let (target, rollout) = match matches.as_slice() {
+        [] => return Ok(Err(format!("no rollout of `{route}` (see `meshcd status`)"))),
+        [one] => (*one).clone(),
+        many => {
+            let names: Vec<&str> = many.iter().map(|(_, r)| r.route.as_str()).collect();
+            return Ok(Err(format!("`{route}` names several rollouts: {}", names.join(", "))));
+        }
+    };
+    let mut rollout = rollout;
+    if let Err(refused) = rollout.on(Event::Manual(gate), now_ms()) {
+        return Ok(Err(refused.to_string()));
+    }
+    store
+        .put_rollout(&target, &rollout.route, &rollout)
+        .map_err(cannot_run)?;
+    Ok(Ok((
+        event_of(&rollout),
+        Some(
+            "no daemon runs: the gate is recorded; `meshcd run` or `meshcd apply` carries it out"
+                .to_string(),
+        ),
+    )))
+}
