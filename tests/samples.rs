@@ -254,9 +254,12 @@ fn cloud_run_mesh_holds_a_canary_an_even_split_and_a_grpc_route() {
     assert_eq!(policy.bake_time.as_deref(), Some("30s"));
     assert_eq!(policy.on_failure.as_deref(), Some("rollback"));
     let analysis = policy.analysis.as_ref().expect("analysis");
-    assert_eq!(analysis["minRequests"], 50);
-    assert_eq!(analysis["successRate"]["min"], 99);
-    assert_eq!(analysis["latencyP99"]["max"], "500ms");
+    assert_eq!(analysis.min_requests, Some(50));
+    assert_eq!(analysis.success_rate.as_ref().map(|s| s.min), Some(99.0));
+    assert_eq!(
+        analysis.latency_p99.as_ref().map(|l| l.max.as_str()),
+        Some("500ms")
+    );
 
     // Every backend service a route names has a loopback Backend, under its short name and with
     // the full path as an alias, on a port of its own from 18081 up.

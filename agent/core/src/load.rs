@@ -356,9 +356,9 @@ fn typed(
         Kind::ReferenceGrant => {
             Spec::ReferenceGrant(deserialize(spec_json, &at, true, file, tree, loaded)?)
         }
-        Kind::RolloutPolicy => {
-            Spec::RolloutPolicy(deserialize(spec_json, &at, true, file, tree, loaded)?)
-        }
+        Kind::RolloutPolicy => Spec::RolloutPolicy(Box::new(deserialize(
+            spec_json, &at, true, file, tree, loaded,
+        )?)),
         Kind::Backend => Spec::Backend(deserialize(spec_json, &at, true, file, tree, loaded)?),
         Kind::Service => Spec::Service(deserialize(spec_json, &at, false, file, tree, loaded)?),
         Kind::GcpBackend => {

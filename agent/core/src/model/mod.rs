@@ -35,7 +35,7 @@ pub enum Spec {
     /// Any Gateway API route kind; the kind is in the resource id.
     GwRoute(gateway_api::RouteSpec),
     ReferenceGrant(gateway_api::ReferenceGrantSpec),
-    RolloutPolicy(meshcd::RolloutPolicySpec),
+    RolloutPolicy(Box<meshcd::RolloutPolicySpec>),
     Backend(meshcd::BackendSpec),
     Service(kubernetes::ServiceSpec),
     GcpBackend(kubernetes::GcpBackendSpec),

@@ -20,7 +20,7 @@ enum By {
 /// The RolloutPolicy named `name` among `resources`.
 pub fn policy_named<'a>(resources: &'a [Resource], name: &str) -> Option<&'a RolloutPolicySpec> {
     resources.iter().find_map(|r| match &r.spec {
-        Spec::RolloutPolicy(spec) if r.id.name == name => Some(spec),
+        Spec::RolloutPolicy(spec) if r.id.name == name => Some(spec.as_ref()),
         _ => None,
     })
 }
@@ -34,7 +34,7 @@ pub(crate) fn policy_for<'a>(
         .iter()
         .filter_map(|r| match &r.spec {
             Spec::RolloutPolicy(spec) => {
-                selected_by(&spec.selector, route).map(|by| (by, r.id.name.as_str(), spec))
+                selected_by(&spec.selector, route).map(|by| (by, r.id.name.as_str(), spec.as_ref()))
             }
             _ => None,
         })

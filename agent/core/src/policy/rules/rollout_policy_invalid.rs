@@ -9,6 +9,16 @@
 //!   `continue`;
 //! - `bakeTime` is a duration: numbers with units `ms`, `s`, `m`, `h`, as in `500ms`, `30s`,
 //!   `5m`, `1h30m`;
+//! - `analysis`: `successRate.min` is in (0, 100]; each latency `percentile` in (0, 100);
+//!   latency `max` (`latency[].max`, `latencyP50`..`latencyP99`), `interval` (above zero) and
+//!   `probe.timeout` are durations; `confidence` is in [0.5, 1) and `compare.alpha` in
+//!   (0, 0.5]; provider `prometheus` needs an `address` and any `address` is an http(s) URL;
+//!   provider `http` needs `probe.url` (an http(s) URL); `probe.expectStatus` are HTTP
+//!   statuses and `probe.perInterval` is at least 1; `queries` are only read by provider
+//!   `prometheus`, and each needs a unique `name`, a `query`, and a `min` or a `max` (not
+//!   above each other). A warning when provider `none` (time-based steps) is given conditions
+//!   it will never read. Unknown fields of `analysis` are MC006's;
+//! - `hooks`: each hook's `url` is an http(s) URL and its `timeout` a duration;
 //! - a warning when the selector selects no route of the repository (see
 //!   [`crate::policy::selector::selects`]); an empty selector selects nothing.
 //!
@@ -29,21 +39,28 @@
 //!   steps: [10, 5, 100]     # MC303: 5 is not above 10
 //!   bakeTime: 5 minutes     # MC303: use 5m
 //!   onFailure: revert       # MC303: rollback or pause
+//!   analysis:
+//!     provider: prometheus  # MC303: no address
+//!     successRate: {min: 0.99}
+//!     latency: [{percentile: 100, max: 1 second}]  # MC303: percentile, max
 //! ```
 
 use crate::finding::{Finding, Severity};
-use crate::model::meshcd::RolloutPolicySpec;
+use crate::model::meshcd::{Hook, RolloutPolicySpec};
 use crate::model::{Kind, Resource, Spec};
 use crate::path::FieldPath;
 use crate::policy::selector::{is_empty, selects};
 use crate::policy::{Context, Rule};
+use crate::rollout::analysis::{AnalysisSpec, Provider};
+use crate::rollout::duration;
 
 /// The rule.
 pub const RULE: Rule = Rule {
     code: "MC303",
     name: "rollout-policy-invalid",
     summary:
-        "a RolloutPolicy has invalid steps, weights, actions or bake time, or selects no route",
+        "a RolloutPolicy has invalid steps, weights, actions, bake time, analysis or hooks, or \
+         selects no route",
     check: Some(check),
 };
 
@@ -51,38 +68,27 @@ const ON_FAILURE: &[&str] = &["rollback", "pause"];
 const ON_INCONCLUSIVE: &[&str] = &["pause", "rollback", "continue"];
 
 /// True for a duration such as `30s`, `5m`, `1h30m`, `500ms` or `1.5h`: one or more numbers,
-/// each followed by a unit (`ms`, `s`, `m`, `h`).
+/// each followed by a unit (`ms`, `s`, `m`, `h`), without spaces (see
+/// [`crate::rollout::duration::parse`]).
 pub fn is_duration(text: &str) -> bool {
-    let mut rest = text;
-    if rest.is_empty() {
+    text == text.trim() && duration::parse(text).is_some()
+}
+
+const DURATION_HINT: &str = "write a number and a unit, such as `30s`, `5m`, `1h30m` or `500ms`";
+
+/// True for an `http://` or `https://` URL with a host.
+fn is_http_url(text: &str) -> bool {
+    let Some(rest) = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+    else {
         return false;
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return false;
-        }
-        rest = &rest[digits..];
-        if let Some(fraction) = rest.strip_prefix('.') {
-            let digits = fraction
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(fraction.len());
-            if digits == 0 {
-                return false;
-            }
-            rest = &fraction[digits..];
-        }
-        rest = match ["ms", "h", "m", "s"]
-            .iter()
-            .find_map(|unit| rest.strip_prefix(unit))
-        {
-            Some(after) => after,
-            None => return false,
-        };
-    }
-    true
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    !host.is_empty()
+        && !host.starts_with(':')
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn one_of(values: &[&str]) -> String {
@@ -183,11 +189,23 @@ fn check_policy(
         if !is_duration(bake_time) {
             error(
                 spec.key("bakeTime"),
-                format!(
-                    "bakeTime `{bake_time}` is not a duration; write a number and a unit, such as \
-                     `30s`, `5m`, `1h30m` or `500ms`"
-                ),
+                format!("bakeTime `{bake_time}` is not a duration; {DURATION_HINT}"),
             );
+        }
+    }
+
+    let analysis_path = spec.key("analysis");
+    if let Some(analysis) = &policy.analysis {
+        check_analysis(resource, analysis, &analysis_path, out);
+    }
+    let hooks = spec.key("hooks");
+    for (key, list) in [
+        ("preStep", &policy.hooks.pre_step),
+        ("postPromotion", &policy.hooks.post_promotion),
+        ("onRollback", &policy.hooks.on_rollback),
+    ] {
+        for (i, hook) in list.iter().enumerate() {
+            check_hook(resource, hook, &hooks.key(key).index(i), out);
         }
     }
 
@@ -208,6 +226,316 @@ fn check_policy(
     }
 }
 
+fn error(resource: &Resource, out: &mut Vec<Finding>, path: FieldPath, message: String) {
+    out.push(resource.finding(&RULE, Severity::Error, &path, message));
+}
+
+/// An error when `text` is not a duration; `what` names the field in the message.
+fn duration_field(
+    resource: &Resource,
+    out: &mut Vec<Finding>,
+    path: FieldPath,
+    what: &str,
+    text: &str,
+) -> Option<std::time::Duration> {
+    if is_duration(text) {
+        return duration::parse(text);
+    }
+    error(
+        resource,
+        out,
+        path,
+        format!("{what} `{text}` is not a duration; {DURATION_HINT}"),
+    );
+    None
+}
+
+fn check_analysis(
+    resource: &Resource,
+    analysis: &AnalysisSpec,
+    path: &FieldPath,
+    out: &mut Vec<Finding>,
+) {
+    let provider = analysis.provider;
+    if let Some(interval) = analysis.interval.as_deref() {
+        let at = path.key("interval");
+        if duration_field(resource, out, at.clone(), "interval", interval)
+            .is_some_and(|d| d.is_zero())
+        {
+            error(
+                resource,
+                out,
+                at,
+                format!("interval `{interval}` must be longer than zero"),
+            );
+        }
+    }
+    if let Some(confidence) = analysis.confidence {
+        if !(0.5..1.0).contains(&confidence) {
+            error(
+                resource,
+                out,
+                path.key("confidence"),
+                format!(
+                    "confidence {confidence} is outside [0.5, 1); it is a probability, such as \
+                     0.99"
+                ),
+            );
+        }
+    }
+    if let Some(success) = &analysis.success_rate {
+        let min = success.min;
+        if !(min > 0.0 && min <= 100.0) {
+            error(
+                resource,
+                out,
+                path.key("successRate").key("min"),
+                format!(
+                    "successRate.min {min} is outside (0, 100]; it is a percentage of canary \
+                     requests, such as 99"
+                ),
+            );
+        }
+    }
+    for (key, shorthand) in [
+        ("latencyP50", &analysis.latency_p50),
+        ("latencyP90", &analysis.latency_p90),
+        ("latencyP95", &analysis.latency_p95),
+        ("latencyP99", &analysis.latency_p99),
+    ] {
+        if let Some(latency) = shorthand {
+            let at = path.key(key).key("max");
+            duration_field(resource, out, at, &format!("{key}.max"), &latency.max);
+        }
+    }
+    for (i, latency) in analysis.latency.iter().enumerate() {
+        let at = path.key("latency").index(i);
+        let percentile = latency.percentile;
+        if !(percentile > 0.0 && percentile < 100.0) {
+            error(
+                resource,
+                out,
+                at.key("percentile"),
+                format!(
+                    "latency percentile {percentile} is outside (0, 100); write 99 for p99, 99.9 \
+                     for p99.9"
+                ),
+            );
+        }
+        duration_field(resource, out, at.key("max"), "latency max", &latency.max);
+    }
+    if let Some(compare) = &analysis.compare {
+        if let Some(alpha) = compare.alpha {
+            if !(alpha > 0.0 && alpha <= 0.5) {
+                error(
+                    resource,
+                    out,
+                    path.key("compare").key("alpha"),
+                    format!(
+                        "compare.alpha {alpha} is outside (0, 0.5]; it is a significance level, \
+                         such as 0.05"
+                    ),
+                );
+            }
+        }
+    }
+
+    match analysis.address.as_deref() {
+        Some(address) if !is_http_url(address) => error(
+            resource,
+            out,
+            path.key("address"),
+            format!("address `{address}` is not an http or https URL"),
+        ),
+        None if provider == Provider::Prometheus => error(
+            resource,
+            out,
+            path.key("address"),
+            "provider `prometheus` needs an `address`, the Prometheus server's URL (such as \
+             `http://prometheus:9090`)"
+                .to_string(),
+        ),
+        _ => {}
+    }
+
+    check_probe(resource, analysis, path, out);
+    check_queries(resource, analysis, path, out);
+
+    if provider == Provider::None {
+        let ignored: Vec<String> = [
+            ("successRate", analysis.success_rate.is_some()),
+            ("latency", !analysis.latency.is_empty()),
+            ("latencyP50", analysis.latency_p50.is_some()),
+            ("latencyP90", analysis.latency_p90.is_some()),
+            ("latencyP95", analysis.latency_p95.is_some()),
+            ("latencyP99", analysis.latency_p99.is_some()),
+            ("minRequests", analysis.min_requests.is_some()),
+            ("compare", analysis.compare.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(key, _)| format!("`{key}`"))
+        .collect();
+        if !ignored.is_empty() {
+            out.push(resource.finding(
+                &RULE,
+                Severity::Warning,
+                &path.key("provider"),
+                format!(
+                    "provider `none` reads no metrics, so {} will never be checked; each step is \
+                     promoted once its bake time has passed",
+                    ignored.join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+fn check_probe(
+    resource: &Resource,
+    analysis: &AnalysisSpec,
+    path: &FieldPath,
+    out: &mut Vec<Finding>,
+) {
+    let at = path.key("probe");
+    let Some(probe) = &analysis.probe else {
+        if analysis.provider == Provider::Http {
+            error(
+                resource,
+                out,
+                at.key("url"),
+                "provider `http` needs `probe.url`, the URL meshcd sends its probes to".to_string(),
+            );
+        }
+        return;
+    };
+    if probe.url.is_empty() {
+        if analysis.provider == Provider::Http {
+            error(
+                resource,
+                out,
+                at.key("url"),
+                "provider `http` needs `probe.url`, the URL meshcd sends its probes to".to_string(),
+            );
+        }
+    } else if !is_http_url(&probe.url) {
+        error(
+            resource,
+            out,
+            at.key("url"),
+            format!("probe.url `{}` is not an http or https URL", probe.url),
+        );
+    }
+    if let Some(timeout) = probe.timeout.as_deref() {
+        duration_field(resource, out, at.key("timeout"), "probe.timeout", timeout);
+    }
+    for (i, status) in probe.expect_status.iter().enumerate() {
+        if !(100..=599).contains(status) {
+            error(
+                resource,
+                out,
+                at.key("expectStatus").index(i),
+                format!("expectStatus {status} is not an HTTP status (100..=599)"),
+            );
+        }
+    }
+    if probe.per_interval == Some(0) {
+        error(
+            resource,
+            out,
+            at.key("perInterval"),
+            "perInterval 0 sends no probe; it is at least 1".to_string(),
+        );
+    }
+}
+
+fn check_queries(
+    resource: &Resource,
+    analysis: &AnalysisSpec,
+    path: &FieldPath,
+    out: &mut Vec<Finding>,
+) {
+    let at = path.key("queries");
+    if !analysis.queries.is_empty() && analysis.provider != Provider::Prometheus {
+        error(
+            resource,
+            out,
+            at.clone(),
+            format!(
+                "queries are PromQL and only read by provider `prometheus`, not `{}`",
+                analysis.provider.as_str()
+            ),
+        );
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for (i, query) in analysis.queries.iter().enumerate() {
+        let here = at.index(i);
+        let name = query.name.trim();
+        if name.is_empty() {
+            error(
+                resource,
+                out,
+                here.key("name"),
+                format!(
+                    "query {} has no name; name it for progress and reports",
+                    i + 1
+                ),
+            );
+        } else if names.contains(&name) {
+            error(
+                resource,
+                out,
+                here.key("name"),
+                format!("query name `{name}` is used twice; names must be unique"),
+            );
+        } else {
+            names.push(name);
+        }
+        let label = if name.is_empty() {
+            format!("query {}", i + 1)
+        } else {
+            format!("query `{name}`")
+        };
+        if query.query.trim().is_empty() {
+            error(
+                resource,
+                out,
+                here.key("query"),
+                format!("{label} has no `query` (the PromQL to run)"),
+            );
+        }
+        match (query.min, query.max) {
+            (None, None) => error(
+                resource,
+                out,
+                here.clone(),
+                format!("{label} has neither `min` nor `max`, so it can never fail; set one"),
+            ),
+            (Some(min), Some(max)) if min > max => error(
+                resource,
+                out,
+                here.key("min"),
+                format!("{label} has min {min} above its max {max}, so it always fails"),
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn check_hook(resource: &Resource, hook: &Hook, path: &FieldPath, out: &mut Vec<Finding>) {
+    if !is_http_url(&hook.url) {
+        let message = if hook.url.is_empty() {
+            "the hook has no `url` (an http or https URL to POST to)".to_string()
+        } else {
+            format!("hook url `{}` is not an http or https URL", hook.url)
+        };
+        error(resource, out, path.key("url"), message);
+    }
+    if let Some(timeout) = hook.timeout.as_deref() {
+        duration_field(resource, out, path.key("timeout"), "hook timeout", timeout);
+    }
+}
+
 fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for resource in ctx.of_kind(Kind::RolloutPolicy) {
         if let Spec::RolloutPolicy(policy) = &resource.spec {
@@ -218,8 +546,8 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_duration;
-    use crate::policy::findings_of;
+    use super::{is_duration, is_http_url};
+    use crate::policy::{check_fixture, findings_of};
 
     fn mc303(yaml: &str) -> Vec<String> {
         findings_of("MC303", yaml)
@@ -386,5 +714,251 @@ spec:
                 "MC303 warning 23:3 the selector is empty and selects no route; list `routes`, `hostnames` or `matchLabels`",
             ]
         );
+    }
+    #[test]
+    fn a_full_analysis_and_hooks_pass() {
+        let findings = mc303(&format!(
+            "{ROUTE}apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: canary}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  bakeTime: 30s
+  analysis:
+    provider: prometheus
+    address: http://prometheus.monitoring:9090
+    interval: 1s
+    minRequests: 50
+    confidence: 0.99
+    successRate: {{min: 99.5}}
+    latencyP99: {{max: 500ms}}
+    latency:
+    - {{percentile: 99.9, max: 1.5s}}
+    queries:
+    - name: error-budget
+      query: sum(rate(app_errors_total{{backend=\"{{{{canary}}}}\"}}[{{{{window}}}}]))
+      max: 0.5
+    probe:
+      url: http://127.0.0.1:10000/healthz
+      expectStatus: [200, 204]
+      timeout: 2s
+      perInterval: 2
+    compare: {{alpha: 0.05}}
+  hooks:
+    preStep:
+    - {{name: gate, url: 'https://ci.example.com/gate', timeout: 10s}}
+    postPromotion:
+    - url: http://127.0.0.1:8080/done
+---
+apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: timed}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [50, 100]
+  analysis: {{provider: none}}
+---
+apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: probed}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [50, 100]
+  analysis: {{provider: http, probe: {{url: 'https://checkout.example.com/'}}}}
+"
+        ));
+        assert_eq!(findings, Vec::<String>::new());
+    }
+
+    #[test]
+    fn analysis_values_out_of_range() {
+        let findings = mc303(&format!(
+            "{ROUTE}apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: canary}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis:
+    provider: prometheus
+    interval: 0s
+    confidence: 1
+    successRate: {{min: 0}}
+    latencyP99: {{max: 5 seconds}}
+    latency:
+    - {{percentile: 100, max: 200ms}}
+    - {{percentile: 95, max: fast}}
+    compare: {{alpha: 0.9}}
+"
+        ));
+        assert_eq!(
+            findings,
+            vec![
+                "MC303 error 19:5 provider `prometheus` needs an `address`, the Prometheus server's URL (such as `http://prometheus:9090`)",
+                "MC303 error 20:15 interval `0s` must be longer than zero",
+                "MC303 error 21:17 confidence 1 is outside [0.5, 1); it is a probability, such as 0.99",
+                "MC303 error 22:24 successRate.min 0 is outside (0, 100]; it is a percentage of canary requests, such as 99",
+                "MC303 error 23:23 latencyP99.max `5 seconds` is not a duration; write a number and a unit, such as `30s`, `5m`, `1h30m` or `500ms`",
+                "MC303 error 25:20 latency percentile 100 is outside (0, 100); write 99 for p99, 99.9 for p99.9",
+                "MC303 error 26:29 latency max `fast` is not a duration; write a number and a unit, such as `30s`, `5m`, `1h30m` or `500ms`",
+                "MC303 error 27:22 compare.alpha 0.9 is outside (0, 0.5]; it is a significance level, such as 0.05",
+            ]
+        );
+    }
+
+    #[test]
+    fn providers_need_their_address_or_probe_and_queries_need_prometheus() {
+        let findings = mc303(&format!(
+            "{ROUTE}apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: probe}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis:
+    provider: http
+    probe: {{timeout: 2 s, expectStatus: [200, 99], perInterval: 0}}
+    queries:
+    - {{name: errors, query: sum(x), max: 1}}
+---
+apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: prom}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis:
+    provider: prometheus
+    address: prometheus:9090
+    probe: {{url: 'ftp://example.com/'}}
+    queries:
+    - {{name: errors, query: sum(x)}}
+    - {{name: errors, query: '', min: 2, max: 1}}
+    - {{query: sum(y), max: 1}}
+"
+        ));
+        assert_eq!(
+            findings,
+            vec![
+                "MC303 error 20:12 provider `http` needs `probe.url`, the URL meshcd sends its probes to",
+                "MC303 error 20:22 probe.timeout `2 s` is not a duration; write a number and a unit, such as `30s`, `5m`, `1h30m` or `500ms`",
+                "MC303 error 20:47 expectStatus 99 is not an HTTP status (100..=599)",
+                "MC303 error 20:65 perInterval 0 sends no probe; it is at least 1",
+                "MC303 error 22:7 queries are PromQL and only read by provider `prometheus`, not `http`",
+                "MC303 error 32:14 address `prometheus:9090` is not an http or https URL",
+                "MC303 error 33:18 probe.url `ftp://example.com/` is not an http or https URL",
+                "MC303 error 35:7 query `errors` has neither `min` nor `max`, so it can never fail; set one",
+                "MC303 error 36:14 query name `errors` is used twice; names must be unique",
+                "MC303 error 36:29 query `errors` has no `query` (the PromQL to run)",
+                "MC303 error 36:38 query `errors` has min 2 above its max 1, so it always fails",
+                "MC303 error 37:7 query 3 has no name; name it for progress and reports",
+            ]
+        );
+    }
+
+    #[test]
+    fn provider_none_with_conditions_is_a_warning() {
+        let findings = mc303(&format!(
+            "{ROUTE}apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: timed}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis: {{provider: none, successRate: {{min: 99}}, latencyP99: {{max: 1s}}}}
+"
+        ));
+        assert_eq!(
+            findings,
+            vec![
+                "MC303 warning 18:24 provider `none` reads no metrics, so `successRate`, `latencyP99` will never be checked; each step is promoted once its bake time has passed",
+            ]
+        );
+    }
+
+    #[test]
+    fn hooks_need_http_urls_and_durations() {
+        let findings = mc303(&format!(
+            "{ROUTE}apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: canary}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  hooks:
+    preStep:
+    - {{url: 'ftp://example.com/', timeout: '5'}}
+    postPromotion:
+    - {{name: nourl}}
+    onRollback:
+    - {{name: slack, url: 'https://hooks.example.com/x', timeout: 10s}}
+    - {{url: 'http://:80/x'}}
+"
+        ));
+        assert_eq!(
+            findings,
+            vec![
+                "MC303 error 20:13 hook url `ftp://example.com/` is not an http or https URL",
+                "MC303 error 20:44 hook timeout `5` is not a duration; write a number and a unit, such as `30s`, `5m`, `1h30m` or `500ms`",
+                "MC303 error 22:7 the hook has no `url` (an http or https URL to POST to)",
+                "MC303 error 25:13 hook url `http://:80/x` is not an http or https URL",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_misspelled_analysis_field_is_mc006_at_its_line() {
+        let findings = check_fixture(&format!(
+            "{ROUTE}apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: canary}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis:
+    provider: envoy
+    sucessRate: {{min: 99}}
+    latencyP99: {{max: 500ms}}
+"
+        ));
+        let mc006: Vec<&String> = findings
+            .iter()
+            .filter(|f| f.starts_with("MC006 "))
+            .collect();
+        assert_eq!(mc006.len(), 1, "{findings:?}");
+        assert!(
+            mc006[0].starts_with("MC006 warning 20:5 ")
+                && mc006[0].contains("spec.analysis.sucessRate"),
+            "{}",
+            mc006[0]
+        );
+        assert!(
+            !findings.iter().any(|f| f.starts_with("MC303 ")),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn urls() {
+        for ok in [
+            "http://a",
+            "https://a.b:9090/x?y",
+            "http://user@host/",
+            "http://[::1]:80/",
+        ] {
+            assert!(is_http_url(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a.b",
+            "ftp://a",
+            "http://",
+            "http:///x",
+            "http://:80",
+            "https://a b",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
     }
 }
