@@ -527,3 +527,120 @@ fn help_documents_exit_codes() {
     let bad = meshcd(&["plan", "--repo", "."], cache.path());
     assert_eq!(bad.code, 2, "usage error: {}", bad.stderr);
 }
+
+/// `meshcd status` and the gates without a daemon: a clear error without `--config`, and with
+/// it the state store is read and a gate is recorded there (the next `run`/`apply` carries it
+/// out).
+#[test]
+fn rollout_gates_without_a_daemon_use_the_state_store() {
+    use meshcd_core::plan::{RolloutPlan, WeightMap};
+    use meshcd_core::rollout::machine::{Event, Phase, Rollout};
+
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let cache = tmp.path().join("cache");
+    // A port nothing listens on: bind one, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let config = tmp.path().join("meshcd.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "repo: {}\nserver:\n  listen: 127.0.0.1:{port}\nstateDir: {}\n",
+            tmp.path().display(),
+            tmp.path().join("state").display()
+        ),
+    )
+    .expect("config");
+
+    let run = meshcd(
+        &["status", "--server", &format!("http://127.0.0.1:{port}")],
+        &cache,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no meshcd daemon answers"),
+        "{}",
+        run.stderr
+    );
+
+    let shares = |canary: u64| -> WeightMap {
+        [
+            ("stable".to_string(), 100 - canary),
+            ("canary".to_string(), canary),
+        ]
+        .into_iter()
+        .collect()
+    };
+    let mut rollout = Rollout::new(
+        "HTTPRoute/web/web",
+        "c0ffee",
+        RolloutPlan {
+            policy: "p".into(),
+            canary: "canary".into(),
+            bake_time: "30s".into(),
+            on_failure: "rollback".into(),
+            on_inconclusive: "pause".into(),
+            from: shares(0),
+            steps: vec![shares(10), shares(100)],
+            splits: vec![],
+        },
+        vec![("rules[0]".into(), vec!["stable".into(), "canary".into()])],
+        1,
+    );
+    rollout.on(Event::Start, 2).expect("start");
+    rollout.on(Event::Applied, 3).expect("applied");
+    {
+        std::fs::create_dir_all(tmp.path().join("state")).expect("state dir");
+        let store =
+            meshcd::store::Store::open(meshcd::store::state_path_in(&tmp.path().join("state")))
+                .expect("store");
+        store
+            .put_rollout("envoy:test", &rollout.route, &rollout)
+            .expect("put");
+    }
+    let config = config.to_str().expect("utf-8");
+    let run = meshcd(&["status", "--config", config, "--format", "json"], &cache);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status = run.json();
+    assert_eq!(status["rollouts"][0]["route"], "HTTPRoute/web/web");
+    assert_eq!(status["rollouts"][0]["phase"], "progressing");
+    assert_eq!(status["rollouts"][0]["canaryWeight"], 10);
+
+    let run = meshcd(&["resume", "web", "--config", config], &cache);
+    assert_eq!(
+        run.code, 1,
+        "a running rollout needs no resume: {}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("cannot resume"), "{}", run.stderr);
+    let run = meshcd(&["abort", "nope", "--config", config], &cache);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no rollout of `nope`"),
+        "{}",
+        run.stderr
+    );
+
+    let run = meshcd(&["abort", "web", "--config", config], &cache);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("the gate is recorded"),
+        "{}",
+        run.stdout
+    );
+    let store = meshcd::store::Store::open(meshcd::store::state_path_in(&tmp.path().join("state")))
+        .expect("store");
+    let back: Rollout = store
+        .get_rollout("envoy:test", "HTTPRoute/web/web")
+        .expect("read")
+        .expect("kept");
+    assert_eq!(back.phase, Phase::RollingBack);
+    assert_eq!(
+        back.want,
+        shares(0),
+        "abort asks for the weights before the rollout"
+    );
+    assert!(!back.live, "the next run carries it out");
+}

@@ -69,25 +69,12 @@ async fn place(source: &RolloutSource, client: &reqwest::Client) -> Result<Place
 
 /// Every target's rollouts in a store, with their target ids.
 fn stored(store: &Store) -> Result<Vec<(String, Rollout)>, Failure> {
-    let mut out = Vec::new();
-    for target in store_targets(store)? {
-        for (_, rollout) in store.list_rollouts::<Rollout>(&target).map_err(cannot_run)? {
-            out.push((target.clone(), rollout));
-        }
-    }
-    Ok(out)
-}
-
-fn store_targets(store: &Store) -> Result<Vec<String>, Failure> {
-    let mut targets: Vec<String> = store
-        .history(None, usize::MAX)
+    Ok(store
+        .list_all_rollouts::<Rollout>()
         .map_err(cannot_run)?
         .into_iter()
-        .map(|e| e.target)
-        .collect();
-    targets.sort();
-    targets.dedup();
-    Ok(targets)
+        .map(|(target, _, rollout)| (target, rollout))
+        .collect())
 }
 
 fn event_of(rollout: &Rollout) -> RolloutEvent {
@@ -147,7 +134,11 @@ pub fn status(args: &StatusArgs) -> Result<u8, Failure> {
             let rollouts = list(&place, &client).await?;
             if !args.watch {
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&json!({ "rollouts": rollouts })).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&json!({ "rollouts": rollouts }))
+                            .unwrap_or_default()
+                    );
                 } else if rollouts.is_empty() {
                     println!("no rollouts");
                 } else {
@@ -200,7 +191,10 @@ pub fn gate(args: &GateArgs, gate: Gate) -> Result<u8, Failure> {
         match result {
             Ok((event, note)) => {
                 if json {
-                    println!("{}", serde_json::to_string(&json!({ "rollout": event })).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string(&json!({ "rollout": event })).unwrap_or_default()
+                    );
                 } else {
                     println!("{}: {}", gate.as_str(), progress_line(&event));
                     if let Some(note) = note {
@@ -211,7 +205,10 @@ pub fn gate(args: &GateArgs, gate: Gate) -> Result<u8, Failure> {
             }
             Err(message) => {
                 if json {
-                    println!("{}", serde_json::to_string(&json!({ "error": message })).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string(&json!({ "error": message })).unwrap_or_default()
+                    );
                 }
                 eprintln!("meshcd {}: {message}", gate.as_str());
                 Ok(EXIT_FINDINGS)
@@ -260,11 +257,18 @@ fn gate_store(store: &Store, route: &str, gate: Gate) -> Result<GateResult, Fail
         .filter(|(_, r)| r.route == route || r.route.ends_with(&format!("/{route}")))
         .collect();
     let (target, rollout) = match matches.as_slice() {
-        [] => return Ok(Err(format!("no rollout of `{route}` (see `meshcd status`)"))),
+        [] => {
+            return Ok(Err(format!(
+                "no rollout of `{route}` (see `meshcd status`)"
+            )))
+        }
         [one] => (*one).clone(),
         many => {
             let names: Vec<&str> = many.iter().map(|(_, r)| r.route.as_str()).collect();
-            return Ok(Err(format!("`{route}` names several rollouts: {}", names.join(", "))));
+            return Ok(Err(format!(
+                "`{route}` names several rollouts: {}",
+                names.join(", ")
+            )));
         }
     };
     let mut rollout = rollout;

@@ -1,7 +1,7 @@
 //! Per-target state: the last applied record, the failed-revision marker, rollout progress.
 
 use chrono::Utc;
-use redb::TableDefinition;
+use redb::{ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -92,6 +92,23 @@ impl Store {
             .is_some();
         txn.commit().at(&self.path)?;
         Ok(removed)
+    }
+
+    /// Every rollout state of every target, as `(target, route, state)` sorted by both.
+    pub fn list_all_rollouts<T: DeserializeOwned>(
+        &self,
+    ) -> Result<Vec<(String, String, T)>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(ROLLOUTS).at(&self.path)?;
+        let mut rollouts = Vec::new();
+        for row in table.iter().at(&self.path)? {
+            let (key, text) = row.at(&self.path)?;
+            let (target, route) = key.value();
+            let what = || format!("rollout {target}/{route}");
+            let state: T = decode(text.value(), what, &self.path)?;
+            rollouts.push((target.to_string(), route.to_string(), state));
+        }
+        Ok(rollouts)
     }
 
     /// Every rollout state on `target`, by route name (sorted).
