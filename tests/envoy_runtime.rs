@@ -180,6 +180,7 @@ async fn weights_follow_publishes_and_bad_configs_are_refused() {
         .expect("publish 100/0");
     println!("100/0: {report:?}");
     assert_eq!(report.added_clusters, ["a", "b"]);
+    assert!(report.validated, "a first configuration is validated");
     let counts = traffic(&client, port, 200).await;
     assert_eq!(counts.get("a"), Some(&200), "100/0: {counts:?}");
 
@@ -188,6 +189,10 @@ async fn weights_follow_publishes_and_bad_configs_are_refused() {
         .await
         .expect("publish 0/100");
     println!("0/100: {report:?}");
+    assert!(
+        !report.validated,
+        "only weights changed: the fast path skips `envoy --mode validate`"
+    );
     let counts = traffic(&client, port, 200).await;
     assert_eq!(counts.get("b"), Some(&200), "0/100: {counts:?}");
 

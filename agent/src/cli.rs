@@ -47,6 +47,16 @@ pub enum Command {
     /// 2 could not run. With --detailed-exitcode (as `terraform plan`): 0 no changes, 1 error
     /// of any kind, 2 changes present.
     Plan(PlanArgs),
+    /// Write the pull-request report: a verdict, a summary table, policy findings, rollouts
+    /// and one collapsible diff per changed resource, in GitHub-flavoured Markdown.
+    ///
+    /// Compares the head revision (--rev) with a base (--base, as `plan`). The report is split
+    /// into comments of at most --max-comment-chars characters, the verdict and summary always
+    /// in the first. Also available as `meshcd plan --format markdown`.
+    ///
+    /// Exit status: 0 no policy errors; 1 the head revision has policy errors (or cannot be
+    /// translated for the target); 2 could not run.
+    Report(ReportArgs),
     /// Reconcile once: plan against the live target, check policy, apply, verify.
     ///
     /// Reads the repository, revision and target from the daemon configuration (`--config`);
@@ -54,9 +64,43 @@ pub enum Command {
     /// false` semantics: apply attaches to the Envoy, it does not start one). Refuses to apply
     /// when policy errors exist.
     ///
-    /// Exit status: 0 applied (or nothing to do); 1 refused (policy or translation errors);
+    /// Weight-only changes roll out step by step (see the RolloutPolicy docs); apply stays
+    /// until every rollout is promoted, rolled back or paused, showing progress on stderr
+    /// (`--format json`: one JSON event per line on stdout, then the result). Ctrl-C leaves
+    /// the rollouts recorded; the next `apply` or `run` resumes them.
+    ///
+    /// Exit status: 0 applied and every rollout promoted (or nothing to do); 1 refused
+    /// (policy or translation errors), a rollout rolled back, or one paused for an operator;
     /// 2 could not run (bad configuration, target unreachable, the update was rejected).
     Apply(ApplyArgs),
+    /// Show the rollouts: phase, step, weights, metrics against thresholds, bake time left.
+    ///
+    /// Asks the running daemon (--server, or the `server.listen` of --config); without a
+    /// daemon, reads the state store of --config. --watch redraws until Ctrl-C.
+    ///
+    /// Exit status: 0 shown; 2 could not run (no daemon and no readable store).
+    Status(StatusArgs),
+    /// Promote a rollout now: go to the desired weights without further analysis.
+    ///
+    /// ROUTE is the route's full name (`HTTPRoute/web/web`) or a short one that names one
+    /// rollout (`web`). Acts through the running daemon; without one, records the gate in the
+    /// state store of --config and the next `meshcd run` or `meshcd apply` carries it out.
+    ///
+    /// Exit status: 0 done; 1 the rollout cannot take the gate now (or none matches);
+    /// 2 could not run.
+    Promote(GateArgs),
+    /// Abort a rollout: roll back to the weights before it and mark its commit failed.
+    ///
+    /// ROUTE and exit status as for `promote`.
+    Abort(GateArgs),
+    /// Pause a rollout at its current weights.
+    ///
+    /// ROUTE and exit status as for `promote`.
+    Pause(GateArgs),
+    /// Resume a paused rollout: retry the step it stopped at, with a fresh bake.
+    ///
+    /// ROUTE and exit status as for `promote`.
+    Resume(GateArgs),
     /// List the built-in rules with their codes.
     Rules(RulesArgs),
     /// Run the daemon: keep the target in sync with Git (poll, watch, webhooks, schedules).
@@ -146,8 +190,8 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value_t = PlanOutputFormat::Text)]
+    pub format: PlanOutputFormat,
     /// Exit 0 for no changes, 1 for errors, 2 when there are changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -160,6 +204,73 @@ pub enum PlanFormat {
     Text,
     /// `{"changes": [...]}`, for machines.
     Json,
+}
+
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutputFormat {
+    /// A summary, field changes, rollout steps and unified diffs, for people.
+    Text,
+    /// `{"changes": [...]}`, for machines.
+    Json,
+    /// The pull-request report of `meshcd report` (all comments, with its defaults).
+    Markdown,
+}
+
+/// `meshcd report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Source of the head (desired) route files; `--rev` is the head.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Base revision the head is compared with (e.g. `origin/main`).
+    #[arg(
+        long,
+        value_name = "REV",
+        conflicts_with_all = ["applied", "target"],
+        required_unless_present_any = ["applied", "target"]
+    )]
+    pub base: Option<String>,
+    /// Compare with a folder of previously rendered resources instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "target")]
+    pub applied: Option<PathBuf>,
+    /// Compare with what a live target serves instead, as configured in `--config`.
+    #[arg(long, value_enum, requires = "config")]
+    pub target: Option<TargetKind>,
+    /// meshcd configuration file naming the target (the daemon's `meshcd.yaml`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Web address of the repository, for links to files at the head commit (default: derived
+    /// from `--repo` or the `origin` remote when it is on GitHub or GitLab).
+    #[arg(long, value_name = "URL")]
+    pub repo_url: Option<String>,
+    /// Longest comment, in characters (GitHub: 65536); a longer report is split.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 65_536,
+        value_parser = clap::value_parser!(u32).range(2_000..)
+    )]
+    pub max_comment_chars: u32,
+    /// Write the comments to DIR/comment-1.md, comment-2.md, ... instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+}
+
+/// Output formats of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// The comments, separated by a marker line.
+    Markdown,
+    /// `{"verdict", "summary", "comments": [...]}`, for a CI script that posts them.
+    Json,
+    /// SARIF 2.1.0 of the head's findings, for code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations on the pull request).
+    Github,
 }
 
 /// `meshcd rules`.
@@ -185,6 +296,45 @@ pub struct SampleBackendArgs {
     /// Delay each answer, e.g. `200ms`.
     #[arg(long)]
     pub latency: Option<String>,
+}
+
+/// Where the rollouts live: a running daemon, or the state store of a configuration.
+#[derive(Debug, Clone, Args)]
+pub struct RolloutSource {
+    /// The daemon's URL, e.g. `http://127.0.0.1:9090` (default: from --config, else that).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The meshcd configuration (its `server.listen`, and its state store when no daemon runs).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+}
+
+/// `meshcd status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Where the rollouts live.
+    #[command(flatten)]
+    pub source: RolloutSource,
+    /// Keep showing changes until Ctrl-C (JSON: one object per line on each change).
+    #[arg(long)]
+    pub watch: bool,
+    /// How often --watch asks, e.g. `1s`.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub interval: String,
+}
+
+/// `meshcd promote|abort|pause|resume`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The route whose rollout to act on.
+    #[arg(value_name = "ROUTE")]
+    pub route: String,
+    /// Where the rollouts live.
+    #[command(flatten)]
+    pub source: RolloutSource,
 }
 
 /// `meshcd history`.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use meshcd::cli::{Cli, Command};
 use meshcd::commands::{self, default_cache_dir, EXIT_FINDINGS};
+use meshcd_core::rollout::machine::Gate;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -20,7 +21,13 @@ fn main() -> ExitCode {
             }
             failure
         }),
+        Command::Report(args) => commands::report::run(args, &cache_dir),
         Command::Apply(args) => commands::apply::run(args),
+        Command::Status(args) => commands::rollouts::status(args),
+        Command::Promote(args) => commands::rollouts::gate(args, Gate::Promote),
+        Command::Abort(args) => commands::rollouts::gate(args, Gate::Abort),
+        Command::Pause(args) => commands::rollouts::gate(args, Gate::Pause),
+        Command::Resume(args) => commands::rollouts::gate(args, Gate::Resume),
         Command::Rules(args) => Ok(commands::rules::run(args)),
         Command::Run(args) => commands::run::run(args),
         Command::History(args) => commands::history::run(args),

@@ -3,6 +3,8 @@
 pub mod apply;
 pub mod history;
 pub mod plan;
+pub mod report;
+pub mod rollouts;
 pub mod rules;
 pub mod run;
 pub mod sample_backend;

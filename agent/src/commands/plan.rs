@@ -1,12 +1,16 @@
 //! `meshcd plan`: what would change to make the applied state match the desired revision.
+//!
+//! [`compare`] reads both sides, checks the desired one and plans; `meshcd report` shares it.
 
 use std::path::Path;
 
 use meshcd_core::finding::Counts;
+use meshcd_core::plan::Plan;
+use meshcd_core::{Finding, Loaded};
 use serde_json::json;
 
 use super::{cannot_run, load_and_check, open_source, Failure, EXIT_FINDINGS, EXIT_OK};
-use crate::cli::{PlanArgs, PlanFormat};
+use crate::cli::{PlanArgs, PlanOutputFormat, SourceArgs, TargetKind};
 use crate::render::{findings_text, plan_text, Style};
 use crate::source::{folder, Revision, Snapshot};
 use crate::target::envoy::with_config_backends;
@@ -16,69 +20,193 @@ use meshcd_core::envoy::EnvoyState;
 /// Exit status with `--detailed-exitcode` when the plan has changes.
 pub const EXIT_CHANGES: u8 = 2;
 
+/// Where the applied state is read from: `--base`, `--applied` or `--target` (with `--config`).
+#[derive(Debug, Clone, Copy)]
+pub struct AppliedFrom<'a> {
+    /// Another revision of the same repository.
+    pub base: Option<&'a str>,
+    /// A folder of previously rendered resources.
+    pub applied: Option<&'a Path>,
+    /// A live target, as configured in `config`.
+    pub target: Option<TargetKind>,
+    /// The meshcd configuration naming the target (default `meshcd.yaml`).
+    pub config: Option<&'a Path>,
+}
+
+impl<'a> From<&'a PlanArgs> for AppliedFrom<'a> {
+    fn from(args: &'a PlanArgs) -> Self {
+        Self {
+            base: args.base.as_deref(),
+            applied: args.applied.as_deref(),
+            target: args.target,
+            config: args.config.as_deref(),
+        }
+    }
+}
+
+/// Which errors of the desired revision keep it from being planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefuseOn {
+    /// Any error: `plan` never plans a revision with errors.
+    AnyError,
+    /// Only load errors (a file that failed to load would show up as deleting everything it
+    /// held); a revision that loads is planned even with policy errors, so `report` can show
+    /// both.
+    LoadErrors,
+}
+
+/// The applied side of a comparison.
+#[derive(Debug, Clone)]
+pub enum AppliedSide {
+    /// Another revision, or a folder.
+    Snapshot(Revision),
+    /// A live target, by id (e.g. `envoy:127.0.0.1:9901`).
+    Target(String),
+}
+
+impl AppliedSide {
+    /// As `plan --format json` shows it.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            AppliedSide::Snapshot(revision) => json!(revision),
+            AppliedSide::Target(id) => json!({ "target": id }),
+        }
+    }
+
+    /// A short label: a short commit id, a folder or a target id.
+    pub fn label(&self) -> String {
+        match self {
+            AppliedSide::Snapshot(revision) => revision.label(),
+            AppliedSide::Target(id) => id.clone(),
+        }
+    }
+}
+
+/// What came of comparing the desired revision with the applied state.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The plan.
+    Planned(Plan),
+    /// Not planned: the desired revision has errors of the kind [`RefuseOn`] names.
+    Refused,
+    /// The target cannot take the desired revision: why, one line per error.
+    Untranslatable(Vec<String>),
+}
+
+/// The desired revision read, checked and compared with the applied state.
+#[derive(Debug)]
+pub struct Comparison {
+    /// The desired revision.
+    pub desired: Revision,
+    /// The applied side; `None` when the desired revision was refused before a target was read.
+    pub applied: Option<AppliedSide>,
+    /// The desired revision, loaded.
+    pub loaded: Loaded,
+    /// Every finding of the desired revision (with snippets).
+    pub findings: Vec<Finding>,
+    /// The plan, or why there is none.
+    pub outcome: Outcome,
+}
+
 /// Runs `plan` and returns the exit status.
 pub fn run(args: &PlanArgs, cache_dir: &Path) -> Result<u8, Failure> {
-    let source = open_source(&args.source, cache_dir)?;
-    let desired_snapshot = source.snapshot(args.source.rev.as_deref(), &args.source.path)?;
-    if args.target.is_some() {
-        return plan_against_envoy(args, &desired_snapshot);
+    if args.format == PlanOutputFormat::Markdown {
+        return super::report::run_for_plan(args, cache_dir);
     }
-    let applied_snapshot = match (&args.base, &args.applied) {
-        (Some(base), _) => source.snapshot(Some(base), &args.source.path)?,
+    let comparison = compare(
+        &args.source,
+        &AppliedFrom::from(args),
+        RefuseOn::AnyError,
+        cache_dir,
+    )?;
+    Ok(match &comparison.outcome {
+        Outcome::Planned(plan) => print_plan(args, plan, &comparison),
+        Outcome::Refused => refuse(args, &comparison.desired, &comparison.findings),
+        Outcome::Untranslatable(errors) => {
+            for error in errors {
+                eprintln!("error: {error}");
+            }
+            EXIT_FINDINGS
+        }
+    })
+}
+
+/// Reads the desired revision of `source` and the applied state `from` names, checks the
+/// desired revision, and plans unless it has errors of the kind `refuse_on` names.
+pub fn compare(
+    source: &SourceArgs,
+    from: &AppliedFrom<'_>,
+    refuse_on: RefuseOn,
+    cache_dir: &Path,
+) -> Result<Comparison, Failure> {
+    let repository = open_source(source, cache_dir)?;
+    let desired_snapshot = repository.snapshot(source.rev.as_deref(), &source.path)?;
+    if from.target.is_some() {
+        return compare_with_envoy(from, &desired_snapshot, refuse_on);
+    }
+    let applied_snapshot = match (from.base, from.applied) {
+        (Some(base), _) => repository.snapshot(Some(base), &source.path)?,
         (None, Some(dir)) => folder::snapshot(dir)?,
         (None, None) => unreachable!("clap requires --base, --applied or --target"),
     };
     let (desired, findings) = load_and_check(&desired_snapshot);
-    let counts = Counts::of(&findings);
-    if counts.errors > 0 {
-        return Ok(refuse(args, &desired_snapshot.revision, &findings));
+    let applied_side = AppliedSide::Snapshot(applied_snapshot.revision.clone());
+    let outcome = if stops(refuse_on, &desired, &findings) {
+        Outcome::Refused
+    } else {
+        // The applied side is only loaded: its policy findings are not the plan's concern, but
+        // a file that failed to load is missing from the comparison, and the user is told.
+        let applied = meshcd_core::load(applied_snapshot.files.as_ref().clone());
+        if applied.has_errors() {
+            tracing::warn!(
+                errors = Counts::of(&applied.findings).errors,
+                applied = %applied_snapshot.revision.label(),
+                "the applied state has load errors: resources in those files are left out of the comparison"
+            );
+        }
+        Outcome::Planned(meshcd_core::plan::plan(&desired, &applied))
+    };
+    Ok(Comparison {
+        desired: desired_snapshot.revision,
+        applied: Some(applied_side),
+        loaded: desired,
+        findings,
+        outcome,
+    })
+}
+
+/// True when a revision with these findings is not planned.
+fn stops(refuse_on: RefuseOn, loaded: &Loaded, findings: &[Finding]) -> bool {
+    match refuse_on {
+        RefuseOn::AnyError => Counts::of(findings).errors > 0,
+        RefuseOn::LoadErrors => loaded.has_errors(),
     }
-    // The applied side is only loaded: its policy findings are not the plan's concern, but a
-    // file that failed to load is missing from the comparison, and the user is told.
-    let applied = meshcd_core::load(applied_snapshot.files.as_ref().clone());
-    if applied.has_errors() {
-        tracing::warn!(
-            errors = Counts::of(&applied.findings).errors,
-            applied = %applied_snapshot.revision.label(),
-            "the applied state has load errors: resources in those files are left out of the comparison"
-        );
-    }
-    let plan = meshcd_core::plan::plan(&desired, &applied);
-    Ok(print_plan(
-        args,
-        &plan,
-        &findings,
-        json!(desired_snapshot.revision),
-        json!(applied_snapshot.revision),
-        &desired_snapshot.revision.label(),
-        &applied_snapshot.revision.label(),
-    ))
 }
 
 /// Prints a plan (with any warnings) and returns the exit status.
-fn print_plan(
-    args: &PlanArgs,
-    plan: &meshcd_core::plan::Plan,
-    findings: &[meshcd_core::Finding],
-    desired: serde_json::Value,
-    applied: serde_json::Value,
-    desired_label: &str,
-    applied_label: &str,
-) -> u8 {
+fn print_plan(args: &PlanArgs, plan: &Plan, comparison: &Comparison) -> u8 {
+    let findings = &comparison.findings;
+    let applied = comparison.applied.as_ref();
     match args.format {
-        PlanFormat::Text => {
+        // Markdown is `report`'s (see `run`).
+        PlanOutputFormat::Text | PlanOutputFormat::Markdown => {
             if !findings.is_empty() {
                 print!("{}", findings_text::render(findings, Style::for_stdout()));
             }
             print!(
                 "{}",
-                plan_text::render(plan, desired_label, applied_label, Style::for_stdout())
+                plan_text::render(
+                    plan,
+                    &comparison.desired.label(),
+                    &applied.map(AppliedSide::label).unwrap_or_default(),
+                    Style::for_stdout()
+                )
             );
         }
-        PlanFormat::Json => {
+        PlanOutputFormat::Json => {
             let value = json!({
-                "desired": desired,
-                "applied": applied,
+                "desired": comparison.desired,
+                "applied": applied.map(AppliedSide::to_json),
                 "summary": plan.summary,
                 "changes": plan.changes,
                 "findings": findings,
@@ -98,10 +226,11 @@ fn print_plan(
 
 /// A revision with errors is never planned: a file that failed to load would show up as
 /// deletions of everything it held. Prints the findings and returns exit status 1.
-fn refuse(args: &PlanArgs, desired: &Revision, findings: &[meshcd_core::Finding]) -> u8 {
+fn refuse(args: &PlanArgs, desired: &Revision, findings: &[Finding]) -> u8 {
     let counts = Counts::of(findings);
     match args.format {
-        PlanFormat::Text => {
+        // Markdown is `report`'s (see `run`).
+        PlanOutputFormat::Text | PlanOutputFormat::Markdown => {
             print!("{}", findings_text::render(findings, Style::for_stdout()));
             println!(
                 "Plan refused: the desired revision {} has {}.",
@@ -109,7 +238,7 @@ fn refuse(args: &PlanArgs, desired: &Revision, findings: &[meshcd_core::Finding]
                 crate::render::plural(counts.errors, "error")
             );
         }
-        PlanFormat::Json => {
+        PlanOutputFormat::Json => {
             let value = json!({
                 "desired": desired,
                 "refused": true,
@@ -125,12 +254,13 @@ fn refuse(args: &PlanArgs, desired: &Revision, findings: &[meshcd_core::Finding]
     EXIT_FINDINGS
 }
 
-/// `plan --target envoy`: the desired revision against what the Envoy of `--config` serves.
-fn plan_against_envoy(args: &PlanArgs, snapshot: &Snapshot) -> Result<u8, Failure> {
-    let config_path = args
-        .config
-        .as_deref()
-        .unwrap_or(std::path::Path::new("meshcd.yaml"));
+/// `--target envoy`: the desired revision against what the Envoy of `--config` serves.
+fn compare_with_envoy(
+    from: &AppliedFrom<'_>,
+    snapshot: &Snapshot,
+    refuse_on: RefuseOn,
+) -> Result<Comparison, Failure> {
+    let config_path = from.config.unwrap_or(Path::new("meshcd.yaml"));
     let config = crate::daemon::load_config(config_path).map_err(cannot_run)?;
     let Some(envoy) = config.target.envoy else {
         return Err(cannot_run(anyhow::anyhow!(
@@ -140,8 +270,15 @@ fn plan_against_envoy(args: &PlanArgs, snapshot: &Snapshot) -> Result<u8, Failur
     };
     let snapshot = &with_config_backends(snapshot, &envoy.backends);
     let (desired, findings) = load_and_check(snapshot);
-    if Counts::of(&findings).errors > 0 {
-        return Ok(refuse(args, &snapshot.revision, &findings));
+    let mut comparison = Comparison {
+        desired: snapshot.revision.clone(),
+        applied: None,
+        loaded: desired,
+        findings,
+        outcome: Outcome::Refused,
+    };
+    if stops(refuse_on, &comparison.loaded, &comparison.findings) {
+        return Ok(comparison);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -150,25 +287,21 @@ fn plan_against_envoy(args: &PlanArgs, snapshot: &Snapshot) -> Result<u8, Failur
         let target = EnvoyTarget::open(&EnvoyTargetOptions::from_config(&envoy, false))
             .await
             .map_err(cannot_run)?;
-        let config = match target.desired(&desired) {
+        comparison.applied = Some(AppliedSide::Target(target.id().to_string()));
+        let config = match target.desired(&comparison.loaded) {
             Ok(config) => config,
             Err(errors) => {
-                for error in &errors {
-                    eprintln!("error: {error}");
-                }
-                return Ok(EXIT_FINDINGS);
+                comparison.outcome =
+                    Outcome::Untranslatable(errors.iter().map(ToString::to_string).collect());
+                return Ok(comparison);
             }
         };
         let applied = target.applied().await.map_err(cannot_run)?;
-        let plan = meshcd_core::envoy::diff(&EnvoyState::from_config(&config), &applied, &desired);
-        Ok(print_plan(
-            args,
-            &plan,
-            &findings,
-            json!(snapshot.revision),
-            json!({"target": target.id()}),
-            &snapshot.revision.label(),
-            target.id(),
-        ))
+        comparison.outcome = Outcome::Planned(meshcd_core::envoy::diff(
+            &EnvoyState::from_config(&config),
+            &applied,
+            &comparison.loaded,
+        ));
+        Ok(comparison)
     })
 }

@@ -142,10 +142,10 @@ pub async fn publish_with(
     let prepared = prepare(config, &dir.path)?;
 
     // (a) Validate; nothing is written to the watched folder. A configuration that differs
-    // from the last validated and served one only in weights (a rollout step) skips it: the
-    // weights are whole percents with a positive sum per split (the translation and the
-    // rollout plan guarantee it), so Envoy's verdict would be the same, and the verification
-    // in (d) still catches a rejection and restores the previous files.
+    // from the last validated and served one only in weights (a rollout step), with every
+    // split's weights present and summing to more than 0 within a u32, skips it: Envoy's
+    // verdict would be the same, and the verification in (d) still catches a rejection and
+    // restores the previous files.
     let t = Instant::now();
     let weights_only = dir
         .validated
@@ -154,7 +154,8 @@ pub async fn publish_with(
             last.as_ref()
                 .is_some_and(|last| meshcd_core::envoy::same_but_weights(last, config))
         })
-        .unwrap_or(false);
+        .unwrap_or(false)
+        && meshcd_core::envoy::weights_are_valid(&config.route_config);
     if !weights_only {
         validate(&dir.envoy_binary, &prepared, options.validate_timeout).await?;
     }

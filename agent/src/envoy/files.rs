@@ -99,8 +99,22 @@ pub fn bootstrap(dir: &Path, admin_port: u16) -> Result<Json, EnvoyError> {
             "cds_config": config_source(dir, ResourceKind::Clusters)?,
         },
         "stats_flush_interval": "1s",
+        // Finer latency buckets than Envoy's default (which jumps 100 → 250 → 500 ms), so
+        // rollout conditions such as `p99 <= 200ms` are judged on a bucket edge.
+        "stats_config": {
+            "histogram_bucket_settings": [{
+                "match": {"suffix": "upstream_rq_time"},
+                "buckets": LATENCY_BUCKETS_MS,
+            }],
+        },
     }))
 }
+
+/// Upper bounds (ms) of the `upstream_rq_time` histogram buckets the bootstrap asks for.
+pub const LATENCY_BUCKETS_MS: [u32; 24] = [
+    1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 1500, 2000, 3000,
+    5000, 10000, 30000, 60000,
+];
 
 /// Writes `bootstrap.yaml` into `dir` (creating it) and an empty resource file for each of the
 /// three that does not exist yet. Existing resource files are kept: Envoy starts with them.
@@ -241,6 +255,10 @@ mod tests {
             .as_str()
             .is_some_and(|p| p.ends_with("/lds.yaml")));
         assert_eq!(value["stats_flush_interval"], "1s");
+        assert_eq!(
+            value["stats_config"]["histogram_bucket_settings"][0]["buckets"][10],
+            200
+        );
         for kind in ResourceKind::ALL {
             let file = read_resources(dir.path(), kind)
                 .expect("read")

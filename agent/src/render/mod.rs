@@ -1,7 +1,9 @@
-//! Output formats: text for people, JSON/SARIF/GitHub annotations for machines.
+//! Output formats: text for people, Markdown for pull requests, JSON/SARIF/GitHub annotations
+//! for machines.
 
 pub mod findings_text;
 pub mod github;
+pub mod markdown;
 pub mod plan_text;
 pub mod sarif;
 

@@ -20,6 +20,10 @@ use super::tracked::Tracked;
 use crate::analysis::{MetricsSource, TemplateVars};
 use crate::store::{AuditAction, AuditEntry, Store};
 
+/// Weights to put on top of the desired configuration: the route, its moving splits (rule and
+/// backend keys), and the weights.
+pub type Override = (String, Vec<(String, Vec<String>)>, WeightMap);
+
 /// How long a terminal rollout stays in the book (and in `meshcd status`) after it ended.
 const KEEP_FINISHED: Duration = Duration::from_secs(600);
 
@@ -235,7 +239,7 @@ impl Book {
 
     /// The weights to put on top of the desired configuration: every rollout whose route must
     /// not (yet) hold the desired weights, with its splits.
-    pub fn overrides(&self) -> Vec<(String, Vec<(String, Vec<String>)>, WeightMap)> {
+    pub fn overrides(&self) -> Vec<Override> {
         self.rollouts
             .values()
             .filter_map(|e| {
@@ -524,14 +528,8 @@ impl Book {
                 tracked.baseline = Some(counters);
                 return None;
             };
-            let window = |name: &String| -> Sample {
-                match (counters.get(name), baseline.get(name)) {
-                    (Some(now), Some(then)) => now.since(then),
-                    (Some(now), None) => now.since(&Default::default()),
-                    _ => Sample::default(),
-                }
-            };
-            observation.canary = window(&tracked.canary);
+            let window = |name: &String| window_of(&counters, baseline, name);
+            observation.canary = window_of(&counters, baseline, &tracked.canary);
             if !tracked.stable.is_empty() && counters.len() > 1 {
                 observation.stable = Some(
                     tracked
@@ -628,6 +626,19 @@ impl Book {
         entry.message = message.to_string();
         let store = self.store.clone();
         let _ = tokio::task::spawn_blocking(move || store.append_audit(&entry)).await;
+    }
+}
+
+/// What `name` did between `baseline` and `now` (all of `now` when it has no baseline).
+fn window_of(
+    now: &BTreeMap<String, meshcd_core::rollout::Counters>,
+    baseline: &BTreeMap<String, meshcd_core::rollout::Counters>,
+    name: &String,
+) -> Sample {
+    match (now.get(name), baseline.get(name)) {
+        (Some(now), Some(then)) => now.since(then),
+        (Some(now), None) => now.since(&Default::default()),
+        _ => Sample::default(),
     }
 }
 

@@ -65,7 +65,7 @@ use serde_json::Value as Json;
 pub use diff::diff;
 pub use state::EnvoyState;
 pub use translate::{cluster_name, parse_vhost_name, translate, vhost_name};
-pub use weights::{same_but_weights, set_route_weights, split_clusters};
+pub use weights::{same_but_weights, set_route_weights, split_clusters, weights_are_valid};
 
 use crate::model::{Resource, ResourceId};
 use crate::path::FieldPath;

@@ -143,3 +143,30 @@ pub fn split_clusters(
     }
     out
 }
+
+/// True when every weighted cluster list of the route configuration has weights that Envoy
+/// accepts: each present and at most `u32::MAX`, with a sum above 0 that fits in a `u32`. The
+/// publish fast path skips `envoy --mode validate` only for such weights.
+pub fn weights_are_valid(route_config: &Json) -> bool {
+    let Some(hosts) = route_config.get("virtual_hosts").and_then(Json::as_array) else {
+        return true;
+    };
+    hosts
+        .iter()
+        .filter_map(|h| h.get("routes").and_then(Json::as_array))
+        .flatten()
+        .filter_map(|r| r.pointer("/route/weighted_clusters/clusters"))
+        .all(|clusters| {
+            let Some(clusters) = clusters.as_array() else {
+                return false;
+            };
+            let mut sum: u64 = 0;
+            for cluster in clusters {
+                match cluster.get("weight").and_then(Json::as_u64) {
+                    Some(w) if w <= u64::from(u32::MAX) => sum += w,
+                    _ => return false,
+                }
+            }
+            sum > 0 && sum <= u64::from(u32::MAX)
+        })
+}

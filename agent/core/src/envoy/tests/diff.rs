@@ -466,3 +466,37 @@ fn rollout_steps_put_into_a_config_read_back_as_those_shares() {
         assert_eq!(broken, desired, "a failed set changes nothing");
     }
 }
+
+#[test]
+fn weights_are_valid_needs_a_positive_sum_per_split() {
+    let with = |weights: &[Json]| {
+        json!({"virtual_hosts": [{"name": "v", "routes": [{"name": "r", "route": {
+            "weighted_clusters": {"clusters": weights.iter().enumerate()
+                .map(|(i, w)| json!({"name": format!("c{i}"), "weight": w}))
+                .collect::<Vec<_>>()}}}]}]})
+    };
+    assert!(crate::envoy::weights_are_valid(&with(&[
+        json!(90),
+        json!(10)
+    ])));
+    assert!(crate::envoy::weights_are_valid(&with(&[
+        json!(0),
+        json!(1)
+    ])));
+    assert!(!crate::envoy::weights_are_valid(&with(&[
+        json!(0),
+        json!(0)
+    ])));
+    assert!(!crate::envoy::weights_are_valid(&with(&[
+        json!(-1),
+        json!(5)
+    ])));
+    assert!(!crate::envoy::weights_are_valid(&with(&[
+        json!(u64::from(u32::MAX)),
+        json!(1)
+    ])));
+    assert!(!crate::envoy::weights_are_valid(&with(&[json!("10")])));
+    assert!(crate::envoy::weights_are_valid(
+        &json!({"virtual_hosts": []})
+    ));
+}
