@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod prometheus;
 
 use std::path::{Path, PathBuf};

@@ -198,6 +198,7 @@ impl EnvoyProcess {
         }
         let bootstrap = files::write_bootstrap(&options.config_dir, options.admin_port)?;
         let config_dir = files::absolute_dir(&options.config_dir)?;
+        stop_leftovers(&bootstrap);
         let spec = CommandSpec::new(&options, &bootstrap);
         let admin = AdminClient::loopback(options.admin_port)?;
         let logs = LogBuffer::default();
@@ -549,6 +550,61 @@ fn stop_requested(stop: &Receiver<()>, timeout: Duration) -> bool {
         Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
         Err(RecvTimeoutError::Timeout) => false,
     }
+}
+
+/// Stops Envoys left running with this bootstrap by a meshcd that died without stopping them
+/// (`kill -9`; under systemd, `KillMode=control-group` does this already). Such an Envoy holds
+/// the admin and listener ports, so a new one could not start, and it would answer in the new
+/// one's place without being supervised. Found through `/proc/<pid>/cmdline` (Linux; elsewhere
+/// nothing is found). Its routes are not lost: the new Envoy loads the same files.
+fn stop_leftovers(bootstrap: &std::path::Path) {
+    let wanted = bootstrap.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let uses_bootstrap = args
+            .windows(2)
+            .any(|pair| pair[0] == b"-c" && pair[1] == wanted.as_bytes());
+        if !uses_bootstrap {
+            continue;
+        }
+        tracing::warn!(pid, "stopping an Envoy left running by an earlier meshcd");
+        signal_pid(pid, "-TERM");
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline && std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            signal_pid(pid, "-KILL");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn signal_pid(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(signal)
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// SIGTERM (through `kill`, as this crate has no unsafe code), up to [`STOP_GRACE`], then SIGKILL.

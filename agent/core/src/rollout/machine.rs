@@ -197,6 +197,9 @@ pub struct Rollout {
     /// Promotion requested by an operator: no analysis, finish once the last step is live.
     #[serde(default)]
     pub forced: bool,
+    /// Re-applying after a restart of meshcd (until the target confirms).
+    #[serde(default)]
+    pub recovering: bool,
     /// Why the rollout is paused, rolling back or rolled back.
     #[serde(default)]
     pub reason: Option<String>,
@@ -246,6 +249,7 @@ impl Rollout {
             live: true,
             since_ms: now_ms,
             forced: false,
+            recovering: false,
             reason: None,
             conditions: Vec::new(),
             created_ms: now_ms,
@@ -301,6 +305,11 @@ impl Rollout {
             {
                 self.live = true;
                 self.since_ms = now_ms;
+                let after_restart = if std::mem::take(&mut self.recovering) {
+                    " (after a restart of meshcd; the bake starts again)"
+                } else {
+                    ""
+                };
                 match self.phase {
                     Phase::RollingBack => {
                         let reason = self.reason.clone().unwrap_or_default();
@@ -323,7 +332,10 @@ impl Rollout {
                     }
                     Phase::Progressing => {
                         let share = self.canary_share();
-                        self.note(now_ms, format!("step live: canary at {share}%"));
+                        self.note(
+                            now_ms,
+                            format!("step live: canary at {share}%{after_restart}"),
+                        );
                         vec![Effect::Baseline]
                     }
                     _ => Vec::new(),
@@ -465,6 +477,7 @@ impl Rollout {
 
     fn recover(&mut self, now_ms: u64) -> Vec<Effect> {
         self.live = false;
+        self.recovering = true;
         self.note(
             now_ms,
             format!(

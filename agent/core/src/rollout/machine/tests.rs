@@ -209,6 +209,12 @@ fn recover_reapplies_what_the_record_says_and_restarts_the_bake() {
         vec![Effect::Baseline]
     );
     assert_eq!(back.since_ms, 101, "the bake starts again after a restart");
+    assert!(
+        back.log.last().unwrap().message.contains("after a restart"),
+        "{:?}",
+        back.log.last()
+    );
+    assert!(!back.recovering);
     // A rollback interrupted by a crash finishes after the restart.
     back.on(verdict(Verdict::Failed), 102).unwrap();
     assert_eq!(
