@@ -569,9 +569,27 @@ fn a_quiet_canary_pauses_and_an_operator_promotes_it() {
     assert!(served_is(&s, 90, 10), "paused at 90/10: {:?}", served(&s));
     println!("quiet canary: {reason}");
 
-    // An operator promotes the paused rollout: straight to the desired weights.
-    let (code, answer) = s.daemon.gate("promote", ROUTE);
-    assert_eq!(code, 200, "{answer:#}");
+    // The operator looks with `meshcd status`, then promotes the paused rollout with
+    // `meshcd promote`: straight to the desired weights.
+    let server = format!("http://{}", s.daemon.addr);
+    let cache = s.tmp.path().join("cli-cache");
+    let status = common::meshcd(&["status", "--server", &server, "--format", "json"], &cache);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let shown = status.json();
+    assert_eq!(shown["rollouts"][0]["phase"], "paused", "{shown:#}");
+    let text = common::meshcd(&["status", "--server", &server], &cache);
+    assert!(
+        text.stdout.contains("paused") && text.stdout.contains("step 1/"),
+        "{}",
+        text.stdout
+    );
+    let promote = common::meshcd(&["promote", ROUTE, "--server", &server], &cache);
+    assert_eq!(promote.code, 0, "{}\n{}", promote.stdout, promote.stderr);
+    assert!(
+        promote.stdout.starts_with("promote: "),
+        "{}",
+        promote.stdout
+    );
     let r = wait_rollout(&s, "the promotion", WAIT, |r| r["phase"] == "promoted");
     assert_eq!(r["canaryWeight"], 100, "{r:#}");
     assert_eq!(r["weights"], weights_json(0, 100), "{r:#}");
@@ -581,6 +599,16 @@ fn a_quiet_canary_pauses_and_an_operator_promotes_it() {
     assert_eq!(
         code, 409,
         "a promoted rollout cannot be aborted: {answer:#}"
+    );
+    let abort = common::meshcd(&["abort", ROUTE, "--server", &server], &cache);
+    assert_eq!(abort.code, 1, "refused gate: exit 1: {}", abort.stderr);
+    assert!(abort.stderr.contains("cannot abort"), "{}", abort.stderr);
+    let metrics = s.daemon.metrics();
+    assert!(
+        metrics.contains(
+            "meshcd_rollout_phase{route=\"HttpRoute/target-route\",phase=\"promoted\"} 1"
+        ),
+        "{metrics}"
     );
 
     s.shut_down();
