@@ -51,8 +51,8 @@ fn apply_json(config: &Path, cache: &Path) -> (i32, Vec<Value>, String) {
     (run.code, lines, run.stderr)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apply_drives_rollouts_to_their_end_and_says_how_they_ended() {
+#[test]
+fn apply_drives_rollouts_to_their_end_and_says_how_they_ended() {
     let _serial = serial();
     let target = Backend::start("target");
     let green = Backend::start("target-green");
@@ -60,9 +60,12 @@ async fn apply_drives_rollouts_to_their_end_and_says_how_they_ended() {
     let work_dir = tmp.path().join("envoy");
     let admin_port = free_port().expect("port");
     let http_port = free_port().expect("port");
-    let mut options = EnvoyOptions::new(&envoy_binary(), &work_dir, admin_port);
+    let mut options = EnvoyOptions::new(envoy_binary(), &work_dir, admin_port);
     options.concurrency = Some(1);
-    let envoy = EnvoyProcess::start(options).await.expect("start Envoy");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let envoy = runtime
+        .block_on(EnvoyProcess::start(options))
+        .expect("start Envoy");
 
     let repo = TestRepo::new();
     repo.write("routes/target-route.yaml", &route(100, 0));
@@ -88,14 +91,14 @@ async fn apply_drives_rollouts_to_their_end_and_says_how_they_ended() {
     .expect("config");
     let cache = tmp.path().join("cache");
 
-    let (code, lines, stderr) = tokio::task::block_in_place(|| apply_json(&config, &cache));
+    let (code, lines, stderr) = apply_json(&config, &cache);
     assert_eq!(code, 0, "first apply: {lines:#?}\n{stderr}");
     assert_eq!(lines.last().unwrap()["action"], "applied", "{lines:#?}");
 
     // A weight move rolls out through 50 % to 100 %, time-based, and apply waits for the end.
     repo.write("routes/target-route.yaml", &route(0, 100));
     let commit = repo.commit("0/100");
-    let (code, lines, stderr) = tokio::task::block_in_place(|| apply_json(&config, &cache));
+    let (code, lines, stderr) = apply_json(&config, &cache);
     assert_eq!(code, 0, "{lines:#?}\n{stderr}");
     let events: Vec<&Value> = lines.iter().filter(|l| l["type"] == "rollout").collect();
     let shares: Vec<u64> = events
@@ -128,7 +131,7 @@ async fn apply_drives_rollouts_to_their_end_and_says_how_they_ended() {
     );
     repo.write("routes/target-route.yaml", &route(100, 0));
     repo.commit("back to 100/0, judged on Envoy's stats");
-    let (code, lines, stderr) = tokio::task::block_in_place(|| apply_json(&config, &cache));
+    let (code, lines, stderr) = apply_json(&config, &cache);
     assert_eq!(
         code, 1,
         "a rolled-back rollout exits 1: {lines:#?}\n{stderr}"
