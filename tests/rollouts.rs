@@ -397,6 +397,13 @@ fn roll_back_under_load(
     assert_eq!(again["phase"], "rolled-back", "{again:#}");
     assert_eq!(again["commit"], commit.as_str(), "{again:#}");
     assert!(served_is(s, 100, 0), "after a reconcile: {:?}", served(s));
+    let status = s.daemon.status();
+    assert!(
+        status["lastOutcome"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("held at its earlier weights")),
+        "the status says the route is held: {status:#}"
+    );
     assert_canary_quiet(s, &load, "after a reconcile of the failed commit");
     Rollback {
         rollout,

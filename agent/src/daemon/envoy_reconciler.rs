@@ -463,6 +463,11 @@ impl Inner {
             .map_err(|e| ReconcileError::retryable(e.to_string()))?
             .map_err(|e| ReconcileError::retryable(e.to_string()))?;
         let recorded = last.as_ref().is_some_and(|l| l.commit == desired.commit);
+        let held: String = book
+            .rolled_back(&desired.commit)
+            .iter()
+            .map(|(route, why)| format!("; {route} held at its earlier weights ({why})"))
+            .collect();
         if plan.is_empty() && recorded && !book.needs_publish() {
             let moving = book.is_moving();
             return Ok(Outcome::new(
@@ -470,11 +475,11 @@ impl Inner {
                 OutcomeAction::Unchanged,
                 if moving {
                     format!(
-                        "{} is live; rollouts in progress",
+                        "{} is live; rollouts in progress{held}",
                         short_commit(&desired.commit)
                     )
                 } else {
-                    format!("{} is live", short_commit(&desired.commit))
+                    format!("{} is live{held}", short_commit(&desired.commit))
                 },
             ));
         }
@@ -506,7 +511,11 @@ impl Inner {
             })?)
         };
         book.applied().await;
-        let rollouts = book.overrides().len();
+        let rollouts = book
+            .snapshot()
+            .iter()
+            .filter(|r| !matches!(r.phase.as_str(), "promoted" | "rolled-back"))
+            .count();
         drop(book);
         let mut message = match (&report, drift) {
             (Some(r), true) => format!(
@@ -532,6 +541,7 @@ impl Inner {
         if rollouts > 0 {
             message.push_str(&format!("; {rollouts} rollout(s) in progress"));
         }
+        message.push_str(&held);
         let action = if drift {
             AuditAction::DriftCorrected
         } else {

@@ -250,6 +250,17 @@ impl Book {
             .collect()
     }
 
+    /// The rollouts of `commit` that rolled back, with their reasons (the route is held at its
+    /// weights before the rollout until a new commit arrives).
+    pub fn rolled_back(&self, commit: &str) -> Vec<(String, String)> {
+        self.rollouts
+            .values()
+            .map(|e| &e.tracked.rollout)
+            .filter(|r| r.phase == Phase::RolledBack && r.commit == commit)
+            .map(|r| (r.route.clone(), r.reason.clone().unwrap_or_default()))
+            .collect()
+    }
+
     /// True when some rollout waits for its weights to be published.
     pub fn needs_publish(&self) -> bool {
         self.rollouts.values().any(|e| e.tracked.pending_apply)
