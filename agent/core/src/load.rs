@@ -321,7 +321,10 @@ fn typed(
         ));
         return None;
     };
-    let namespaced = !matches!(kind, Kind::RolloutPolicy | Kind::Backend);
+    let namespaced = !matches!(
+        kind,
+        Kind::RolloutPolicy | Kind::Backend | Kind::ChangeWindow
+    );
     let namespace = if namespaced {
         meta.namespace.clone().unwrap_or_else(|| "default".into())
     } else {
@@ -360,6 +363,9 @@ fn typed(
             spec_json, &at, true, file, tree, loaded,
         )?)),
         Kind::Backend => Spec::Backend(deserialize(spec_json, &at, true, file, tree, loaded)?),
+        Kind::ChangeWindow => {
+            Spec::ChangeWindow(deserialize(spec_json, &at, true, file, tree, loaded)?)
+        }
         Kind::Service => Spec::Service(deserialize(spec_json, &at, false, file, tree, loaded)?),
         Kind::GcpBackend => {
             Spec::GcpBackend(deserialize(spec_json, &at, true, file, tree, loaded)?)

@@ -102,6 +102,7 @@ kinds! {
     ReferenceGrant => (GatewayApi, "ReferenceGrant", "gateway.networking.k8s.io/v1beta1", false),
     RolloutPolicy => (Meshcd, "RolloutPolicy", "meshcd.dev/v1alpha1", false),
     Backend => (Meshcd, "Backend", "meshcd.dev/v1alpha1", false),
+    ChangeWindow => (Meshcd, "ChangeWindow", "meshcd.dev/v1alpha1", false),
     Service => (Kubernetes, "Service", "v1", false),
     GcpBackend => (Kubernetes, "GCPBackend", "networking.gke.io/v1", false),
 }
@@ -150,6 +151,7 @@ impl Kind {
             "meshcd.dev" if version == "v1alpha1" => match kind {
                 "RolloutPolicy" => Some(Kind::RolloutPolicy),
                 "Backend" => Some(Kind::Backend),
+                "ChangeWindow" => Some(Kind::ChangeWindow),
                 _ => None,
             },
             "" if version == "v1" && kind == "Service" => Some(Kind::Service),

@@ -1,4 +1,4 @@
-//! meshcd's own kinds (`meshcd.dev/v1alpha1`): RolloutPolicy and Backend.
+//! meshcd's own kinds (`meshcd.dev/v1alpha1`): RolloutPolicy, Backend and ChangeWindow.
 
 use std::collections::BTreeMap;
 
@@ -67,6 +67,90 @@ pub struct Selector {
     pub hostnames: Vec<String>,
     /// Labels the route carries, all of them.
     pub match_labels: BTreeMap<String, String>,
+}
+
+/// When changes to the selected routes may be applied, like Argo CD sync windows. What the
+/// fields mean together is in [`crate::policy::windows`]; MC304 checks them.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ChangeWindowSpec {
+    /// `allow` (changes only while an occurrence is active) or `deny` (no changes while one
+    /// is); see [`WindowKind::parse`].
+    pub kind: String,
+    /// When occurrences start: cron, 5 fields (`minute hour day-of-month month day-of-week`),
+    /// or 6 with seconds first.
+    pub schedule: String,
+    /// How long each occurrence lasts, e.g. `8h`, `62h`, `1h30m`.
+    pub duration: String,
+    /// IANA time zone the schedule is read in (default `UTC`).
+    pub time_zone: Option<String>,
+    /// Which routes the window applies to; empty: every route.
+    pub selector: WindowSelector,
+}
+
+/// Whether a change window lets changes through or holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WindowKind {
+    /// Changes are applied only while an occurrence of the window is active.
+    Allow,
+    /// Changes wait while an occurrence of the window is active.
+    Deny,
+}
+
+impl WindowKind {
+    /// Reads `allow` or `deny`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<WindowKind> {
+        match text {
+            "allow" => Some(WindowKind::Allow),
+            "deny" => Some(WindowKind::Deny),
+            _ => None,
+        }
+    }
+
+    /// `allow` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowKind::Allow => "allow",
+            WindowKind::Deny => "deny",
+        }
+    }
+}
+
+/// Selects routes for a ChangeWindow: a route matches when any list matches it. Like a
+/// RolloutPolicy's [`Selector`], plus `meshes`; unlike it, an empty selector selects every
+/// route.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WindowSelector {
+    /// Route names (`name` or `namespace/name`).
+    pub routes: Vec<String>,
+    /// Hostnames the route serves (exact, or `*.suffix`).
+    pub hostnames: Vec<String>,
+    /// Labels the route carries, all of them.
+    pub match_labels: BTreeMap<String, String>,
+    /// Meshes and gateways the route attaches to: networkservices `meshes`/`gateways` (full
+    /// path or short name), Istio `gateways` (`mesh` when none), Gateway API `parentRefs`
+    /// (`name` or `namespace/name`).
+    pub meshes: Vec<String>,
+}
+
+impl WindowSelector {
+    /// True when no list is set (the window applies to every route).
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+            && self.hostnames.is_empty()
+            && self.match_labels.is_empty()
+            && self.meshes.is_empty()
+    }
+
+    /// The route, hostname and label part, as a RolloutPolicy [`Selector`].
+    pub fn route_selector(&self) -> Selector {
+        Selector {
+            routes: self.routes.clone(),
+            hostnames: self.hostnames.clone(),
+            match_labels: self.match_labels.clone(),
+        }
+    }
 }
 
 /// Endpoints of a backend name, for targets that need addresses (such as a local Envoy).

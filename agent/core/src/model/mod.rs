@@ -37,6 +37,7 @@ pub enum Spec {
     ReferenceGrant(gateway_api::ReferenceGrantSpec),
     RolloutPolicy(Box<meshcd::RolloutPolicySpec>),
     Backend(meshcd::BackendSpec),
+    ChangeWindow(meshcd::ChangeWindowSpec),
     Service(kubernetes::ServiceSpec),
     GcpBackend(kubernetes::GcpBackendSpec),
 }

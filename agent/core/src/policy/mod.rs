@@ -6,6 +6,7 @@
 
 pub mod rules;
 pub mod selector;
+pub mod windows;
 
 use crate::finding::{sort_findings, Finding};
 use crate::ir::{self, RouteIr};

@@ -2,6 +2,7 @@
 
 pub mod ambiguous_shape;
 pub mod backend_unresolved;
+pub mod change_window_invalid;
 pub mod duplicate_key;
 pub mod duplicate_resource;
 pub mod external_mesh_destination_tls;
@@ -50,6 +51,7 @@ pub const ALL: &[&Rule] = &[
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
+    &change_window_invalid::RULE,
     &external_mesh_ignored_field::RULE,
     &external_mesh_destination_tls::RULE,
     &external_mesh_strict_mtls::RULE,
