@@ -558,3 +558,80 @@ fn a_large_change_splits_into_comments_that_fit() {
         .collect();
     settings(&repo).bind(|| insta::assert_snapshot!("large_change_outline", outline));
 }
+
+/// A weekend freeze: Friday 18:00 in Paris for 62 hours, for `reviews`.
+const FREEZE: &str = "\
+apiVersion: meshcd.dev/v1alpha1
+kind: ChangeWindow
+metadata:
+  name: weekend-freeze
+spec:
+  kind: deny
+  schedule: '0 18 * * 5'
+  duration: 62h
+  timeZone: Europe/Paris
+  selector: {routes: [reviews]}
+";
+
+#[test]
+fn report_and_plan_say_which_changes_a_change_window_holds() {
+    let repo = base_repo();
+    repo.write(
+        "routes/reviews.yaml",
+        &ISTIO_ROUTE
+            .replace("weight: 90", "weight: 50")
+            .replace("weight: 10\n", "weight: 50\n"),
+    )
+    .write("meshcd/freeze.yaml", FREEZE);
+    repo.commit("reviews 50/50 with a weekend freeze");
+
+    // Saturday 2026-11-21 12:00 UTC: inside the freeze.
+    let saturday = "2026-11-21T12:00:00Z";
+    let run = report(&repo, &["--at", saturday]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first_line = run.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first_line.contains("⏸ 1 change held by a change window"),
+        "{first_line}"
+    );
+    assert!(
+        run.stdout.contains(
+            "deny window weekend-freeze (Fri 18:00 Europe/Paris for 62h) is active until \
+             2026-11-23T08:00:00+01:00"
+        ),
+        "{}",
+        run.stdout
+    );
+
+    // Wednesday: nothing is held.
+    let run = report(&repo, &["--at", "2026-11-18T12:00:00Z"]);
+    assert!(
+        !run.stdout.contains("held by a change window"),
+        "{}",
+        run.stdout
+    );
+
+    // plan says the same, in text and JSON.
+    let cache = tempfile::tempdir().unwrap();
+    let path = repo.path().to_str().unwrap();
+    let args = ["plan", "--repo", path, "--base", "base", "--at", saturday];
+    let run = meshcd(&args, cache.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("Held back by change windows"),
+        "{}",
+        run.stdout
+    );
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let plan = meshcd(&json_args, cache.path()).json();
+    assert_eq!(plan["held"][0]["resource"], "VirtualService/shop/reviews");
+    assert_eq!(plan["held"][0]["until"], "2026-11-23T07:00:00Z");
+
+    let run = meshcd(
+        &["plan", "--repo", path, "--base", "base", "--at", "friday"],
+        cache.path(),
+    );
+    assert_eq!(run.code, 2, "a bad --at is a usage error");
+    assert!(run.stderr.contains("RFC 3339"), "{}", run.stderr);
+}

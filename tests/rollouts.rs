@@ -1253,3 +1253,78 @@ fn a_new_commit_supersedes_a_rollout_from_its_current_weights() {
         started.elapsed()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 9: change windows.
+
+/// A deny window that is always active (an occurrence starts every minute and lasts an hour),
+/// selecting [`ROUTE`].
+const FREEZE: &str = "apiVersion: meshcd.dev/v1alpha1
+kind: ChangeWindow
+metadata: {name: freeze}
+spec:
+  kind: deny
+  schedule: '* * * * *'
+  duration: 1h
+  timeZone: Europe/Paris
+  selector: {routes: [target-route]}
+";
+
+/// A rollout whose route falls into a deny window keeps its current step (the step passes,
+/// the next waits, the API says why); once the window is gone it goes on and is promoted. A
+/// commit moving weights while the window is active is not applied at all and the daemon says
+/// it waits.
+#[test]
+fn a_change_window_holds_rollout_steps_and_commits() {
+    let _serial = serial();
+    let time_based = policy("  steps: [50, 100]\n  bakeTime: 1s\n  analysis: {provider: none}\n");
+    let s = Setup::start_with(100, 0, &time_based, "");
+    let commit = s.commit_route(0, 100);
+    wait_rollout(&s, "step 1 live", WAIT, |r| {
+        r["commit"] == commit.as_str() && r["step"] == 1 && r["live"] == true
+    });
+    s.repo.write("meshcd/freeze.yaml", FREEZE);
+    let frozen = s.repo.commit("freeze target-route");
+    let r = wait_rollout(&s, "the next step waiting for the window", WAIT, |r| {
+        r["waiting"].is_string()
+    });
+    assert_eq!(r["phase"], "progressing", "{r:#}");
+    assert_eq!(r["step"], 1, "held at its step: {r:#}");
+    assert!(
+        r["waiting"]
+            .as_str()
+            .is_some_and(|w| w.contains("deny window freeze")),
+        "{r:#}"
+    );
+    assert!(served_is(&s, 50, 50), "held at 50/50: {:?}", served(&s));
+    // A commit moving the route again while the window is active waits, whole.
+    s.daemon.wait_applied(&frozen);
+    let held = s.commit_route(100, 0);
+    let status = s.daemon.wait_for_outcome(&held, "waiting");
+    assert!(
+        status["lastOutcome"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("waits for a change window")),
+        "{status:#}"
+    );
+    let r = s.daemon.rollout(ROUTE).expect("the rollout");
+    assert_eq!(
+        r["commit"],
+        frozen.as_str(),
+        "carried on under the freeze commit, not superseded by the held one: {r:#}"
+    );
+    assert!(served_is(&s, 50, 50), "still 50/50: {:?}", served(&s));
+
+    // The window goes (and the route goes back to 0/100): the rollout moves on.
+    s.repo.remove("meshcd/freeze.yaml");
+    s.repo
+        .write("routes/target-route.yaml", &common::daemon::route(0, 100));
+    let thawed = s.repo.commit("thaw");
+    let r = wait_rollout(&s, "the promotion after the window", WAIT, |r| {
+        r["phase"] == "promoted"
+    });
+    assert_eq!(r["weights"], weights_json(0, 100), "{r:#}");
+    assert!(r["waiting"].is_null(), "{r:#}");
+    s.daemon.wait_applied(&thawed);
+    wait_served(&s, 0, 100);
+}

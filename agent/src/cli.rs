@@ -30,7 +30,8 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the route YAML of a revision against the built-in rules.
+    /// Check the route YAML of a revision against the built-in rules and the Rego policies
+    /// (the repository's `policies/*.rego` at the revision, and any --policy).
     ///
     /// Every finding is reported at once, with its rule code, severity and file:line:col.
     ///
@@ -69,9 +70,14 @@ pub enum Command {
     /// (`--format json`: one JSON event per line on stdout, then the result). Ctrl-C leaves
     /// the rollouts recorded; the next `apply` or `run` resumes them.
     ///
+    /// A commit changing a route that a ChangeWindow holds back is not applied (exit 1, the
+    /// message says until when); rollouts whose next step waits for a window are left
+    /// recorded.
+    ///
     /// Exit status: 0 applied and every rollout promoted (or nothing to do); 1 refused
-    /// (policy or translation errors), a rollout rolled back, or one paused for an operator;
-    /// 2 could not run (bad configuration, target unreachable, the update was rejected).
+    /// (policy or translation errors), held back by a change window, a rollout rolled back,
+    /// or one paused for an operator or a window; 2 could not run (bad configuration, target
+    /// unreachable, the update was rejected).
     Apply(ApplyArgs),
     /// Show the rollouts: phase, step, weights, metrics against thresholds, bake time left.
     ///
@@ -103,6 +109,9 @@ pub enum Command {
     Resume(GateArgs),
     /// List the built-in rules with their codes.
     Rules(RulesArgs),
+    /// Work with Rego policies: `meshcd policy test` runs their own tests.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Run the daemon: keep the target in sync with Git (poll, watch, webhooks, schedules).
     ///
     /// Serves /healthz, /readyz, /metrics, /api/v1/status, POST /api/v1/reconcile and the
@@ -144,6 +153,9 @@ pub struct ValidateArgs {
     /// Source of the route files.
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Rego policies to evaluate besides the repository's.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
     pub format: ValidateFormat,
@@ -195,6 +207,17 @@ pub struct PlanArgs {
     /// Exit 0 for no changes, 1 for errors, 2 when there are changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Judge change windows at this time (RFC 3339, e.g. `2026-12-24T18:00:00+01:00`)
+    /// instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Parses an RFC 3339 time for `--at`.
+pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{text}` is not an RFC 3339 time such as 2026-12-24T18:00:00Z: {e}"))
 }
 
 /// Output formats of `plan`.
@@ -258,6 +281,9 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     pub format: ReportFormat,
+    /// Judge change windows at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Output formats of `report`.
@@ -400,4 +426,56 @@ pub struct ApplyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+}
+
+/// Rego policies (conftest style): the repository's `policies/*.rego` at the revision are
+/// always evaluated; these options add more and choose the packages.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PolicyArgs {
+    /// Also evaluate the Rego policies of this file or folder, read from disk (repeatable).
+    #[arg(long = "policy", value_name = "PATH")]
+    pub policy: Vec<PathBuf>,
+    /// Evaluate the packages under this namespace (repeatable; default: `main` and `meshcd`).
+    #[arg(long = "namespace", value_name = "NS")]
+    pub namespace: Vec<String>,
+    /// Evaluate every package, whatever its namespace.
+    #[arg(long)]
+    pub all_namespaces: bool,
+}
+
+/// `meshcd policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run the policies' own tests, as `opa test` and `conftest verify` do.
+    ///
+    /// Reads every `.rego` file of the paths (default: `policies`, from disk) and runs the
+    /// rules named `test_*` of the `*_test.rego` files; a test passes when it is true (use
+    /// `with input as {...}` to feed it). Prints PASS/FAIL per test and a summary.
+    ///
+    /// Exit status: 0 every test passed; 1 a test failed or errored, a policy has errors, or
+    /// there is no test; 2 could not run (a path does not exist).
+    Test(PolicyTestArgs),
+}
+
+/// `meshcd policy test`.
+#[derive(Debug, Args)]
+pub struct PolicyTestArgs {
+    /// Policy files or folders.
+    #[arg(value_name = "PATH", default_value = "policies")]
+    pub paths: Vec<PathBuf>,
+    /// Only run the tests whose `package.name` contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub run: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PolicyTestFormat::Text)]
+    pub format: PolicyTestFormat,
+}
+
+/// Output formats of `policy test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyTestFormat {
+    /// One line per test and a summary, for people.
+    Text,
+    /// `{"summary", "errors", "tests": [...]}`, for machines.
+    Json,
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use meshcd::cli::{Cli, Command};
+use meshcd::cli::{Cli, Command, PolicyCommand};
 use meshcd::commands::{self, default_cache_dir, EXIT_FINDINGS};
 use meshcd_core::rollout::machine::Gate;
 use tracing_subscriber::EnvFilter;
@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Pause(args) => commands::rollouts::gate(args, Gate::Pause),
         Command::Resume(args) => commands::rollouts::gate(args, Gate::Resume),
         Command::Rules(args) => Ok(commands::rules::run(args)),
+        Command::Policy(PolicyCommand::Test(args)) => commands::policy::test(args),
         Command::Run(args) => commands::run::run(args),
         Command::History(args) => commands::history::run(args),
         Command::SampleBackend(args) => commands::sample_backend::run(args),

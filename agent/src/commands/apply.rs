@@ -103,7 +103,10 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
             }
         }
         Ok(
-            if outcome.action == OutcomeAction::Refused || failed > 0 || waiting > 0 {
+            if matches!(outcome.action, OutcomeAction::Refused | OutcomeAction::Waiting)
+                || failed > 0
+                || waiting > 0
+            {
                 EXIT_FINDINGS
             } else {
                 EXIT_OK
@@ -126,6 +129,19 @@ async fn drive_rollouts(
             progress.show(&event);
         }
         if !reconciler.rollouts_moving().await {
+            break;
+        }
+        // Rollouts whose next step waits for a change window may wait for hours: leave them
+        // recorded (the daemon, or the next apply, carries on).
+        let rollouts = reconciler.rollouts().await;
+        let active: Vec<&RolloutEvent> = rollouts
+            .iter()
+            .filter(|r| matches!(r.phase.as_str(), "pending" | "progressing" | "rolling-back"))
+            .collect();
+        if !active.is_empty() && active.iter().all(|r| r.waiting.is_some()) {
+            for event in active {
+                progress.show(event);
+            }
             break;
         }
         let wait = reconciler

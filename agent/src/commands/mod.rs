@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod history;
 pub mod plan;
+pub mod policy;
 pub mod report;
 pub mod rollouts;
 pub mod rules;
@@ -82,5 +83,16 @@ pub fn load_and_check(snapshot: &Snapshot) -> (Loaded, Vec<Finding>) {
     let loaded = meshcd_core::load(snapshot.files.as_ref().clone());
     let mut findings = meshcd_core::policy::check(&loaded);
     attach_snippets(&mut findings, &loaded.files);
+    (loaded, findings)
+}
+
+/// [`load_and_check`] plus the Rego policies: their errors and the findings of their resource
+/// packages (see [`policy`]), sorted with the built-in ones.
+pub fn load_and_check_with(
+    snapshot: &Snapshot,
+    policies: &meshcd_core::policy::rego::Policies,
+) -> (Loaded, Vec<Finding>) {
+    let (loaded, mut findings) = load_and_check(snapshot);
+    policy::check_resources(policies, &loaded, &mut findings);
     (loaded, findings)
 }

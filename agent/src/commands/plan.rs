@@ -186,6 +186,11 @@ fn stops(refuse_on: RefuseOn, loaded: &Loaded, findings: &[Finding]) -> bool {
 /// Prints a plan (with any warnings) and returns the exit status.
 fn print_plan(args: &PlanArgs, plan: &Plan, comparison: &Comparison) -> u8 {
     let findings = &comparison.findings;
+    let held = meshcd_core::plan::windows::held_changes(
+        plan,
+        &comparison.loaded,
+        args.at.unwrap_or_else(chrono::Utc::now),
+    );
     let applied = comparison.applied.as_ref();
     match args.format {
         // Markdown is `report`'s (see `run`).
@@ -202,6 +207,12 @@ fn print_plan(args: &PlanArgs, plan: &Plan, comparison: &Comparison) -> u8 {
                     Style::for_stdout()
                 )
             );
+            if !held.is_empty() {
+                println!("Held back by change windows (applied now, these would wait):");
+                for h in &held {
+                    println!("  {}: {}", h.resource, h.reason);
+                }
+            }
         }
         PlanOutputFormat::Json => {
             let value = json!({
@@ -210,6 +221,7 @@ fn print_plan(args: &PlanArgs, plan: &Plan, comparison: &Comparison) -> u8 {
                 "summary": plan.summary,
                 "changes": plan.changes,
                 "findings": findings,
+                "held": held,
             });
             println!(
                 "{}",

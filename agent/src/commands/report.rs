@@ -13,6 +13,7 @@ use crate::cli::{PlanArgs, ReportArgs, ReportFormat, SourceArgs, TargetKind};
 use crate::render::markdown::{self, RepoLinks, Report, ReportInput, Side};
 use crate::render::{github, sarif};
 use crate::source::RepoSpec;
+use meshcd_core::plan::windows::held_changes;
 
 /// How to write the report.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +22,8 @@ struct Options<'a> {
     max_chars: usize,
     output_dir: Option<&'a Path>,
     format: ReportFormat,
+    /// When change windows are judged.
+    at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What the report found, for the exit status.
@@ -45,6 +48,7 @@ pub fn run(args: &ReportArgs, cache_dir: &Path) -> Result<u8, Failure> {
         max_chars: args.max_comment_chars as usize,
         output_dir: args.output_dir.as_deref(),
         format: args.format,
+        at: args.at.unwrap_or_else(chrono::Utc::now),
     };
     let status = report(&args.source, &from, &options, cache_dir)?;
     Ok(if status.blocked {
@@ -62,6 +66,7 @@ pub fn run_for_plan(args: &PlanArgs, cache_dir: &Path) -> Result<u8, Failure> {
         max_chars: markdown::GITHUB_COMMENT_LIMIT,
         output_dir: None,
         format: ReportFormat::Markdown,
+        at: args.at.unwrap_or_else(chrono::Utc::now),
     };
     let status = report(&args.source, &AppliedFrom::from(args), &options, cache_dir)?;
     Ok(if status.blocked {
@@ -93,6 +98,9 @@ fn report(
         title: comparison.desired.summary.clone(),
     };
     let base = base_side(&comparison, from.target);
+    let held = plan
+        .map(|plan| held_changes(plan, &comparison.loaded, options.at))
+        .unwrap_or_default();
     let input = ReportInput {
         head: &head,
         base: &base,
@@ -101,6 +109,7 @@ fn report(
         resources: &comparison.loaded.resources,
         translation_errors,
         links: links.as_ref(),
+        held: &held,
     };
     let report = markdown::render(&input, options.max_chars);
     let status = Status {

@@ -1,11 +1,12 @@
-//! `meshcd validate`: load a revision, run the built-in rules, report every finding.
+//! `meshcd validate`: load a revision, run the built-in rules and the Rego policies, report
+//! every finding.
 
 use std::path::Path;
 
 use meshcd_core::finding::Counts;
 use serde_json::json;
 
-use super::{load_and_check, open_source, Failure, EXIT_FINDINGS, EXIT_OK};
+use super::{load_and_check_with, open_source, policy, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{ValidateArgs, ValidateFormat};
 use crate::render::{findings_text, github, sarif, Style};
 
@@ -13,7 +14,8 @@ use crate::render::{findings_text, github, sarif, Style};
 pub fn run(args: &ValidateArgs, cache_dir: &Path) -> Result<u8, Failure> {
     let source = open_source(&args.source, cache_dir)?;
     let snapshot = source.snapshot(args.source.rev.as_deref(), &args.source.path)?;
-    let (loaded, findings) = load_and_check(&snapshot);
+    let policies = policy::read(&source, &snapshot, &args.policy)?;
+    let (loaded, findings) = load_and_check_with(&snapshot, &policies);
     let counts = Counts::of(&findings);
     let output = match args.format {
         ValidateFormat::Text => {

@@ -33,7 +33,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use meshcd_core::envoy::{set_route_weights, vhost_name, EnvoyConfig, EnvoyState};
 use meshcd_core::finding::Counts;
+use meshcd_core::plan::windows::{held_changes, Held};
 use meshcd_core::plan::{Action, Plan};
+use meshcd_core::policy::windows::Windows;
 use meshcd_core::{Loaded, Severity};
 use sha2::{Digest, Sha256};
 
@@ -46,6 +48,10 @@ use crate::store::{AppliedRecord, AppliedResource, AuditAction, AuditEntry, Chan
 use crate::target::envoy::with_config_backends;
 use crate::target::EnvoyTarget;
 use meshcd_core::rollout::machine::Gate;
+
+/// How long a commit held back by a change window waits at most before it is looked at again
+/// (sooner when the window says when it opens).
+const WINDOW_RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Reconciles a Git revision into a local Envoy.
 #[derive(Clone)]
@@ -295,8 +301,20 @@ impl Inner {
     }
 
     async fn tick(&self) {
+        let desired = self.memory.lock().await.desired.clone();
+        let windows = desired
+            .as_ref()
+            .map(|d| Windows::from_loaded(&d.loaded))
+            .filter(|w| !w.is_empty());
+        let closed = |route: &str| -> Option<String> {
+            let (desired, windows) = (desired.as_ref()?, windows.as_ref()?);
+            let id = meshcd_core::envoy::parse_vhost_name(route)?;
+            let resource = desired.loaded.resources.iter().find(|r| r.id == id)?;
+            let state = windows.state(&meshcd_core::ir::route(resource)?, Utc::now());
+            (!state.open).then(|| state.reason.unwrap_or_default())
+        };
         let mut book = self.book.lock().await;
-        if !book.tick().await {
+        if !book.tick(closed).await {
             return;
         }
         let due = self
@@ -438,6 +456,41 @@ impl Inner {
         let mut book = self.book.lock().await;
         book.recover(&desired.loaded, &desired.config.route_config)
             .await;
+        // Change windows: a commit that changes a route a window holds back waits, whole
+        // (routes with a rollout under way are judged step by step instead).
+        let now = Utc::now();
+        let held: Vec<Held> = held_changes(&full, &desired.loaded, now)
+            .into_iter()
+            .filter(|h| {
+                let ongoing = full.changes.iter().any(|c| {
+                    vhost_name(&c.id()) == h.resource
+                        && c.rollout
+                            .as_ref()
+                            .is_some_and(|r| book.continues(&h.resource, r))
+                });
+                !ongoing
+            })
+            .collect();
+        if let Some(first) = held.first() {
+            let mut message = format!(
+                "{} waits for a change window: {}: {}",
+                short_commit(&desired.commit),
+                first.resource,
+                first.reason
+            );
+            if held.len() > 1 {
+                message.push_str(&format!(" (and {} more route(s))", held.len() - 1));
+            }
+            let opens = held.iter().filter_map(|h| h.until).max();
+            let wait = opens
+                .and_then(|at| (at - now).to_std().ok())
+                .unwrap_or(WINDOW_RECHECK)
+                .clamp(std::time::Duration::from_secs(1), WINDOW_RECHECK);
+            let mut outcome = Outcome::new(desired.commit.clone(), OutcomeAction::Waiting, message);
+            outcome.changes = full.changes.len();
+            outcome.next = super::reconcile::Next::RequeueAfter(wait);
+            return Ok(outcome);
+        }
         book.sync(
             &desired.commit,
             &full,

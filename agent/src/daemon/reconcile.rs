@@ -146,11 +146,14 @@ pub enum OutcomeAction {
     DriftCorrected,
     /// The desired commit failed policy and was not applied; the target keeps its state.
     Refused,
+    /// The desired commit changes routes a change window holds back: nothing was applied; it
+    /// is applied when the window opens.
+    Waiting,
 }
 
 impl OutcomeAction {
     /// The `result` label of `meshcd_reconcile_total`: `applied`, `unchanged`,
-    /// `drift_detected`, `drift_corrected`, `refused`.
+    /// `drift_detected`, `drift_corrected`, `refused`, `waiting`.
     pub fn as_str(self) -> &'static str {
         match self {
             OutcomeAction::Applied => "applied",
@@ -158,6 +161,7 @@ impl OutcomeAction {
             OutcomeAction::DriftDetected => "drift_detected",
             OutcomeAction::DriftCorrected => "drift_corrected",
             OutcomeAction::Refused => "refused",
+            OutcomeAction::Waiting => "waiting",
         }
     }
 

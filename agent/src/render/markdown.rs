@@ -58,6 +58,8 @@ pub struct ReportInput<'a> {
     pub translation_errors: &'a [String],
     /// Where files and commits are shown on the web, when known.
     pub links: Option<&'a RepoLinks>,
+    /// Changes a change window would hold back at the time the report judges them.
+    pub held: &'a [meshcd_core::plan::windows::Held],
 }
 
 /// A rendered report.
@@ -79,7 +81,13 @@ pub fn render(input: &ReportInput<'_>, max_chars: usize) -> Report {
         input.resources,
         input.translation_errors.len(),
     );
-    let verdict = summary.verdict();
+    let mut verdict = summary.verdict();
+    if !input.held.is_empty() && !summary.blocked() {
+        verdict.push_str(&format!(
+            "; ⏸ {} held by a change window",
+            crate::render::plural(input.held.len(), "change")
+        ));
+    }
     let mut blocks = vec![head::block(input, &summary, &verdict)];
     blocks.extend(findings::translation_blocks(input.translation_errors));
     blocks.extend(findings::blocks(input));

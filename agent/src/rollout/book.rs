@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use meshcd_core::plan::{Plan, WeightMap};
 use meshcd_core::rollout::judge::{judge, Observation};
 use meshcd_core::rollout::machine::{Effect, Event, Gate, HookKind, Phase, Rollout};
-use meshcd_core::rollout::{Provider, Sample};
+use meshcd_core::rollout::{Provider, Sample, Verdict};
 use meshcd_core::Loaded;
 use tokio::sync::broadcast;
 
@@ -91,7 +91,7 @@ impl Book {
         let now = now_ms();
         self.rollouts
             .values()
-            .map(|e| RolloutEvent::of(&e.tracked.rollout, e.tracked.bake.as_millis() as u64, now))
+            .map(|e| e.tracked.event(now))
             .collect()
     }
 
@@ -261,6 +261,14 @@ impl Book {
             .collect()
     }
 
+    /// True when `plan` (a weight move of `route` from its current weights) only carries on
+    /// the active rollout of the route: it ends at the same weights.
+    pub fn continues(&self, route: &str, plan: &meshcd_core::plan::RolloutPlan) -> bool {
+        self.rollouts.get(route).is_some_and(|e| {
+            e.tracked.rollout.is_active() && plan.steps.last() == Some(e.tracked.rollout.target())
+        })
+    }
+
     /// True when some rollout waits for its weights to be published.
     pub fn needs_publish(&self) -> bool {
         self.rollouts.values().any(|e| e.tracked.pending_apply)
@@ -294,7 +302,11 @@ impl Book {
 
     /// Reads metrics and judges every baking rollout whose interval is due. Returns true when a
     /// rollout needs its weights published.
-    pub async fn tick(&mut self) -> bool {
+    ///
+    /// `closed` says whether a change window holds a route back (its reason): a step that
+    /// passed then waits at its weights until the window opens; failures and rollbacks never
+    /// wait.
+    pub async fn tick(&mut self, closed: impl Fn(&str) -> Option<String>) -> bool {
         let now = Instant::now();
         self.rollouts.retain(|_, e| {
             e.finished_at.is_none_or(|at| {
@@ -312,6 +324,26 @@ impl Book {
             let Some(judgement) = self.measure(&route).await else {
                 continue;
             };
+            let advances = match judgement.verdict {
+                Verdict::Healthy => true,
+                Verdict::Inconclusive => self
+                    .rollouts
+                    .get(&route)
+                    .is_some_and(|e| e.tracked.rollout.plan.on_inconclusive == "continue"),
+                _ => false,
+            };
+            let waiting = if advances { closed(&route) } else { None };
+            if let Some(entry) = self.rollouts.get_mut(&route) {
+                entry.tracked.waiting = waiting.clone();
+            }
+            if let Some(why) = waiting {
+                if let Some(entry) = self.rollouts.get_mut(&route) {
+                    entry.tracked.rollout.conditions = judgement.conditions.clone();
+                }
+                tracing::info!(%route, "step passed; the next waits for a change window: {why}");
+                self.publish_event(&route);
+                continue;
+            }
             self.event(&route, Event::Judged(judgement)).await;
         }
         self.needs_publish()
@@ -341,11 +373,7 @@ impl Book {
         }
         self.event(&route, Event::Manual(gate)).await;
         let entry = &self.rollouts[&route];
-        Ok(RolloutEvent::of(
-            &entry.tracked.rollout,
-            entry.tracked.bake.as_millis() as u64,
-            now_ms(),
-        ))
+        Ok(entry.tracked.event(now_ms()))
     }
 
     fn resolve(&self, name: &str) -> Result<String, GateError> {
@@ -465,11 +493,7 @@ impl Book {
 
     fn publish_event(&self, route: &str) {
         if let Some(entry) = self.rollouts.get(route) {
-            let _ = self.events.send(RolloutEvent::of(
-                &entry.tracked.rollout,
-                entry.tracked.bake.as_millis() as u64,
-                now_ms(),
-            ));
+            let _ = self.events.send(entry.tracked.event(now_ms()));
         }
     }
 
@@ -577,11 +601,7 @@ impl Book {
         if hooks.is_empty() {
             return Ok(());
         }
-        let event = RolloutEvent::of(
-            &entry.tracked.rollout,
-            entry.tracked.bake.as_millis() as u64,
-            now_ms(),
-        );
+        let event = entry.tracked.event(now_ms());
         let payload = HookPayload {
             hook: kind,
             target: &self.target,

@@ -42,6 +42,9 @@ pub struct RolloutEvent {
     /// The latest history line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last: Option<LogEntry>,
+    /// The step passed, but a change window holds the next one back (why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 impl RolloutEvent {
@@ -65,6 +68,7 @@ impl RolloutEvent {
             conditions: rollout.conditions.clone(),
             reason: rollout.reason.clone(),
             last: rollout.log.last().cloned(),
+            waiting: None,
         }
     }
 }
@@ -105,6 +109,9 @@ pub fn progress_line(event: &RolloutEvent) -> String {
     }
     if let Some(reason) = &event.reason {
         line.push_str(&format!("  ({reason})"));
+    }
+    if let Some(why) = &event.waiting {
+        line.push_str(&format!("  waiting for a change window: {why}"));
     }
     line
 }

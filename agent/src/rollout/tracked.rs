@@ -10,6 +10,8 @@ use meshcd_core::rollout::machine::Rollout;
 use meshcd_core::rollout::{duration, AnalysisSpec, Counters};
 use meshcd_core::Loaded;
 
+use super::events::RolloutEvent;
+
 /// A rollout with its run-time companions.
 pub struct Tracked {
     /// The persisted state machine.
@@ -30,6 +32,8 @@ pub struct Tracked {
     pub next_check: Instant,
     /// The target still has to be given `rollout.want`.
     pub pending_apply: bool,
+    /// The step passed, but a change window holds the next one back (why).
+    pub waiting: Option<String>,
 }
 
 impl Tracked {
@@ -66,7 +70,15 @@ impl Tracked {
             baseline: None,
             next_check: Instant::now(),
             pending_apply: false,
+            waiting: None,
         }
+    }
+
+    /// The rollout as a progress event at `now_ms`.
+    pub fn event(&self, now_ms: u64) -> RolloutEvent {
+        let mut event = RolloutEvent::of(&self.rollout, self.bake.as_millis() as u64, now_ms);
+        event.waiting = self.waiting.clone();
+        event
     }
 
     /// Every metric name this rollout reads: canary first.

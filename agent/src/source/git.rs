@@ -161,6 +161,12 @@ impl GitSource {
         Ok(snapshot)
     }
 
+    /// The `.rego` files under the repository's `policies/` folder at a commit (see
+    /// [`super::policy_files`]); none when the folder is missing.
+    pub fn policy_files(&self, commit: &str) -> Result<Vec<SourceFile>, SourceError> {
+        super::policy_files::from_commit(&self.repo, commit)
+    }
+
     fn read_tree(
         &self,
         tree: &git2::Tree<'_>,

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod folder;
 pub mod git;
+pub mod policy_files;
 
 use std::sync::Arc;
 

@@ -14,6 +14,7 @@ pub(crate) mod canonical;
 mod fields;
 pub mod rollout;
 pub mod select;
+pub mod windows;
 pub(crate) mod text;
 
 #[cfg(test)]

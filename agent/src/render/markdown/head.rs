@@ -31,6 +31,12 @@ pub fn block(input: &ReportInput<'_>, summary: &ReportSummary, verdict: &str) ->
         out.push_str(&row(family.title, &family.counts, summary.planned, false));
     }
     out.push_str(&row("total", &summary.total, summary.planned, true));
+    if !input.held.is_empty() {
+        out.push_str("\n> ⏸ **Change windows:** applied now, these changes would wait:\n");
+        for held in input.held {
+            let _ = writeln!(out, "> - {}: {}", code(&held.resource), plain(&held.reason));
+        }
+    }
     if !summary.planned && summary.translation_errors > 0 {
         out.push_str("\n> **No plan:** the live target cannot serve the head revision.\n");
     } else if !summary.planned {

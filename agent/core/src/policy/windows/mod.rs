@@ -158,6 +158,16 @@ impl Windows {
         self.evaluate(&self.selected(route), now)
     }
 
+    /// Whether a route no window names may change at `now`: only windows that select every
+    /// route (an empty selector) count. Used for routes that are not in the revision any more
+    /// (deletions).
+    pub fn state_of_any_route(&self, now: DateTime<Utc>) -> WindowState {
+        let every: Vec<usize> = (0..self.windows.len())
+            .filter(|i| self.windows[*i].selection.is_every_route())
+            .collect();
+        self.evaluate(&every, now)
+    }
+
     /// The windows at one instant: routes selected by the same windows share one evaluation.
     pub fn at(&self, now: DateTime<Utc>) -> WindowsAt<'_> {
         WindowsAt {
