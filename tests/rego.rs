@@ -112,6 +112,17 @@ fn validate_reports_rego_denials_at_the_resource_and_exits_1() {
     assert_eq!(finding["severity"], "error");
     assert_eq!(finding["name"], "require-owner-label");
     assert_eq!(finding["field"], "labels");
+
+    // SARIF lists the Rego rule among the driver's rules, and the result points at it.
+    let sarif = validate(&repo, &["--format", "sarif"]).json();
+    let run = &sarif["runs"][0];
+    let result = &run["results"][0];
+    let index = result["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+    assert_eq!(
+        run["tool"]["driver"]["rules"][index]["id"], result["ruleId"],
+        "{sarif:#}"
+    );
+    assert_eq!(result["ruleId"], "rego:main.owner_label.deny_missing_owner");
 }
 
 #[test]
@@ -347,4 +358,58 @@ fn policy_test_fails_on_a_broken_test() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("no tests found"), "{}", run.stderr);
     assert_eq!(policy_test(&[&dir.path().join("missing")], &[]).code, 2);
+}
+
+/// Plan-level policies judge `meshcd plan` and `meshcd report`: moving 50 % of a route's
+/// traffic in one commit breaks the shipped `max-traffic-shift` (20 %); 10 % does not.
+#[test]
+fn plan_policies_judge_plan_and_report() {
+    let split = |a: u32, b: u32| {
+        format!(
+            "{ROUTE}      weight: {a}\n    - serviceName: projects/my-project/locations/global/backendServices/web-canary\n      weight: {b}\n"
+        )
+    };
+    let repo = TestRepo::new();
+    repo.write("routes/web.yaml", &split(100, 0))
+        .write(
+            "meshcd/backends.yaml",
+            &format!(
+                "{BACKEND}---\n{}",
+                BACKEND.replace("name: web", "name: web-canary")
+            ),
+        )
+        .copy_from_project("policies", "policies");
+    repo.commit("web 100/0");
+    repo.branch("base");
+    let cache = tempfile::tempdir().unwrap();
+    let path = repo.path().to_str().unwrap();
+
+    repo.write("routes/web.yaml", &split(90, 10));
+    repo.commit("web 90/10");
+    let plan = meshcd(&["plan", "--repo", path, "--base", "base"], cache.path());
+    assert_eq!(
+        plan.code, 0,
+        "a 10 % move is fine: {}{}",
+        plan.stdout, plan.stderr
+    );
+
+    repo.write("routes/web.yaml", &split(50, 50));
+    repo.commit("web 50/50");
+    let plan = meshcd(&["plan", "--repo", path, "--base", "base"], cache.path());
+    assert_eq!(plan.code, 1, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("rego:main.plan.traffic_shift.deny")
+            && plan
+                .stdout
+                .contains("moves 50 % of its traffic in one commit"),
+        "{}",
+        plan.stdout
+    );
+    let report = meshcd(&["report", "--repo", path, "--base", "base"], cache.path());
+    assert_eq!(report.code, 1, "{}", report.stderr);
+    assert!(
+        report.stdout.starts_with("### ❌ 1 policy error blocks"),
+        "{}",
+        report.stdout
+    );
 }

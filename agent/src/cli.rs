@@ -207,6 +207,9 @@ pub struct PlanArgs {
     /// Exit 0 for no changes, 1 for errors, 2 when there are changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Rego policies to evaluate besides the repository's (resource and plan packages).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Judge change windows at this time (RFC 3339, e.g. `2026-12-24T18:00:00+01:00`)
     /// instead of now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -281,6 +284,9 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     pub format: ReportFormat,
+    /// Rego policies to evaluate besides the repository's (resource and plan packages).
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Judge change windows at this time (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub at: Option<chrono::DateTime<chrono::Utc>>,

@@ -9,8 +9,8 @@ use meshcd_core::plan::Plan;
 use meshcd_core::{Finding, Loaded};
 use serde_json::json;
 
-use super::{cannot_run, load_and_check, open_source, Failure, EXIT_FINDINGS, EXIT_OK};
-use crate::cli::{PlanArgs, PlanOutputFormat, SourceArgs, TargetKind};
+use super::{cannot_run, open_source, Failure, EXIT_FINDINGS, EXIT_OK};
+use crate::cli::{PlanArgs, PlanOutputFormat, PolicyArgs, SourceArgs, TargetKind};
 use crate::render::{findings_text, plan_text, Style};
 use crate::source::{folder, Revision, Snapshot};
 use crate::target::envoy::with_config_backends;
@@ -31,6 +31,8 @@ pub struct AppliedFrom<'a> {
     pub target: Option<TargetKind>,
     /// The meshcd configuration naming the target (default `meshcd.yaml`).
     pub config: Option<&'a Path>,
+    /// Rego policies besides the repository's.
+    pub policy: &'a PolicyArgs,
 }
 
 impl<'a> From<&'a PlanArgs> for AppliedFrom<'a> {
@@ -40,6 +42,7 @@ impl<'a> From<&'a PlanArgs> for AppliedFrom<'a> {
             applied: args.applied.as_deref(),
             target: args.target,
             config: args.config.as_deref(),
+            policy: &args.policy,
         }
     }
 }
@@ -141,15 +144,16 @@ pub fn compare(
 ) -> Result<Comparison, Failure> {
     let repository = open_source(source, cache_dir)?;
     let desired_snapshot = repository.snapshot(source.rev.as_deref(), &source.path)?;
+    let policies = super::policy::read(&repository, &desired_snapshot, from.policy)?;
     if from.target.is_some() {
-        return compare_with_envoy(from, &desired_snapshot, refuse_on);
+        return compare_with_envoy(from, &desired_snapshot, &policies, refuse_on);
     }
     let applied_snapshot = match (from.base, from.applied) {
         (Some(base), _) => repository.snapshot(Some(base), &source.path)?,
         (None, Some(dir)) => folder::snapshot(dir)?,
         (None, None) => unreachable!("clap requires --base, --applied or --target"),
     };
-    let (desired, findings) = load_and_check(&desired_snapshot);
+    let (desired, mut findings) = super::load_and_check_with(&desired_snapshot, &policies);
     let applied_side = AppliedSide::Snapshot(applied_snapshot.revision.clone());
     let outcome = if stops(refuse_on, &desired, &findings) {
         Outcome::Refused
@@ -164,7 +168,9 @@ pub fn compare(
                 "the applied state has load errors: resources in those files are left out of the comparison"
             );
         }
-        Outcome::Planned(meshcd_core::plan::plan(&desired, &applied))
+        let plan = meshcd_core::plan::plan(&desired, &applied);
+        super::policy::check_plan(&policies, &desired, &plan, &mut findings);
+        Outcome::Planned(plan)
     };
     Ok(Comparison {
         desired: desired_snapshot.revision,
@@ -229,7 +235,10 @@ fn print_plan(args: &PlanArgs, plan: &Plan, comparison: &Comparison) -> u8 {
             );
         }
     }
-    if args.detailed_exitcode && !plan.is_empty() {
+    if Counts::of(findings).errors > 0 {
+        // Plan-level policies (Rego packages judging the plan) found errors.
+        EXIT_FINDINGS
+    } else if args.detailed_exitcode && !plan.is_empty() {
         EXIT_CHANGES
     } else {
         EXIT_OK
@@ -270,6 +279,7 @@ fn refuse(args: &PlanArgs, desired: &Revision, findings: &[Finding]) -> u8 {
 fn compare_with_envoy(
     from: &AppliedFrom<'_>,
     snapshot: &Snapshot,
+    policies: &meshcd_core::policy::rego::Policies,
     refuse_on: RefuseOn,
 ) -> Result<Comparison, Failure> {
     let config_path = from.config.unwrap_or(Path::new("meshcd.yaml"));
@@ -281,7 +291,7 @@ fn compare_with_envoy(
         )));
     };
     let snapshot = &with_config_backends(snapshot, &envoy.backends);
-    let (desired, findings) = load_and_check(snapshot);
+    let (desired, findings) = super::load_and_check_with(snapshot, policies);
     let mut comparison = Comparison {
         desired: snapshot.revision.clone(),
         applied: None,
@@ -309,11 +319,18 @@ fn compare_with_envoy(
             }
         };
         let applied = target.applied().await.map_err(cannot_run)?;
-        comparison.outcome = Outcome::Planned(meshcd_core::envoy::diff(
+        let plan = meshcd_core::envoy::diff(
             &EnvoyState::from_config(&config),
             &applied,
             &comparison.loaded,
-        ));
+        );
+        super::policy::check_plan(
+            policies,
+            &comparison.loaded,
+            &plan,
+            &mut comparison.findings,
+        );
+        comparison.outcome = Outcome::Planned(plan);
         Ok(comparison)
     })
 }

@@ -42,6 +42,7 @@ pub fn run(args: &ReportArgs, cache_dir: &Path) -> Result<u8, Failure> {
         applied: args.applied.as_deref(),
         target: args.target,
         config: args.config.as_deref(),
+        policy: &args.policy,
     };
     let options = Options {
         repo_url: args.repo_url.as_deref(),

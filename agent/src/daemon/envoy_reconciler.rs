@@ -40,7 +40,8 @@ use meshcd_core::{Loaded, Severity};
 use sha2::{Digest, Sha256};
 
 use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
-use crate::commands::load_and_check;
+use crate::cli::PolicyArgs;
+use crate::commands::load_and_check_with;
 use crate::envoy::PublishReport;
 use crate::rollout::{Book, GateError, RolloutEvent};
 use crate::source::{short_commit, GitSource, RepoSpec, Revision, SnapshotCache};
@@ -83,6 +84,8 @@ struct Memory {
 }
 
 struct Desired {
+    /// The revision's Rego policies (plan-level packages run on each reconcile's plan).
+    policies: Arc<meshcd_core::policy::rego::Policies>,
     commit: String,
     revision: Revision,
     loaded: Arc<Loaded>,
@@ -362,14 +365,25 @@ impl Inner {
         let path = self.path.clone();
         let cache_dir = self.cache_dir.clone();
         let snapshots = self.snapshots.clone();
-        let snapshot = tokio::task::spawn_blocking(move || {
+        let (snapshot, policies) = tokio::task::spawn_blocking(move || {
             let source = GitSource::open(&spec, &cache_dir)?.with_cache(snapshots);
             let commit = source.resolve(rev.as_deref())?.to_string();
-            source.snapshot(Some(&commit), &path)
+            let snapshot = source.snapshot(Some(&commit), &path)?;
+            // Rego policies of the repository's `policies/` at this commit.
+            let policies = crate::commands::policy::read(
+                &source,
+                &snapshot,
+                &PolicyArgs::default(),
+            )
+            .map_err(|failure| {
+                crate::source::SourceError::Read(format!("reading policies: {}", failure.error))
+            });
+            Ok::<_, crate::source::SourceError>((snapshot, policies))
         })
         .await
         .map_err(|e| ReconcileError::retryable(format!("reading the repository failed: {e}")))?
         .map_err(ReconcileError::from)?;
+        let policies = policies.map_err(ReconcileError::from)?;
         let commit = snapshot.revision.commit.clone();
         let mut memory = self.memory.lock().await;
         if let Some((refused, message)) = &memory.refused {
@@ -380,7 +394,8 @@ impl Inner {
         if let Some(desired) = memory.desired.as_ref().filter(|d| d.commit == commit) {
             return Ok(Ok(desired.clone()));
         }
-        let (loaded, findings) = load_and_check(&with_config_backends(&snapshot, &self.backends));
+        let (loaded, findings) =
+            load_and_check_with(&with_config_backends(&snapshot, &self.backends), &policies);
         let counts = Counts::of(&findings);
         let refusal = if counts.errors > 0 {
             let first = findings
@@ -416,6 +431,7 @@ impl Inner {
             Ok(config) => {
                 let state = EnvoyState::from_config(&config);
                 let desired = Arc::new(Desired {
+                    policies: Arc::new(policies),
                     commit: commit.clone(),
                     revision: snapshot.revision.clone(),
                     loaded: Arc::new(loaded),
@@ -453,6 +469,25 @@ impl Inner {
         // Rollouts: weight moves of this commit start (or go on); what is published is the
         // desired configuration with each rollout's current weights on top.
         let full = meshcd_core::envoy::diff(&desired.state, &applied, &desired.loaded);
+        // Plan-level Rego policies judge what this reconcile would change.
+        let plan_errors: Vec<_> =
+            meshcd_core::policy::rego::check_plan(&desired.policies, &desired.loaded, &full)
+                .into_iter()
+                .filter(|f| f.severity == Severity::Error)
+                .collect();
+        if let Some(first) = plan_errors.first() {
+            let message = format!(
+                "{} refused: {} plan policy error(s); first: {first}",
+                short_commit(&desired.commit),
+                plan_errors.len()
+            );
+            self.record_refusal(&desired.revision, &message).await;
+            return Ok(Outcome::new(
+                desired.commit.clone(),
+                OutcomeAction::Refused,
+                message,
+            ));
+        }
         let mut book = self.book.lock().await;
         book.recover(&desired.loaded, &desired.config.route_config)
             .await;

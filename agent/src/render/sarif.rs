@@ -5,9 +5,11 @@ use meshcd_core::policy::rules;
 use meshcd_core::{Finding, Severity};
 use serde_json::{json, Value};
 
-/// The SARIF document for a set of findings.
+/// The SARIF document for a set of findings. The driver's rules are the built-in ones, then
+/// every other rule code found (Rego policies, `rego:<package>.<rule>`), so each result's
+/// `ruleIndex` points at its own rule.
 pub fn render(findings: &[Finding]) -> Value {
-    let rule_list: Vec<Value> = rules::ALL
+    let mut rule_list: Vec<Value> = rules::ALL
         .iter()
         .map(|rule| {
             json!({
@@ -17,12 +19,23 @@ pub fn render(findings: &[Finding]) -> Value {
             })
         })
         .collect();
+    let mut codes: Vec<&str> = rules::ALL.iter().map(|r| r.code).collect();
+    for finding in findings {
+        if !codes.contains(&finding.rule) {
+            codes.push(finding.rule);
+            rule_list.push(json!({
+                "id": finding.rule,
+                "name": finding.name,
+                "shortDescription": {"text": format!("Rego policy {}", finding.name)},
+            }));
+        }
+    }
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {
             json!({
                 "ruleId": f.rule,
-                "ruleIndex": rules::ALL.iter().position(|r| r.code == f.rule).unwrap_or(0),
+                "ruleIndex": codes.iter().position(|c| *c == f.rule).unwrap_or(0),
                 "level": match f.severity { Severity::Error => "error", Severity::Warning => "warning" },
                 "message": {"text": f.message},
                 "locations": [{
