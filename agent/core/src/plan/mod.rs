@@ -14,8 +14,8 @@ pub(crate) mod canonical;
 mod fields;
 pub mod rollout;
 pub mod select;
-pub mod windows;
 pub(crate) mod text;
+pub mod windows;
 
 #[cfg(test)]
 mod tests;
