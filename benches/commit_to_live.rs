@@ -12,6 +12,12 @@
 //! files were written. T1 is when the first answer from the new backend arrives, with requests
 //! sent back to back through Envoy (one connection each). Every process started here is stopped
 //! on drop, and the run ends by checking that none is left.
+//!
+//! A weight-only commit is a rollout (see `agent/src/rollout/mod.rs`): without a policy it would
+//! walk through the default steps (10, 50, 100 %, 30 s each). Both repositories therefore carry
+//! a RolloutPolicy selecting every route (`*.meshapps.internal`) with one step of 100 %,
+//! `bakeTime: 0s` and `analysis: {provider: none}`, so that each commit still applies in one
+//! step: what is measured stays commit -> new weights live, now through the rollout engine.
 
 use std::error::Error;
 use std::fs::File;
@@ -145,6 +151,10 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
         &backends(&[("a", a.port), ("b", b.port)]),
     )?;
     write(&repo_dir.join("routes/flip.yaml"), &flip_route(100, 0))?;
+    write(
+        &repo_dir.join("meshcd/rollout-policy.yaml"),
+        ONE_STEP_POLICY,
+    )?;
     let first = commit(&repo, "flip 100/0")?;
     // Commits made so far on the flipping route: commit `step` moves it as `flip(step)` says.
     let mut step = 0;
@@ -564,6 +574,7 @@ fn big_routes(
         .collect();
     let named: Vec<(&str, u16)> = pairs.iter().map(|(n, p)| (n.as_str(), *p)).collect();
     write(&dir.join("meshcd/backends.yaml"), &backends(&named))?;
+    write(&dir.join("meshcd/rollout-policy.yaml"), ONE_STEP_POLICY)?;
     let mut weights = vec![(90u32, 10u32); ROUTES];
     let mut bytes = 0;
     for file in 0..ROUTE_FILES {
@@ -681,6 +692,22 @@ rules:
 
 // ---------------------------------------------------------------------------------------------
 // Repository content.
+
+/// Every route of both repositories (all on `*.meshapps.internal`) moves its weights in one
+/// step, with no bake and no analysis: a commit applies at once, as before rollouts existed.
+const ONE_STEP_POLICY: &str = "apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata:
+  name: one-step
+spec:
+  selector:
+    hostnames:
+    - '*.meshapps.internal'
+  steps: [100]
+  bakeTime: 0s
+  analysis:
+    provider: none
+";
 
 fn flip_route(a: u32, b: u32) -> String {
     format!(
