@@ -46,14 +46,14 @@
 //! P(n failures out of n) ≤ (1 − s)^n = 0.01^n, and the hypothesis is rejected once that is at
 //! most 1 − c: n ≥ ln(1 − c) / ln(1 − s) = ln 0.01 / ln 0.01 = 1. **One failed canary request
 //! is the minimum** at 99 % / 0.99 (two at c = 0.999, 0.01² ≤ 0.001). meshcd's judge uses the
-//! one-sided Wilson upper bound, which for 0 successes out of n is z² / (n + z²) (z = 2.326 at
-//! 0.99): 0.84 < 0.99 already at n = 1, so its floor for an all-failing sample is also 1.
+//! exact (Clopper-Pearson) upper bound with a strict comparison (`exact_upper(0, n, c) =
+//! 1 − 0.01^(1/n)`, which is exactly 0.99 at n = 1 and 0.9 at n = 2), so its floor for an
+//! all-failing sample is 2: one failed request alone never fails a step.
 //!
 //! The judge looks at the whole step's window, though, and the canary served h healthy
 //! requests in the step before T0; then k failures are needed so that
 //! P(at most h successes out of h + k | success rate 0.99) ≤ 1 − c (exact), or
-//! `wilson_upper(h, h + k, c) < 0.99` (the judge). Both are printed (for h = 20–40: k = 3
-//! exactly, 2 for the judge). On top of that the judge reads Envoy's counters once per
+//! `exact_upper(h, h + k, c) < 0.99` (the judge). Both are printed. On top of that the judge reads Envoy's counters once per
 //! `interval`: a canary that fails from a random instant keeps failing for interval / 2 on
 //! average before the next read, i.e. about rate × 10 % × interval / 2 requests, plus the
 //! publish of the rollback.
@@ -79,7 +79,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use backend::Backend;
 use git2::{IndexAddOption, Oid, Repository, Signature};
-use meshcd_core::rollout::stats::wilson_upper;
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
@@ -554,10 +553,10 @@ fn exact_floor(h: u64, s: f64, c: f64) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// The same with meshcd's fail-fast rule (the Wilson upper bound below `s`).
+/// The same with meshcd's fail-fast rule (the exact upper bound strictly below `s`).
 fn judge_floor(h: u64, s: f64, c: f64) -> u64 {
     (1..10_000)
-        .find(|k| wilson_upper(h, h + k, c) < s)
+        .find(|k| meshcd_core::rollout::stats::exact_upper(h, h + k, c) < s)
         .unwrap_or(u64::MAX)
 }
 
@@ -569,7 +568,7 @@ fn print_rollbacks(configs: &[(&str, Vec<Row>)], rate: f64, trials: usize) {
     println!();
     println!(
         "statistical floor, canary sample all failing: exact binomial {} request(s) at \
-         confidence {CONFIDENCE} ({} at 0.999); meshcd's judge (Wilson bound) {}",
+         confidence {CONFIDENCE} ({} at 0.999); meshcd's judge (exact bound, strict) {}",
         exact_floor(0, s, CONFIDENCE),
         exact_floor(0, s, 0.999),
         judge_floor(0, s, CONFIDENCE)
@@ -613,7 +612,7 @@ fn print_rollbacks(configs: &[(&str, Vec<Row>)], rate: f64, trials: usize) {
             "req",
         );
         summary(
-            "  floor after them, meshcd's judge (Wilson)",
+            "  floor after them, meshcd's judge (exact, strict)",
             &mut col(&|r| judge_floor(r.healthy, s, CONFIDENCE) as f64),
             "req",
         );
@@ -685,7 +684,7 @@ fn print_comparison(configs: &[(&str, Vec<Row>)], rate: f64) {
     let after = median(&mut after);
     println!(
         "{:<40} {:>20.2} s {:>22.0}",
-        "  after the step's healthy ones (Wilson)",
+        "  after the step's healthy ones (judge)",
         after / canary_rate,
         after
     );
