@@ -526,12 +526,22 @@ impl Inner {
             outcome.next = super::reconcile::Next::RequeueAfter(wait);
             return Ok(outcome);
         }
+        let store = self.store.clone();
+        let id = target_id.clone();
+        let last = tokio::task::spawn_blocking(move || store.last_applied(&id))
+            .await
+            .map_err(|e| ReconcileError::retryable(e.to_string()))?
+            .map_err(|e| ReconcileError::retryable(e.to_string()))?;
+        let recorded = last.as_ref().is_some_and(|l| l.commit == desired.commit);
+        // A weight drift of the recorded commit starts a rollout back only with selfHeal: with
+        // it off, drift is reported and left alone.
         book.sync(
             &desired.commit,
             &full,
             &desired.loaded,
             &desired.config.route_config,
             |change| change.kind.is_route().then(|| vhost_name(&change.id())),
+            !recorded || self.self_heal,
         )
         .await;
         let effective = self.effective(&desired, &mut book).await;
@@ -544,13 +554,6 @@ impl Inner {
                 &desired.loaded,
             )
         };
-        let store = self.store.clone();
-        let id = target_id.clone();
-        let last = tokio::task::spawn_blocking(move || store.last_applied(&id))
-            .await
-            .map_err(|e| ReconcileError::retryable(e.to_string()))?
-            .map_err(|e| ReconcileError::retryable(e.to_string()))?;
-        let recorded = last.as_ref().is_some_and(|l| l.commit == desired.commit);
         let held: String = book
             .rolled_back(&desired.commit)
             .iter()

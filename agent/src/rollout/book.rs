@@ -155,7 +155,8 @@ impl Book {
     /// Brings the book in line with a revision's plan (desired `commit` against what the target
     /// serves): keeps rollouts whose final weights the commit still asks for, drops superseded
     /// and old rolled-back ones, and starts a rollout for each weight move of `plan` that none
-    /// covers. `route_config` is the desired configuration's routes (backend keys → clusters).
+    /// covers (only when `start_new`). `route_config` is the desired configuration's routes
+    /// (backend keys → clusters).
     pub async fn sync(
         &mut self,
         commit: &str,
@@ -163,6 +164,7 @@ impl Book {
         loaded: &Loaded,
         route_config: &serde_json::Value,
         vhost_of: impl Fn(&meshcd_core::plan::Change) -> Option<String>,
+        start_new: bool,
     ) {
         let mut moves: BTreeMap<String, meshcd_core::plan::RolloutPlan> = BTreeMap::new();
         let mut touched: Vec<String> = Vec::new();
@@ -222,7 +224,7 @@ impl Book {
             self.remove(&route, message.as_deref()).await;
         }
         for (route, plan) in moves {
-            if self.rollouts.contains_key(&route) {
+            if !start_new || self.rollouts.contains_key(&route) {
                 continue;
             }
             let rollout = Rollout::new(
