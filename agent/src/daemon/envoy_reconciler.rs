@@ -33,7 +33,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use meshcd_core::envoy::{set_route_weights, vhost_name, EnvoyConfig, EnvoyState};
 use meshcd_core::finding::Counts;
-use meshcd_core::plan::windows::{held_changes, Held};
+use meshcd_core::plan::windows::{held_changes_with, Held};
 use meshcd_core::plan::{Action, Plan};
 use meshcd_core::policy::windows::Windows;
 use meshcd_core::{Loaded, Severity};
@@ -86,6 +86,8 @@ struct Memory {
 struct Desired {
     /// The revision's Rego policies (plan-level packages run on each reconcile's plan).
     policies: Arc<meshcd_core::policy::rego::Policies>,
+    /// The revision's change windows, parsed once.
+    windows: Windows,
     commit: String,
     revision: Revision,
     loaded: Arc<Loaded>,
@@ -305,12 +307,9 @@ impl Inner {
 
     async fn tick(&self) {
         let desired = self.memory.lock().await.desired.clone();
-        let windows = desired
-            .as_ref()
-            .map(|d| Windows::from_loaded(&d.loaded))
-            .filter(|w| !w.is_empty());
         let closed = |route: &str| -> Option<String> {
-            let (desired, windows) = (desired.as_ref()?, windows.as_ref()?);
+            let desired = desired.as_ref().filter(|d| !d.windows.is_empty())?;
+            let windows = &desired.windows;
             let id = meshcd_core::envoy::parse_vhost_name(route)?;
             let resource = desired.loaded.resources.iter().find(|r| r.id == id)?;
             let state = windows.state(&meshcd_core::ir::route(resource)?, Utc::now());
@@ -432,6 +431,7 @@ impl Inner {
                 let state = EnvoyState::from_config(&config);
                 let desired = Arc::new(Desired {
                     policies: Arc::new(policies),
+                    windows: Windows::from_loaded(&loaded),
                     commit: commit.clone(),
                     revision: snapshot.revision.clone(),
                     loaded: Arc::new(loaded),
@@ -494,7 +494,7 @@ impl Inner {
         // Change windows: a commit that changes a route a window holds back waits, whole
         // (routes with a rollout under way are judged step by step instead).
         let now = Utc::now();
-        let held: Vec<Held> = held_changes(&full, &desired.loaded, now)
+        let held: Vec<Held> = held_changes_with(&desired.windows, &full, &desired.loaded, now)
             .into_iter()
             .filter(|h| {
                 let ongoing = full.changes.iter().any(|c| {

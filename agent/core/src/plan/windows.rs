@@ -29,7 +29,17 @@ pub struct Held {
 /// The changes of `plan` that a change window of `loaded` (the desired revision) holds back at
 /// `now`, in plan order.
 pub fn held_changes(plan: &Plan, loaded: &Loaded, now: DateTime<Utc>) -> Vec<Held> {
-    let windows = Windows::from_loaded(loaded);
+    held_changes_with(&Windows::from_loaded(loaded), plan, loaded, now)
+}
+
+/// [`held_changes`] with the revision's windows already parsed (callers that judge many plans
+/// of one revision, such as the daemon, parse them once).
+pub fn held_changes_with(
+    windows: &Windows,
+    plan: &Plan,
+    loaded: &Loaded,
+    now: DateTime<Utc>,
+) -> Vec<Held> {
     if windows.is_empty() {
         return Vec::new();
     }
