@@ -418,6 +418,24 @@ pub struct RunArgs {
 pub enum TargetKind {
     /// The local Envoy of `target.envoy` (read back from its admin `/config_dump`).
     Envoy,
+    /// The Cloud Service Mesh API of `target.gcp` (routes read with list).
+    Gcp,
+    /// The cluster of `target.kubernetes` (resources read with get and list).
+    Kubernetes,
+    /// The folder of `target.render` (the rendered files read back).
+    Render,
+}
+
+impl TargetKind {
+    /// The name as in `meshcd.yaml` (`envoy`, `gcp`, `kubernetes`, `render`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Envoy => "envoy",
+            TargetKind::Gcp => "gcp",
+            TargetKind::Kubernetes => "kubernetes",
+            TargetKind::Render => "render",
+        }
+    }
 }
 
 /// `meshcd apply`.

@@ -8,9 +8,11 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod daemon;
 pub mod envoy;
+pub mod gcp;
 pub mod render;
 pub mod rollout;
 pub mod source;

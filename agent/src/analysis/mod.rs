@@ -10,6 +10,7 @@
 //! |---|---|---|---|
 //! | `envoy` | [`EnvoyStats`]: one `/stats` request to the Envoy admin interface per read | every backend | no |
 //! | `prometheus` | [`PrometheusClient`]: instant queries on Envoy's metrics as Prometheus scraped them | every backend | yes |
+//! | `cloud-monitoring` | [`PrometheusClient::cloud_monitoring`]: the same queries on Cloud Monitoring's Prometheus-compatible API, with a Google access token | every backend | yes |
 //! | `http` | [`Prober`]: probes meshcd sends itself, [`MetricsSource::probe_round`] each interval | the canary only (the first backend) | no |
 //! | `none` | nothing | none (an empty map) | no |
 //!
@@ -20,7 +21,14 @@
 //! **Errors** ([`AnalysisError`]) say which service, at which address (shown without any
 //! `user:password@`), and what went wrong: unreachable, an HTTP status with the service's own
 //! error text, an answer that cannot be read, a query Prometheus refused, a backend Envoy does
-//! not know. Probe headers (which may carry tokens) are never part of a message.
+//! not know, no access token or a refused one. Probe headers and access tokens are never part
+//! of a message.
+//!
+//! **Google credentials** (provider `cloud-monitoring`): [`MetricsSource::for_spec`] uses one
+//! [`TokenSource`] for the whole process, from [`AuthConfig::from_environment`]
+//! (`MESHCD_GCP_ACCESS_TOKEN`, else the key file in `GOOGLE_APPLICATION_CREDENTIALS`, else the
+//! metadata server of Cloud Run, GCE or GKE), so rollouts share its cached token;
+//! [`MetricsSource::for_spec_with`] takes another.
 
 pub mod envoy_stats;
 pub mod probe;
@@ -28,9 +36,10 @@ pub mod prometheus;
 pub mod template;
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use meshcd_core::rollout::analysis::{AnalysisSpec, Provider, QuerySpec};
+use meshcd_core::rollout::analysis::{is_project_id, AnalysisSpec, Provider, QuerySpec};
 use meshcd_core::rollout::judge::QueryValue;
 use meshcd_core::rollout::sample::Counters;
 
@@ -38,6 +47,8 @@ pub use envoy_stats::EnvoyStats;
 pub use probe::{ProbeRound, Prober};
 pub use prometheus::{PrometheusClient, QueryResult, Series};
 pub use template::TemplateVars;
+
+use crate::gcp::{AuthConfig, TokenSource};
 
 /// Why metrics could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,14 +88,28 @@ pub enum AnalysisError {
         /// What is wrong with it.
         message: String,
     },
-    /// Prometheus refused or could not evaluate a query (`"status": "error"`).
-    #[error("Prometheus at {url} could not run {query}: {message}")]
+    /// Prometheus (or Cloud Monitoring) refused or could not evaluate a query
+    /// (`"status": "error"`).
+    #[error("{service} at {url} could not run {query}: {message}")]
     Query {
+        /// `Prometheus` or `Cloud Monitoring`.
+        service: &'static str,
         /// The address, without credentials.
         url: String,
         /// The query (a custom query's name, or the PromQL text).
         query: String,
         /// Prometheus's `errorType` and `error`.
+        message: String,
+    },
+    /// No access token could be obtained, or the service refused the one sent (HTTP 401, also
+    /// after fetching a new one). Never holds the token.
+    #[error("{service} at {url}: {message}")]
+    Auth {
+        /// `Cloud Monitoring`.
+        service: &'static str,
+        /// The address, without credentials or query.
+        url: String,
+        /// What failed: the token source and its error, or the service's answer.
         message: String,
     },
     /// The service has no stats at all for these backends (a cluster Envoy does not have).
@@ -106,6 +131,8 @@ pub enum MetricsSource {
     Envoy(EnvoyStats),
     /// A Prometheus server scraping Envoy.
     Prometheus(PrometheusClient),
+    /// Cloud Monitoring's Prometheus-compatible API (a [`PrometheusClient::cloud_monitoring`]).
+    CloudMonitoring(PrometheusClient),
     /// HTTP probes meshcd sends (boxed: it is several times larger than the others).
     Probe(Box<Prober>),
     /// No metrics (time-based steps).
@@ -115,8 +142,19 @@ pub enum MetricsSource {
 impl MetricsSource {
     /// The source `spec` asks for. `envoy_admin` is the target's Envoy admin URL (such as
     /// `http://127.0.0.1:9901`), used by provider `envoy` unless `spec.address` names another.
-    /// Fails when the provider's address or probe is missing or unusable.
+    /// Fails when the provider's address or probe is missing or unusable. Provider
+    /// `cloud-monitoring` gets its tokens from the environment (see the module docs).
     pub fn for_spec(spec: &AnalysisSpec, envoy_admin: Option<&str>) -> Result<Self, AnalysisError> {
+        Self::for_spec_with(spec, envoy_admin, None)
+    }
+
+    /// Like [`Self::for_spec`], with the token source provider `cloud-monitoring` uses; `None`
+    /// uses the environment's (shared by the whole process). Other providers ignore `tokens`.
+    pub fn for_spec_with(
+        spec: &AnalysisSpec,
+        envoy_admin: Option<&str>,
+        tokens: Option<TokenSource>,
+    ) -> Result<Self, AnalysisError> {
         let address = spec.address.as_deref().filter(|a| !a.trim().is_empty());
         match spec.provider {
             Provider::Envoy => {
@@ -139,6 +177,32 @@ impl MetricsSource {
                 })?;
                 Ok(Self::Prometheus(PrometheusClient::new(address)?))
             }
+            Provider::CloudMonitoring => {
+                if address.is_none() {
+                    if let Some(project) = spec.project.as_deref().map(str::trim) {
+                        if !is_project_id(project) {
+                            return Err(AnalysisError::Config(format!(
+                                "analysis.project {project:?} is not a Google Cloud project ID \
+                                 (lowercase letters, digits and `-`)"
+                            )));
+                        }
+                    }
+                }
+                let address = spec.promql_address().ok_or_else(|| {
+                    AnalysisError::Config(
+                        "provider cloud-monitoring needs analysis.project (the Google Cloud \
+                         project whose metrics it reads) or analysis.address"
+                            .into(),
+                    )
+                })?;
+                let tokens = match tokens {
+                    Some(tokens) => tokens,
+                    None => environment_tokens()?,
+                };
+                Ok(Self::CloudMonitoring(PrometheusClient::cloud_monitoring(
+                    &address, tokens,
+                )?))
+            }
             Provider::Http => {
                 let probe = spec.probe.as_ref().ok_or_else(|| {
                     AnalysisError::Config("provider http needs analysis.probe (its url)".into())
@@ -154,6 +218,7 @@ impl MetricsSource {
         match self {
             Self::Envoy(_) => Provider::Envoy,
             Self::Prometheus(_) => Provider::Prometheus,
+            Self::CloudMonitoring(_) => Provider::CloudMonitoring,
             Self::Probe(_) => Provider::Http,
             Self::None => Provider::None,
         }
@@ -170,7 +235,8 @@ impl MetricsSource {
 
     /// The cumulative counters of `backends` (the canary first, then the stable ones) now.
     /// Envoy: every backend, or [`AnalysisError::UnknownBackends`] when Envoy has no such
-    /// cluster. Prometheus: every backend (no series yet counts as zero). Probe: the first
+    /// cluster. Prometheus, Cloud Monitoring: every backend (no series yet counts as zero). Probe:
+    /// the first
     /// backend only. None: an empty map.
     pub async fn counters(
         &self,
@@ -178,7 +244,9 @@ impl MetricsSource {
     ) -> Result<BTreeMap<String, Counters>, AnalysisError> {
         match self {
             Self::Envoy(stats) => stats.counters(backends).await,
-            Self::Prometheus(prometheus) => prometheus.counters(backends).await,
+            Self::Prometheus(prometheus) | Self::CloudMonitoring(prometheus) => {
+                prometheus.counters(backends).await
+            }
             Self::Probe(prober) => Ok(backends
                 .first()
                 .map(|canary| (canary.clone(), prober.counters()))
@@ -188,24 +256,46 @@ impl MetricsSource {
         }
     }
 
-    /// The value of each custom query (provider `prometheus`), rendered with `vars`; a query
+    /// The value of each custom query (providers `prometheus`, `cloud-monitoring`), rendered
+    /// with `vars`; a query
     /// that fails has its error as its value. Other providers cannot run queries: each gets an
     /// error saying so.
     pub async fn queries(&self, queries: &[QuerySpec], vars: &TemplateVars) -> Vec<QueryValue> {
         match self {
-            Self::Prometheus(prometheus) => prometheus.queries(queries, vars).await,
+            Self::Prometheus(prometheus) | Self::CloudMonitoring(prometheus) => {
+                prometheus.queries(queries, vars).await
+            }
             other => queries
                 .iter()
                 .map(|q| QueryValue {
                     name: q.name.clone(),
                     value: Err(format!(
-                        "custom queries need provider prometheus; this analysis uses {}",
+                        "custom queries need provider prometheus or cloud-monitoring; this \
+                         analysis uses {}",
                         other.provider().as_str()
                     )),
                 })
                 .collect(),
         }
     }
+}
+
+/// The process's token source for provider `cloud-monitoring`, from the environment: made at
+/// the first use, then shared (clones share the cached token). A failure is not kept, so a
+/// later rollout tries again.
+fn environment_tokens() -> Result<TokenSource, AnalysisError> {
+    static SHARED: Mutex<Option<TokenSource>> = Mutex::new(None);
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(tokens) = shared.as_ref() {
+        return Ok(tokens.clone());
+    }
+    let tokens = TokenSource::new(&AuthConfig::from_environment()).map_err(|e| {
+        AnalysisError::Config(format!(
+            "provider cloud-monitoring has no Google credentials: {e}"
+        ))
+    })?;
+    *shared = Some(tokens.clone());
+    Ok(tokens)
 }
 
 /// A parsed base URL and the credentials that were in it.
@@ -402,6 +492,82 @@ mod tests {
         assert!(err.to_string().contains("analysis.probe"), "{err}");
         let none = MetricsSource::for_spec(&spec(Provider::None), None).unwrap();
         assert_eq!(none.provider(), Provider::None);
+    }
+
+    fn unused_tokens() -> TokenSource {
+        // A metadata server nobody asks: making the source fetches nothing.
+        TokenSource::new(&AuthConfig::Metadata {
+            host: Some("127.0.0.1:9".into()),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn cloud_monitoring_reads_the_project_s_api_or_the_address() {
+        let spec = |address: Option<&str>, project: Option<&str>| AnalysisSpec {
+            provider: Provider::CloudMonitoring,
+            address: address.map(str::to_string),
+            project: project.map(str::to_string),
+            ..AnalysisSpec::default()
+        };
+        let source = MetricsSource::for_spec_with(
+            &spec(None, Some("shop-prod")),
+            None,
+            Some(unused_tokens()),
+        )
+        .unwrap();
+        assert_eq!(source.provider(), Provider::CloudMonitoring);
+        let MetricsSource::CloudMonitoring(client) = &source else {
+            panic!("{source:?}");
+        };
+        assert!(client.is_cloud_monitoring());
+        assert_eq!(
+            client.address(),
+            "https://monitoring.googleapis.com/v1/projects/shop-prod/location/global/prometheus"
+        );
+        let local = MetricsSource::for_spec_with(
+            &spec(Some("http://127.0.0.1:9090/"), Some("ignored")),
+            None,
+            Some(unused_tokens()),
+        )
+        .unwrap();
+        let MetricsSource::CloudMonitoring(client) = &local else {
+            panic!("{local:?}");
+        };
+        assert_eq!(client.address(), "http://127.0.0.1:9090");
+        let shown = format!("{local:?}");
+        assert!(shown.contains("Cloud Monitoring"), "{shown}");
+
+        let err = MetricsSource::for_spec_with(&spec(None, None), None, Some(unused_tokens()))
+            .unwrap_err();
+        assert!(
+            matches!(&err, AnalysisError::Config(m) if m.contains("analysis.project")),
+            "{err}"
+        );
+        let err = MetricsSource::for_spec_with(
+            &spec(None, Some("projects/x")),
+            None,
+            Some(unused_tokens()),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("not a Google Cloud project ID"),
+            "{err}"
+        );
+        // A token never goes over plain http to another host, nor next to a password.
+        for address in [
+            "http://prometheus:9090",
+            "https://u:hunter2@monitoring.example",
+        ] {
+            let err = MetricsSource::for_spec_with(
+                &spec(Some(address), None),
+                None,
+                Some(unused_tokens()),
+            )
+            .unwrap_err();
+            assert!(matches!(err, AnalysisError::Config(_)), "{err:?}");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
     }
 
     #[tokio::test]

@@ -34,6 +34,17 @@
 //! differ only there (`a.b-c`, `a.b_c`) cannot be told apart. Custom queries see the same
 //! mangled names: `envoy_cluster_name="{{canary}}"` matches only a canary without dots.
 //!
+//! # Cloud Monitoring
+//!
+//! Google Cloud Monitoring (Managed Service for Prometheus) serves the same query API at
+//! `https://monitoring.googleapis.com/v1/projects/{project}/location/global/prometheus/api/v1/query`,
+//! with the same answers, over Envoy's metrics as Managed Prometheus scraped them (the same
+//! names and labels). [`PrometheusClient::cloud_monitoring`] makes a client for it that sends
+//! `Authorization: Bearer {token}` from a [`TokenSource`]. When the API answers 401 (an expired
+//! or revoked token), the client forgets that token and sends the query once more with a new
+//! one; a second 401, or a token that cannot be replaced (from `MESHCD_GCP_ACCESS_TOKEN`), is an
+//! [`AnalysisError::Auth`]. The token shows in no log, error or `Debug` output.
+//!
 //! # Custom queries
 //!
 //! A [`QuerySpec`]'s query is rendered with [`super::template::render`] and must give one number:
@@ -52,8 +63,12 @@ use serde_json::Value as Json;
 use super::envoy_stats::ENVOY_DEFAULT_BOUNDS_MS;
 use super::template::{self, regex_escape, string_escape, TemplateVars};
 use super::{body_excerpt, http_client, request_error_text, AnalysisError, BaseUrl};
+use crate::gcp::{Secret, TokenSource};
 
 const SERVICE: &str = "Prometheus";
+
+/// The service name in the errors of a [`PrometheusClient::cloud_monitoring`] client.
+const CLOUD_MONITORING: &str = "Cloud Monitoring";
 
 /// The timeout of one query, unless [`PrometheusClient::with_timeout`] sets another.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -131,6 +146,36 @@ pub struct PrometheusClient {
     base: BaseUrl,
     http: reqwest::Client,
     timeout: Duration,
+    /// `Prometheus`, or `Cloud Monitoring`, for errors.
+    service: &'static str,
+    /// Bearer tokens for every request (Cloud Monitoring); `None` for a plain Prometheus.
+    tokens: Option<TokenSource>,
+}
+
+/// Google's error body: `{"error": {"code": 403, "message": "...", "status": "PERMISSION_DENIED"}}`.
+#[derive(Deserialize)]
+struct GoogleError {
+    error: GoogleErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct GoogleErrorDetail {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// The message of a Google-shaped error body (`PERMISSION_DENIED: ...`), if it is one.
+fn google_error_message(body: &str) -> Option<String> {
+    let detail = serde_json::from_str::<GoogleError>(body).ok()?.error;
+    let message = body_excerpt(&detail.message, 300);
+    match (detail.status.is_empty(), message.is_empty()) {
+        (true, true) => None,
+        (true, false) => Some(message),
+        (false, true) => Some(detail.status),
+        (false, false) => Some(format!("{}: {message}", detail.status)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -193,16 +238,53 @@ impl PrometheusClient {
             base: BaseUrl::parse(SERVICE, address)?,
             http: http_client(SERVICE, QUERY_TIMEOUT, true)?,
             timeout: QUERY_TIMEOUT,
+            service: SERVICE,
+            tokens: None,
+        })
+    }
+
+    /// A client for Cloud Monitoring's Prometheus-compatible API at `address` (such as
+    /// `https://monitoring.googleapis.com/v1/projects/shop-prod/location/global/prometheus`, see
+    /// [`meshcd_core::rollout::analysis::cloud_monitoring_address`]) that sends a bearer token
+    /// from `tokens` with every query (see the module docs). The address must be `https://`, or
+    /// `http://` to a loopback host, and hold no `user:password@`.
+    pub fn cloud_monitoring(address: &str, tokens: TokenSource) -> Result<Self, AnalysisError> {
+        let base = BaseUrl::parse(CLOUD_MONITORING, address)?;
+        if base.basic_auth.is_some() {
+            return Err(AnalysisError::Config(format!(
+                "the {CLOUD_MONITORING} address {} holds a user name or password; provider \
+                 cloud-monitoring authenticates with a Google access token instead",
+                base.display()
+            )));
+        }
+        if !meshcd_core::rollout::analysis::token_safe_address(base.url.as_str()) {
+            return Err(AnalysisError::Config(format!(
+                "the {CLOUD_MONITORING} address {} is plain http; meshcd sends a Google access \
+                 token there, so it must be https (plain http only to a loopback address)",
+                base.display()
+            )));
+        }
+        Ok(Self {
+            base,
+            http: http_client(CLOUD_MONITORING, QUERY_TIMEOUT, true)?,
+            timeout: QUERY_TIMEOUT,
+            service: CLOUD_MONITORING,
+            tokens: Some(tokens),
         })
     }
 
     /// The same client with another timeout per query.
     pub fn with_timeout(self, timeout: Duration) -> Result<Self, AnalysisError> {
         Ok(Self {
-            http: http_client(SERVICE, timeout, true)?,
+            http: http_client(self.service, timeout, true)?,
             timeout,
             ..self
         })
+    }
+
+    /// Whether this client sends Google access tokens (made by [`Self::cloud_monitoring`]).
+    pub fn is_cloud_monitoring(&self) -> bool {
+        self.tokens.is_some()
     }
 
     /// The server's address (without credentials).
@@ -227,27 +309,32 @@ impl PrometheusClient {
             url.query_pairs_mut()
                 .append_pair("time", &format!("{time:.3}"));
         }
-        let response = self
-            .base
-            .get(&self.http, url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(request_error_text(e, self.timeout)))?;
-        let status = response.status();
-        let body = response.text().await.map_err(|e| {
-            self.unreachable(format!(
-                "reading the answer: {}",
-                request_error_text(e, self.timeout)
-            ))
-        })?;
+        let (status, body) = self.send(url).await?;
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            if let Some(tokens) = &self.tokens {
+                let said = google_error_message(&body).unwrap_or_else(|| body_excerpt(&body, 200));
+                let hint = if tokens.can_refresh() {
+                    "a new token was refused too"
+                } else {
+                    "it cannot be refreshed: provide a new one, or let meshcd fetch tokens \
+                     (unset MESHCD_GCP_ACCESS_TOKEN to use GOOGLE_APPLICATION_CREDENTIALS or the \
+                     metadata server)"
+                };
+                return Err(self.auth_error(format!(
+                    "the access token from {} was refused (HTTP 401: {said}); {hint}",
+                    tokens.describe()
+                )));
+            }
+        }
         let answer: ApiAnswer = match serde_json::from_str(&body) {
             Ok(answer) => answer,
             Err(_) if !status.is_success() => {
                 return Err(AnalysisError::Status {
-                    service: SERVICE,
+                    service: self.service,
                     url: self.address(),
                     status: status.as_u16(),
-                    message: body_excerpt(&body, 300),
+                    message: google_error_message(&body)
+                        .unwrap_or_else(|| body_excerpt(&body, 300)),
                 })
             }
             Err(e) => {
@@ -265,6 +352,7 @@ impl PrometheusClient {
                 (None, None) => format!("status {:?} (HTTP {status})", answer.status),
             };
             return Err(AnalysisError::Query {
+                service: self.service,
                 url: self.address(),
                 query: body_excerpt(promql, 200),
                 message,
@@ -274,6 +362,52 @@ impl PrometheusClient {
             .data
             .ok_or_else(|| self.unparsable("a successful answer without `data`".into()))?;
         parse_result(&data.result_type, data.result).map_err(|e| self.unparsable(e))
+    }
+
+    /// Sends a GET for `url` (with the base's basic authentication, or a bearer token) and
+    /// gives the answer's status and body. With a token source, a 401 answer makes it forget
+    /// that token and send once more with a new one (when the source can make one).
+    async fn send(&self, url: url::Url) -> Result<(reqwest::StatusCode, String), AnalysisError> {
+        let mut refreshed = false;
+        loop {
+            let mut request = self.base.get(&self.http, url.clone());
+            let token: Option<Secret> = match &self.tokens {
+                Some(tokens) => Some(tokens.token().await.map_err(|e| {
+                    // GcpError never holds the token; it says which source failed and why.
+                    self.auth_error(e.to_string())
+                })?),
+                None => None,
+            };
+            if let Some(token) = &token {
+                request = request.bearer_auth(token.expose());
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| self.unreachable(request_error_text(e, self.timeout)))?;
+            let status = response.status();
+            if let (reqwest::StatusCode::UNAUTHORIZED, Some(tokens), Some(token)) =
+                (status, &self.tokens, &token)
+            {
+                if !refreshed && tokens.can_refresh() {
+                    tracing::info!(
+                        service = self.service,
+                        url = %self.address(),
+                        "the access token was refused (HTTP 401); fetching a new one"
+                    );
+                    tokens.invalidate_token(token);
+                    refreshed = true;
+                    continue;
+                }
+            }
+            let body = response.text().await.map_err(|e| {
+                self.unreachable(format!(
+                    "reading the answer: {}",
+                    request_error_text(e, self.timeout)
+                ))
+            })?;
+            return Ok((status, body));
+        }
     }
 
     /// The cumulative counters of every backend (see the module docs), from three queries
@@ -365,8 +499,8 @@ impl PrometheusClient {
                         .one_number()
                         .map_err(|e| format!("query {:?} {e}", spec.name)),
                     Err(AnalysisError::Query { message, .. }) => Err(format!(
-                        "query {:?} was refused by Prometheus: {message}",
-                        spec.name
+                        "query {:?} was refused by {}: {message}",
+                        spec.name, self.service
                     )),
                     Err(e) => Err(format!("query {:?}: {e}", spec.name)),
                 },
@@ -381,7 +515,7 @@ impl PrometheusClient {
 
     fn unreachable(&self, message: String) -> AnalysisError {
         AnalysisError::Unreachable {
-            service: SERVICE,
+            service: self.service,
             url: self.address(),
             message,
         }
@@ -389,7 +523,15 @@ impl PrometheusClient {
 
     fn unparsable(&self, message: String) -> AnalysisError {
         AnalysisError::Unparsable {
-            service: SERVICE,
+            service: self.service,
+            url: self.address(),
+            message,
+        }
+    }
+
+    fn auth_error(&self, message: String) -> AnalysisError {
+        AnalysisError::Auth {
+            service: self.service,
             url: self.address(),
             message,
         }
@@ -570,6 +712,20 @@ mod tests {
             r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]]}]}}"#,
         );
         assert!(matrix.one_number().unwrap_err().contains("range vector"));
+    }
+
+    #[test]
+    fn google_errors_are_summarised() {
+        assert_eq!(
+            google_error_message(
+                r#"{"error":{"code":403,"message":"Permission monitoring.timeSeries.list denied","status":"PERMISSION_DENIED"}}"#
+            )
+            .as_deref(),
+            Some("PERMISSION_DENIED: Permission monitoring.timeSeries.list denied")
+        );
+        assert_eq!(google_error_message(r#"{"error":{"code":401}}"#), None);
+        assert_eq!(google_error_message(r#"{"status":"error"}"#), None);
+        assert_eq!(google_error_message("Unauthorized"), None);
     }
 
     #[test]

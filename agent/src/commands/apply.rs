@@ -3,21 +3,17 @@
 //! per line on stdout with `--format json`).
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{ApplyArgs, PlanFormat};
-use crate::daemon::{
-    self, EnvoyReconciler, EnvoyReconcilerOptions, OutcomeAction, Reconcile, Trigger,
-};
+use crate::daemon::{self, OutcomeAction, Reconcile, TargetReconciler, Trigger};
 use crate::render::{plan_text, Style};
 use crate::rollout::book::weights_text;
 use crate::rollout::{progress_line, RolloutEvent};
-use crate::store::{state_path_in, Store};
-use crate::target::{EnvoyTarget, EnvoyTargetOptions};
+use crate::target::Target;
 
 /// Runs `apply` and returns the exit status.
 pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
@@ -25,43 +21,39 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
     if args.rev.is_some() {
         config.rev = args.rev.clone();
     }
-    let Some(envoy) = config.target.envoy.clone() else {
-        return Err(cannot_run(anyhow::anyhow!(
-            "{} has no `target.envoy`: nothing to apply to",
-            config.file.display()
-        )));
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = Store::open(state_path_in(&config.state_dir)).map_err(|e| {
-            cannot_run(anyhow::anyhow!(
-                "{e}; if the meshcd daemon runs, ask it instead: curl -X POST http://{}/api/v1/reconcile",
-                config.server.listen
-            ))
-        })?;
-        let target = EnvoyTarget::open(&EnvoyTargetOptions::from_config(&envoy, false))
-        .await
-        .map_err(cannot_run)?;
-        let reconciler = EnvoyReconciler::new(
-            EnvoyReconcilerOptions {
-                repo: config.repo.clone(),
-                rev: config.rev.clone(),
-                path: config.path.clone(),
-                cache_dir: config.cache_dir(),
-                self_heal: true,
-                backends: envoy.backends.clone(),
-            },
-            target,
-            Arc::new(store),
+        let hint = format!(
+            "; if the meshcd daemon runs, ask it instead: curl -X POST http://{}/api/v1/reconcile",
+            config.server.listen
         );
+        let store = super::targets::open_store(&config, &hint)?;
+        let options = super::targets::reconciler_options(&config, true);
+        crate::with_target!(&config, false, target => {
+            apply_to(args, TargetReconciler::new(options, target, store)).await
+        })
+    })
+}
+
+/// Plans, applies and drives the rollouts on one target.
+async fn apply_to<T: Target>(
+    args: &ApplyArgs,
+    reconciler: TargetReconciler<T>,
+) -> Result<u8, Failure> {
+    {
         let planned = reconciler.plan().await;
         if let (Ok((revision, plan)), PlanFormat::Text) = (&planned, args.format) {
             print!(
                 "{}",
-                plan_text::render(plan, &revision.label(), reconciler.target().id(), Style::for_stdout())
+                plan_text::render(
+                    plan,
+                    &revision.label(),
+                    reconciler.target().id(),
+                    Style::for_stdout()
+                )
             );
         }
         let json = matches!(args.format, PlanFormat::Json);
@@ -103,8 +95,10 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
             }
         }
         Ok(
-            if matches!(outcome.action, OutcomeAction::Refused | OutcomeAction::Waiting)
-                || failed > 0
+            if matches!(
+                outcome.action,
+                OutcomeAction::Refused | OutcomeAction::Waiting
+            ) || failed > 0
                 || waiting > 0
             {
                 EXIT_FINDINGS
@@ -112,13 +106,13 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
                 EXIT_OK
             },
         )
-    })
+    }
 }
 
 /// Ticks the rollouts until none moves (all promoted, rolled back or paused), showing each
 /// event. Returns true when interrupted (Ctrl-C): the rollouts stay persisted as they are.
-async fn drive_rollouts(
-    reconciler: &EnvoyReconciler,
+async fn drive_rollouts<T: Target>(
+    reconciler: &TargetReconciler<T>,
     mut events: tokio::sync::broadcast::Receiver<RolloutEvent>,
     json: bool,
 ) -> bool {

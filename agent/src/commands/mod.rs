@@ -9,6 +9,7 @@ pub mod rollouts;
 pub mod rules;
 pub mod run;
 pub mod sample_backend;
+pub mod targets;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

@@ -14,8 +14,7 @@ use crate::cli::{PlanArgs, PlanOutputFormat, PolicyArgs, SourceArgs, TargetKind}
 use crate::render::{findings_text, plan_text, Style};
 use crate::source::{folder, Revision, Snapshot};
 use crate::target::envoy::with_config_backends;
-use crate::target::{EnvoyTarget, EnvoyTargetOptions};
-use meshcd_core::envoy::EnvoyState;
+use crate::target::Target;
 
 /// Exit status with `--detailed-exitcode` when the plan has changes.
 pub const EXIT_CHANGES: u8 = 2;
@@ -146,7 +145,7 @@ pub fn compare(
     let desired_snapshot = repository.snapshot(source.rev.as_deref(), &source.path)?;
     let policies = super::policy::read(&repository, &desired_snapshot, from.policy)?;
     if from.target.is_some() {
-        return compare_with_envoy(from, &desired_snapshot, &policies, refuse_on);
+        return compare_with_target(from, &desired_snapshot, &policies, refuse_on);
     }
     let applied_snapshot = match (from.base, from.applied) {
         (Some(base), _) => repository.snapshot(Some(base), &source.path)?,
@@ -275,8 +274,8 @@ fn refuse(args: &PlanArgs, desired: &Revision, findings: &[Finding]) -> u8 {
     EXIT_FINDINGS
 }
 
-/// `--target envoy`: the desired revision against what the Envoy of `--config` serves.
-fn compare_with_envoy(
+/// `--target KIND`: the desired revision against what the target of `--config` holds.
+fn compare_with_target(
     from: &AppliedFrom<'_>,
     snapshot: &Snapshot,
     policies: &meshcd_core::policy::rego::Policies,
@@ -284,13 +283,25 @@ fn compare_with_envoy(
 ) -> Result<Comparison, Failure> {
     let config_path = from.config.unwrap_or(Path::new("meshcd.yaml"));
     let config = crate::daemon::load_config(config_path).map_err(cannot_run)?;
-    let Some(envoy) = config.target.envoy else {
+    let wanted = from.target.map(TargetKind::as_str).unwrap_or("envoy");
+    if config.target.kind() != Some(wanted) {
         return Err(cannot_run(anyhow::anyhow!(
-            "{} has no `target.envoy`",
-            config_path.display()
+            "{} has no `target.{wanted}`{}",
+            config_path.display(),
+            config
+                .target
+                .kind()
+                .map(|k| format!(" (it configures `target.{k}`: use --target {k})"))
+                .unwrap_or_default()
         )));
-    };
-    let snapshot = &with_config_backends(snapshot, &envoy.backends);
+    }
+    let backends = config
+        .target
+        .envoy
+        .as_ref()
+        .map(|e| e.backends.clone())
+        .unwrap_or_default();
+    let snapshot = &with_config_backends(snapshot, &backends);
     let (desired, findings) = super::load_and_check_with(snapshot, policies);
     let mut comparison = Comparison {
         desired: snapshot.revision.clone(),
@@ -306,31 +317,46 @@ fn compare_with_envoy(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let target = EnvoyTarget::open(&EnvoyTargetOptions::from_config(&envoy, false))
-            .await
-            .map_err(cannot_run)?;
-        comparison.applied = Some(AppliedSide::Target(target.id().to_string()));
-        let config = match target.desired(&comparison.loaded) {
-            Ok(config) => config,
-            Err(errors) => {
-                comparison.outcome =
-                    Outcome::Untranslatable(errors.iter().map(ToString::to_string).collect());
-                return Ok(comparison);
-            }
-        };
-        let applied = target.applied().await.map_err(cannot_run)?;
-        let plan = meshcd_core::envoy::diff(
-            &EnvoyState::from_config(&config),
-            &applied,
-            &comparison.loaded,
-        );
-        super::policy::check_plan(
-            policies,
-            &comparison.loaded,
-            &plan,
-            &mut comparison.findings,
-        );
-        comparison.outcome = Outcome::Planned(plan);
-        Ok(comparison)
+        crate::with_target!(&config, false, target => {
+            plan_against(&target, &mut comparison, policies).await?;
+            Ok(comparison)
+        })
     })
+}
+
+/// Reads what `target` holds and plans the comparison's revision against it.
+async fn plan_against<T: Target>(
+    target: &T,
+    comparison: &mut Comparison,
+    policies: &meshcd_core::policy::rego::Policies,
+) -> Result<(), Failure> {
+    comparison.applied = Some(AppliedSide::Target(target.id().to_string()));
+    let config = match target.desired(&comparison.loaded) {
+        Ok(config) => config,
+        Err(errors) => {
+            comparison.outcome = Outcome::Untranslatable(errors);
+            return Ok(());
+        }
+    };
+    let desired = target.state_of(&config);
+    let applied = target
+        .applied(&desired)
+        .await
+        .map_err(|e| cannot_run(anyhow::anyhow!("{}: {e}", target.id())))?;
+    let plan = target.diff(&desired, &applied, &comparison.loaded);
+    if !target.prunes() && plan.summary.delete > 0 {
+        eprintln!(
+            "note: prune is off for {}: the {} delete(s) listed are not carried out",
+            target.id(),
+            plan.summary.delete
+        );
+    }
+    super::policy::check_plan(
+        policies,
+        &comparison.loaded,
+        &plan,
+        &mut comparison.findings,
+    );
+    comparison.outcome = Outcome::Planned(plan);
+    Ok(())
 }

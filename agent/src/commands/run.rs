@@ -5,14 +5,10 @@ use std::time::Duration;
 
 use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::RunArgs;
-use std::sync::Arc;
 
 use crate::daemon::{
-    self, Config, EnvoyReconciler, EnvoyReconcilerOptions, GitWatchReconciler, OutcomeAction,
-    Reconcile, Trigger,
+    self, Config, GitWatchReconciler, OutcomeAction, Reconcile, TargetReconciler, Trigger,
 };
-use crate::store::{state_path_in, Store};
-use crate::target::{EnvoyTarget, EnvoyTargetOptions};
 
 /// How long the runtime waits for blocking work (a Git fetch) when the daemon has stopped.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
@@ -28,15 +24,18 @@ pub fn run(args: &RunArgs) -> Result<u8, Failure> {
         .enable_all()
         .thread_name("meshcd")
         .build()?;
-    let result = match &config.target.envoy {
-        Some(_) => runtime.block_on(async {
-            let reconciler = envoy_reconciler(&config).await?;
-            drive(args, config, reconciler).await
-        }),
-        None => {
-            let reconciler = GitWatchReconciler::from_config(&config);
-            runtime.block_on(drive(args, config, reconciler))
-        }
+    let result = if config.target.kind().is_some() {
+        runtime.block_on(async {
+            let store = super::targets::open_store(&config, "")?;
+            let options = super::targets::reconciler_options(&config, config.self_heal);
+            crate::with_target!(&config, true, target => {
+                let reconciler = TargetReconciler::new(options, target, store);
+                drive(args, config.clone(), reconciler).await
+            })
+        })
+    } else {
+        let reconciler = GitWatchReconciler::from_config(&config);
+        runtime.block_on(drive(args, config, reconciler))
     };
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     result
@@ -51,32 +50,6 @@ async fn drive<R: Reconcile>(args: &RunArgs, config: Config, reconciler: R) -> R
             .map(|()| EXIT_OK)
             .map_err(cannot_run)
     }
-}
-
-/// Opens the state store and starts (or attaches to) the Envoy of `target.envoy`.
-pub async fn envoy_reconciler(config: &Config) -> Result<EnvoyReconciler, Failure> {
-    let Some(envoy) = &config.target.envoy else {
-        return Err(cannot_run(anyhow::anyhow!(
-            "no `target.envoy` in {}",
-            config.file.display()
-        )));
-    };
-    let store = Store::open(state_path_in(&config.state_dir)).map_err(cannot_run)?;
-    let target = EnvoyTarget::open(&EnvoyTargetOptions::from_config(envoy, true))
-        .await
-        .map_err(cannot_run)?;
-    Ok(EnvoyReconciler::new(
-        EnvoyReconcilerOptions {
-            repo: config.repo.clone(),
-            rev: config.rev.clone(),
-            path: config.path.clone(),
-            cache_dir: config.cache_dir(),
-            self_heal: config.self_heal,
-            backends: envoy.backends.clone(),
-        },
-        target,
-        Arc::new(store),
-    ))
 }
 
 /// One reconcile, reported on stdout.

@@ -223,6 +223,92 @@ pub struct RetryConfig {
 pub struct TargetConfig {
     /// `envoy`: a local Envoy that meshcd configures (and may start).
     pub envoy: Option<EnvoyConfig>,
+    /// `gcp`: the Cloud Service Mesh service routing API of a project.
+    pub gcp: Option<GcpTargetConfig>,
+    /// `kubernetes`: a cluster's API server (Istio and Gateway API resources).
+    pub kubernetes: Option<KubernetesTargetConfig>,
+    /// `render`: files for `gcloud … import` and `kubectl apply`.
+    pub render: Option<RenderTargetConfig>,
+}
+
+impl TargetConfig {
+    /// The configured target's kind (`envoy`, `gcp`, `kubernetes`, `render`), if any (at most
+    /// one is allowed).
+    pub fn kind(&self) -> Option<&'static str> {
+        if self.envoy.is_some() {
+            Some("envoy")
+        } else if self.gcp.is_some() {
+            Some("gcp")
+        } else if self.kubernetes.is_some() {
+            Some("kubernetes")
+        } else if self.render.is_some() {
+            Some("render")
+        } else {
+            None
+        }
+    }
+}
+
+/// `target.gcp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcpTargetConfig {
+    /// `project` (required): the project id.
+    pub project: String,
+    /// `location` (default `global`).
+    pub location: String,
+    /// `endpoint` (default `https://networkservices.googleapis.com`).
+    pub endpoint: String,
+    /// `auth`: where access tokens come from.
+    pub auth: GcpAuthConfig,
+    /// `prune` (default false): delete routes meshcd created that Git no longer has.
+    pub prune: bool,
+    /// `requestsPerSecond` (default 10): meshcd's own rate limit on the API.
+    pub requests_per_second: u32,
+    /// `operationTimeout` (default 10m): how long a long-running operation may take.
+    pub operation_timeout: Duration,
+}
+
+/// `target.gcp.auth`: one of the three sources (the metadata server by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GcpAuthConfig {
+    /// `metadataHost` (default `GCE_METADATA_HOST`, else `metadata.google.internal`): the
+    /// metadata server of GCE, Cloud Run or GKE.
+    Metadata {
+        /// Host (and port) of the metadata server.
+        host: Option<String>,
+    },
+    /// `serviceAccountKeyFile`: a service-account key (JWT bearer flow).
+    ServiceAccountKey {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// `accessTokenEnv`: an access token in this environment variable.
+    AccessTokenEnv {
+        /// The variable's name.
+        variable: String,
+    },
+}
+
+/// `target.kubernetes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesTargetConfig {
+    /// `kubeconfig` (default `KUBECONFIG`, `~/.kube/config`, or in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// `context` (default the kubeconfig's current context).
+    pub context: Option<String>,
+    /// `fieldManager` (default `meshcd`).
+    pub field_manager: String,
+    /// `forceConflicts` (default false): take over fields another manager owns.
+    pub force_conflicts: bool,
+    /// `prune` (default false): delete resources meshcd created that Git no longer has.
+    pub prune: bool,
+}
+
+/// `target.render`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderTargetConfig {
+    /// `dir` (required): the folder the files are written to.
+    pub dir: PathBuf,
 }
 
 /// `target.envoy`.

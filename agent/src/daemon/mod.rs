@@ -12,13 +12,13 @@
 
 pub mod backoff;
 pub mod config;
-pub mod envoy_reconciler;
 pub mod git_reconciler;
 pub mod metrics;
 pub mod reconcile;
 pub mod rollouts_api;
 pub mod server;
 pub mod status;
+pub mod target_reconciler;
 pub mod triggers;
 pub mod watch;
 pub mod webhook;
@@ -36,9 +36,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use config::{load_config, Config, ConfigError};
-pub use envoy_reconciler::{EnvoyReconciler, EnvoyReconcilerOptions};
 pub use git_reconciler::GitWatchReconciler;
 pub use reconcile::{Next, Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
+pub use target_reconciler::{
+    EnvoyReconciler, EnvoyReconcilerOptions, ReconcilerOptions, TargetReconciler,
+};
 pub use triggers::TriggerSender;
 
 use crate::source::RepoSpec;

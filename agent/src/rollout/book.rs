@@ -19,6 +19,7 @@ use super::hooks::{self, HookPayload};
 use super::tracked::Tracked;
 use crate::analysis::{MetricsSource, TemplateVars};
 use crate::store::{AuditAction, AuditEntry, Store};
+use crate::target::MetricNames;
 
 /// Weights to put on top of the desired configuration: the route, its moving splits (rule and
 /// backend keys), and the weights.
@@ -120,8 +121,8 @@ impl Book {
     /// Loads the rollouts the store holds for this target (once, after a start) and resumes
     /// the active ones (see the module docs of [`crate::rollout`]): each re-applies its weights,
     /// so the caller must publish. `loaded` is the revision whose policies give analysis and
-    /// hooks; `route_config` maps backend keys to clusters.
-    pub async fn recover(&mut self, loaded: &Loaded, route_config: &serde_json::Value) {
+    /// hooks; `names` maps backend keys to metric names (for Envoy, clusters).
+    pub async fn recover(&mut self, loaded: &Loaded, names: MetricNames<'_>) {
         if self.recovered {
             return;
         }
@@ -137,7 +138,7 @@ impl Book {
             if rollout.phase.is_terminal() {
                 // Kept for the hold of a rolled-back route; dropped when its commit is gone.
                 if rollout.phase == Phase::RolledBack {
-                    self.insert(rollout, loaded, route_config, true);
+                    self.insert(rollout, loaded, names, true);
                 }
                 continue;
             }
@@ -147,7 +148,7 @@ impl Book {
                 step = rollout.step + 1,
                 "resuming a rollout after a restart"
             );
-            self.insert(rollout, loaded, route_config, false);
+            self.insert(rollout, loaded, names, false);
             self.event(&route, Event::Recover).await;
         }
     }
@@ -155,14 +156,13 @@ impl Book {
     /// Brings the book in line with a revision's plan (desired `commit` against what the target
     /// serves): keeps rollouts whose final weights the commit still asks for, drops superseded
     /// and old rolled-back ones, and starts a rollout for each weight move of `plan` that none
-    /// covers (only when `start_new`). `route_config` is the desired configuration's routes
-    /// (backend keys → clusters).
+    /// covers (only when `start_new`). `names` maps backend keys to metric names.
     pub async fn sync(
         &mut self,
         commit: &str,
         plan: &Plan,
         loaded: &Loaded,
-        route_config: &serde_json::Value,
+        names: MetricNames<'_>,
         vhost_of: impl Fn(&meshcd_core::plan::Change) -> Option<String>,
         start_new: bool,
     ) {
@@ -234,7 +234,7 @@ impl Book {
                 plan.splits.clone(),
                 now_ms(),
             );
-            self.insert(rollout, loaded, route_config, false);
+            self.insert(rollout, loaded, names, false);
             self.event(&route, Event::Start).await;
         }
     }
@@ -404,11 +404,10 @@ impl Book {
         &mut self,
         rollout: Rollout,
         loaded: &Loaded,
-        route_config: &serde_json::Value,
+        names: MetricNames<'_>,
         finished: bool,
     ) {
-        let clusters =
-            meshcd_core::envoy::split_clusters(route_config, &rollout.route, &rollout.splits);
+        let clusters = names(&rollout.route, &rollout.splits);
         let route = rollout.route.clone();
         let tracked = Tracked::new(rollout, loaded, &clusters);
         let source = match MetricsSource::for_spec(&tracked.analysis, self.admin_url.as_deref()) {

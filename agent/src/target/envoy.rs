@@ -9,6 +9,7 @@ use std::time::Duration;
 use meshcd_core::envoy::{
     self as translate, EnvoyConfig, EnvoySettings, EnvoyState, TranslateError,
 };
+use meshcd_core::plan::{Plan, WeightMap};
 use meshcd_core::{Loaded, SourceFile};
 use serde_json::json;
 
@@ -212,6 +213,91 @@ impl EnvoyTarget {
     /// Waits until Envoy answers `/ready` (after a restart).
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), EnvoyError> {
         self.process.wait_ready(timeout).await
+    }
+}
+
+impl super::Target for EnvoyTarget {
+    type Config = EnvoyConfig;
+    type State = EnvoyState;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        format!("{} (routes served on {})", self.id, self.listener_url())
+    }
+
+    fn desired(&self, loaded: &Loaded) -> Result<EnvoyConfig, Vec<String>> {
+        EnvoyTarget::desired(self, loaded)
+            .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+    }
+
+    fn state_of(&self, config: &EnvoyConfig) -> EnvoyState {
+        EnvoyState::from_config(config)
+    }
+
+    async fn applied(&self, _desired: &EnvoyState) -> Result<EnvoyState, super::TargetError> {
+        EnvoyTarget::applied(self)
+            .await
+            .map_err(|e| super::TargetError::retryable(e.to_string()))
+    }
+
+    fn diff(&self, desired: &EnvoyState, applied: &EnvoyState, loaded: &Loaded) -> Plan {
+        translate::diff(desired, applied, loaded)
+    }
+
+    async fn apply(
+        &self,
+        config: &EnvoyConfig,
+        _applied: &EnvoyState,
+        _plan: &Plan,
+    ) -> Result<super::ApplyReport, super::TargetError> {
+        let report = EnvoyTarget::apply(self, config)
+            .await
+            .map_err(|e| super::TargetError::retryable(e.to_string()))?;
+        Ok(super::ApplyReport {
+            total_ms: report.total_ms,
+            operations: 1,
+            validated: report.validated,
+        })
+    }
+
+    fn set_weights(
+        &self,
+        config: &mut EnvoyConfig,
+        route: &str,
+        splits: &[(String, Vec<String>)],
+        weights: &WeightMap,
+    ) -> Result<(), String> {
+        translate::set_route_weights(&mut config.route_config, route, splits, weights)
+    }
+
+    fn metric_names(
+        &self,
+        config: &EnvoyConfig,
+        route: &str,
+        splits: &[(String, Vec<String>)],
+    ) -> Vec<(String, String)> {
+        translate::split_clusters(&config.route_config, route, splits)
+    }
+
+    fn analysis_address(&self) -> Option<String> {
+        Some(self.admin.base_url().to_string())
+    }
+
+    fn record(&self, config: &EnvoyConfig) -> String {
+        serde_json::to_string(config).unwrap_or_default()
+    }
+
+    fn restarts(&self) -> u64 {
+        EnvoyTarget::restarts(self)
+    }
+
+    async fn wait_ready(&self, timeout: Duration) -> Result<(), super::TargetError> {
+        EnvoyTarget::wait_ready(self, timeout)
+            .await
+            .map_err(|e| super::TargetError::retryable(e.to_string()))
     }
 }
 

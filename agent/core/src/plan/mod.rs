@@ -15,6 +15,7 @@ mod fields;
 pub mod rollout;
 pub mod select;
 pub(crate) mod text;
+pub mod weights;
 pub mod windows;
 
 #[cfg(test)]
@@ -188,6 +189,24 @@ impl Plan {
     /// True when nothing would change.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// This plan without its deletions, and the deletions (for targets that keep resources
+    /// Git no longer has unless pruning is on).
+    #[must_use]
+    pub fn without_deletes(&self) -> (Plan, Vec<Change>) {
+        let (deletes, changes): (Vec<Change>, Vec<Change>) = self
+            .changes
+            .iter()
+            .cloned()
+            .partition(|c| c.action == Action::Delete);
+        (
+            Plan {
+                summary: Summary::of(&changes, self.summary.unchanged),
+                changes,
+            },
+            deletes,
+        )
     }
 
     /// The plan that undoes this one (rolling back is applying it): every change inverted, in

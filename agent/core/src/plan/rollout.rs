@@ -369,7 +369,7 @@ pub(crate) fn keys(split: &Split) -> Vec<String> {
 }
 
 /// `path` without the leading `base` (the rule path under `spec`).
-fn relative(path: &FieldPath, base: &FieldPath) -> FieldPath {
+pub(crate) fn relative(path: &FieldPath, base: &FieldPath) -> FieldPath {
     match path.segments().strip_prefix(base.segments()) {
         Some(rest) => FieldPath(rest.to_vec()),
         None => path.clone(),

@@ -3,7 +3,9 @@
 //!
 //! ```yaml
 //! analysis:
-//!   provider: envoy          # envoy (default) | prometheus | http | none
+//!   provider: envoy          # envoy (default) | prometheus | cloud-monitoring | http | none
+//!   address: http://prometheus:9090  # prometheus; cloud-monitoring: optional, see project
+//!   project: my-project      # cloud-monitoring: its PromQL API for this Google Cloud project
 //!   interval: 1s             # how often metrics are read during a bake (default 1s)
 //!   minRequests: 50          # fewer canary requests in a step: inconclusive (default 20)
 //!   confidence: 0.99         # how sure a fail-fast verdict must be (default 0.99)
@@ -11,7 +13,7 @@
 //!   latencyP99: {max: 500ms} # shorthand for latency: [{percentile: 99, max: 500ms}]
 //!   latency:
 //!   - {percentile: 95, max: 200ms}
-//!   queries:                 # prometheus: custom PromQL thresholds
+//!   queries:                 # prometheus, cloud-monitoring: custom PromQL thresholds
 //!   - name: error-budget
 //!     query: sum(rate(app_errors_total{backend="{{canary}}"}[{{window}}]))
 //!     max: 0.5
@@ -39,6 +41,9 @@ pub const DEFAULT_CONFIDENCE: f64 = 0.99;
 pub const DEFAULT_SUCCESS_RATE: f64 = 99.0;
 /// Significance level of the canary-versus-stable comparison, when `compare.alpha` is unset.
 pub const DEFAULT_ALPHA: f64 = 0.05;
+/// Cloud Monitoring's API endpoint; provider `cloud-monitoring` without an `address` queries
+/// `{CLOUD_MONITORING_ENDPOINT}/v1/projects/{project}/location/global/prometheus`.
+pub const CLOUD_MONITORING_ENDPOINT: &str = "https://monitoring.googleapis.com";
 
 /// Where a step's metrics come from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +54,11 @@ pub enum Provider {
     Envoy,
     /// A Prometheus server (`address`), with Envoy's metric names or custom `queries`.
     Prometheus,
+    /// Google Cloud Monitoring's Prometheus-compatible query API (Managed Service for
+    /// Prometheus), for Cloud Run and GKE: like `prometheus`, at `address` or else the API of
+    /// `project`, with a Google access token.
+    #[serde(rename = "cloud-monitoring")]
+    CloudMonitoring,
     /// HTTP probes meshcd sends to `probe.url`; their results are the canary's sample.
     Http,
     /// No metrics: each step is promoted once its bake time has passed (time-based steps).
@@ -61,10 +71,65 @@ impl Provider {
         match self {
             Provider::Envoy => "envoy",
             Provider::Prometheus => "prometheus",
+            Provider::CloudMonitoring => "cloud-monitoring",
             Provider::Http => "http",
             Provider::None => "none",
         }
     }
+
+    /// Whether this provider answers PromQL (Envoy's metrics as scraped, and custom `queries`):
+    /// `prometheus` and `cloud-monitoring`.
+    pub fn reads_promql(self) -> bool {
+        matches!(self, Provider::Prometheus | Provider::CloudMonitoring)
+    }
+}
+
+/// The base URL of Cloud Monitoring's Prometheus-compatible API for `project` (the query API is
+/// under it at `/api/v1/query`).
+pub fn cloud_monitoring_address(project: &str) -> String {
+    format!("{CLOUD_MONITORING_ENDPOINT}/v1/projects/{project}/location/global/prometheus")
+}
+
+/// Whether an access token may be sent to `address`: an `https://` URL, or an `http://` URL
+/// whose host is loopback (`localhost`, `127.0.0.0/8`, `[::1]`), where nothing crosses a network
+/// in clear text.
+pub fn token_safe_address(address: &str) -> bool {
+    let address = address.trim();
+    if address
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    {
+        return true;
+    }
+    let Some(rest) = address
+        .get(..7)
+        .filter(|s| s.eq_ignore_ascii_case("http://"))
+        .map(|_| &address[7..])
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// True for a Google Cloud project ID or number as it may appear in an API path: lowercase
+/// letters, digits and `-` (`.` and `:` for the old domain-scoped IDs such as
+/// `example.com:shop`), starting with a letter or digit.
+pub fn is_project_id(text: &str) -> bool {
+    text.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | ':'))
 }
 
 /// The typed `spec.analysis` of a RolloutPolicy.
@@ -73,9 +138,14 @@ impl Provider {
 pub struct AnalysisSpec {
     /// Where metrics come from.
     pub provider: Provider,
-    /// Base URL of the provider (Prometheus; for `envoy`, an admin URL other than the target's).
+    /// Base URL of the provider (Prometheus; for `envoy`, an admin URL other than the target's;
+    /// for `cloud-monitoring`, another endpoint than the one `project` gives).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// The Google Cloud project whose metrics provider `cloud-monitoring` reads (used when
+    /// `address` is unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// How often metrics are read during a bake, e.g. `1s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
@@ -103,7 +173,7 @@ pub struct AnalysisSpec {
     /// Shorthand for a p99 latency condition.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_p99: Option<MaxLatency>,
-    /// Custom PromQL thresholds (provider `prometheus`).
+    /// Custom PromQL thresholds (providers `prometheus` and `cloud-monitoring`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub queries: Vec<QuerySpec>,
     /// The probe meshcd sends (provider `http`).
@@ -205,6 +275,26 @@ impl AnalysisSpec {
         }
     }
 
+    /// The PromQL API's base URL for providers `prometheus` and `cloud-monitoring`: `address`
+    /// when set (and not blank), else for `cloud-monitoring` the API of `project`
+    /// ([`cloud_monitoring_address`]); `None` for the other providers, or when neither is set.
+    pub fn promql_address(&self) -> Option<String> {
+        if !self.provider.reads_promql() {
+            return None;
+        }
+        let set = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        set(&self.address).or_else(|| match self.provider {
+            Provider::CloudMonitoring => set(&self.project).map(|p| cloud_monitoring_address(&p)),
+            _ => None,
+        })
+    }
+
     /// How often metrics are read (the default when unset or unreadable).
     pub fn interval(&self) -> Duration {
         self.interval
@@ -248,5 +338,100 @@ impl AnalysisSpec {
                 .filter_map(|c| duration::parse(&c.max).map(|max| (c.percentile, max))),
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloud_monitoring_is_written_with_a_dash() {
+        let spec: AnalysisSpec =
+            serde_json::from_str(r#"{"provider": "cloud-monitoring", "project": "shop-prod"}"#)
+                .unwrap();
+        assert_eq!(spec.provider, Provider::CloudMonitoring);
+        assert_eq!(spec.provider.as_str(), "cloud-monitoring");
+        assert_eq!(spec.project.as_deref(), Some("shop-prod"));
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["provider"], "cloud-monitoring");
+        assert_eq!(json["project"], "shop-prod");
+        assert!(serde_json::from_str::<Provider>(r#""cloudmonitoring""#).is_err());
+        assert!(Provider::CloudMonitoring.reads_promql() && Provider::Prometheus.reads_promql());
+        assert!(!Provider::Envoy.reads_promql() && !Provider::Http.reads_promql());
+    }
+
+    #[test]
+    fn the_promql_address_comes_from_address_else_project() {
+        let spec = |provider, address: Option<&str>, project: Option<&str>| AnalysisSpec {
+            provider,
+            address: address.map(str::to_string),
+            project: project.map(str::to_string),
+            ..AnalysisSpec::default()
+        };
+        assert_eq!(
+            spec(Provider::CloudMonitoring, None, Some("shop-prod")).promql_address(),
+            Some(
+                "https://monitoring.googleapis.com/v1/projects/shop-prod/location/global/prometheus"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            spec(
+                Provider::CloudMonitoring,
+                Some("http://127.0.0.1:1"),
+                Some("p")
+            )
+            .promql_address(),
+            Some("http://127.0.0.1:1".to_string())
+        );
+        assert_eq!(
+            spec(Provider::CloudMonitoring, Some(" "), Some(" ")).promql_address(),
+            None
+        );
+        assert_eq!(
+            spec(Provider::Prometheus, None, Some("p")).promql_address(),
+            None
+        );
+        assert_eq!(
+            spec(Provider::Envoy, Some("http://127.0.0.1:1"), None).promql_address(),
+            None
+        );
+    }
+
+    #[test]
+    fn tokens_go_over_https_or_to_loopback_only() {
+        for ok in [
+            "https://monitoring.googleapis.com/v1/projects/p/location/global/prometheus",
+            "HTTPS://example.com",
+            "http://127.0.0.1:9090",
+            "http://127.8.0.1/x",
+            "http://localhost:1/",
+            "http://[::1]:80/",
+            "http://u:p@127.0.0.1",
+        ] {
+            assert!(token_safe_address(ok), "{ok}");
+        }
+        for bad in [
+            "http://prometheus:9090",
+            "http://127.0.0.1.example.com/",
+            "http://10.0.0.1/",
+            "http://127.0.0.1@evil.example/",
+            "ftp://127.0.0.1/",
+            "127.0.0.1:9090",
+            "",
+        ] {
+            assert!(!token_safe_address(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn project_ids() {
+        for ok in ["shop-prod", "123456789012", "example.com:shop"] {
+            assert!(is_project_id(ok), "{ok}");
+        }
+        for bad in ["", "Shop", "-shop", "a/b", "a b", "shop?x", "projects/p"] {
+            assert!(!is_project_id(bad), "{bad}");
+        }
     }
 }

@@ -35,7 +35,8 @@
 //!    - else `Healthy`.
 //!
 //! The first failing condition, in the order of [`Judgement::conditions`], gives the reason.
-//! Custom `queries` are read only by the `prometheus` provider, so only it judges them.
+//! Custom `queries` are read only by the PromQL providers (`prometheus`, `cloud-monitoring`), so
+//! only they judge them.
 //!
 //! Every configured condition is listed in [`Judgement::conditions`], in this order:
 //! `requests`, `success-rate`, `latency-pNN` (each), each query by name, `compare-failure-rate`
@@ -91,7 +92,8 @@ pub struct Judgement {
     pub conditions: Vec<ConditionReport>,
 }
 
-/// A custom query's value (provider `prometheus`): the number, or why there is none.
+/// A custom query's value (providers `prometheus`, `cloud-monitoring`): the number, or why there
+/// is none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueryValue {
@@ -358,7 +360,7 @@ impl<'a> Judging<'a> {
     }
 
     fn queries(&mut self) {
-        if self.spec.provider != Provider::Prometheus {
+        if !self.spec.provider.reads_promql() {
             return;
         }
         for query in &self.spec.queries {
@@ -960,6 +962,21 @@ mod tests {
         // During the bake queries only show.
         o.elapsed = secs(3);
         assert_eq!(judge(&spec, &o).verdict, Verdict::Continue);
+    }
+
+    #[test]
+    fn cloud_monitoring_queries_are_judged_like_prometheus_ones() {
+        let spec = AnalysisSpec {
+            provider: Provider::CloudMonitoring,
+            ..prometheus(vec![query("error-budget", None, Some(0.5))])
+        };
+        let mut o = observe(sample(50, 0), 30);
+        o.queries = vec![value("error-budget", Ok(0.7))];
+        let j = judge(&spec, &o);
+        assert_eq!(j.verdict, Verdict::Failed);
+        assert_eq!(j.reason, "query `error-budget` = 0.7 is above its max 0.5");
+        o.queries = vec![value("error-budget", Ok(0.2))];
+        assert_eq!(judge(&spec, &o).verdict, Verdict::Healthy);
     }
 
     #[test]

@@ -14,8 +14,9 @@ use meshcd_core::{Location, Pos, SourceFile};
 use serde::Deserialize;
 
 use super::{
-    Config, ConfigError, ConfigIssue, EnvoyConfig, RetryConfig, ScheduleConfig, Secret,
-    ServerConfig, TargetConfig, Timezone, WebhookConfig, DEFAULT_LISTEN, DEFAULT_POLL_INTERVAL,
+    Config, ConfigError, ConfigIssue, EnvoyConfig, GcpAuthConfig, GcpTargetConfig,
+    KubernetesTargetConfig, RenderTargetConfig, RetryConfig, ScheduleConfig, Secret, ServerConfig,
+    TargetConfig, Timezone, WebhookConfig, DEFAULT_LISTEN, DEFAULT_POLL_INTERVAL,
     DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_STATE_DIR,
 };
 use crate::source::{normalize_subpath, RepoSpec};
@@ -96,6 +97,64 @@ struct RawRetry {
 struct RawTarget {
     #[serde(default)]
     envoy: Option<RawEnvoy>,
+    #[serde(default)]
+    gcp: Option<RawGcp>,
+    #[serde(default)]
+    kubernetes: Option<RawKubernetes>,
+    #[serde(default)]
+    render: Option<RawRender>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawGcp {
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    auth: Option<RawGcpAuth>,
+    #[serde(default)]
+    prune: Option<bool>,
+    #[serde(default)]
+    requests_per_second: Option<u32>,
+    #[serde(default)]
+    operation_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawGcpAuth {
+    #[serde(default)]
+    metadata_host: Option<String>,
+    #[serde(default)]
+    service_account_key_file: Option<PathBuf>,
+    #[serde(default)]
+    access_token_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawKubernetes {
+    #[serde(default)]
+    kubeconfig: Option<PathBuf>,
+    #[serde(default)]
+    context: Option<String>,
+    #[serde(default)]
+    field_manager: Option<String>,
+    #[serde(default)]
+    force_conflicts: Option<bool>,
+    #[serde(default)]
+    prune: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawRender {
+    #[serde(default)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -443,7 +502,107 @@ impl Checker {
                 backends: envoy.backends,
             }
         });
-        TargetConfig { envoy }
+        let set = [
+            envoy.is_some(),
+            raw.gcp.is_some(),
+            raw.kubernetes.is_some(),
+            raw.render.is_some(),
+        ];
+        if set.iter().filter(|s| **s).count() > 1 {
+            self.field(
+                root,
+                "target",
+                "set one target: `envoy`, `gcp`, `kubernetes` or `render` (run one meshcd per target)",
+            );
+        }
+        let gcp = raw.gcp.map(|gcp| self.gcp(gcp, root, base));
+        let kubernetes = raw.kubernetes.map(|k| KubernetesTargetConfig {
+            kubeconfig: k.kubeconfig.map(|p| absolute(base, &p)),
+            context: k.context,
+            field_manager: k
+                .field_manager
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or_else(|| "meshcd".to_string()),
+            force_conflicts: k.force_conflicts.unwrap_or(false),
+            prune: k.prune.unwrap_or(false),
+        });
+        let render = raw.render.and_then(|r| match r.dir {
+            Some(dir) => Some(RenderTargetConfig {
+                dir: absolute(base, &dir),
+            }),
+            None => {
+                self.field(root, "target.render", "needs `dir`: the folder to write");
+                None
+            }
+        });
+        TargetConfig {
+            envoy,
+            gcp,
+            kubernetes,
+            render,
+        }
+    }
+
+    fn gcp(&mut self, raw: RawGcp, root: &Node, base: &Path) -> GcpTargetConfig {
+        let project = raw.project.unwrap_or_default();
+        if project.trim().is_empty() {
+            self.field(root, "target.gcp", "needs `project`: the project id");
+        }
+        let auth = raw.auth.unwrap_or_default();
+        let sources = [
+            auth.metadata_host.is_some(),
+            auth.service_account_key_file.is_some(),
+            auth.access_token_env.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            self.field(
+                root,
+                "target.gcp.auth",
+                "set one of `metadataHost`, `serviceAccountKeyFile`, `accessTokenEnv`",
+            );
+        }
+        let auth = if let Some(path) = auth.service_account_key_file {
+            GcpAuthConfig::ServiceAccountKey {
+                path: absolute(base, &path),
+            }
+        } else if let Some(variable) = auth.access_token_env {
+            GcpAuthConfig::AccessTokenEnv { variable }
+        } else {
+            GcpAuthConfig::Metadata {
+                host: auth.metadata_host,
+            }
+        };
+        let operation_timeout = match raw.operation_timeout.as_deref() {
+            None => Duration::from_secs(600),
+            Some(text) => match humantime::parse_duration(text) {
+                Ok(d) if !d.is_zero() => d,
+                _ => {
+                    self.field(
+                        root,
+                        "target.gcp.operationTimeout",
+                        "must be a duration such as `10m`",
+                    );
+                    Duration::from_secs(600)
+                }
+            },
+        };
+        let requests_per_second = raw.requests_per_second.unwrap_or(10);
+        if requests_per_second == 0 {
+            self.field(root, "target.gcp.requestsPerSecond", "must be at least 1");
+        }
+        GcpTargetConfig {
+            project,
+            location: raw.location.unwrap_or_else(|| "global".to_string()),
+            endpoint: raw
+                .endpoint
+                .unwrap_or_else(|| "https://networkservices.googleapis.com".to_string())
+                .trim_end_matches('/')
+                .to_string(),
+            auth,
+            prune: raw.prune.unwrap_or(false),
+            requests_per_second: requests_per_second.max(1),
+            operation_timeout,
+        }
     }
 }
 

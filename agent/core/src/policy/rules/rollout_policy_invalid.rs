@@ -12,12 +12,15 @@
 //! - `analysis`: `successRate.min` is in (0, 100]; each latency `percentile` in (0, 100);
 //!   latency `max` (`latency[].max`, `latencyP50`..`latencyP99`), `interval` (above zero) and
 //!   `probe.timeout` are durations; `confidence` is in [0.5, 1) and `compare.alpha` in
-//!   (0, 0.5]; provider `prometheus` needs an `address` and any `address` is an http(s) URL;
+//!   (0, 0.5]; provider `prometheus` needs an `address`, provider `cloud-monitoring` an
+//!   `address` (https, or http to loopback: it is sent a token) or a `project` (a Google Cloud
+//!   project ID), and any `address` is an http(s) URL;
 //!   provider `http` needs `probe.url` (an http(s) URL); `probe.expectStatus` are HTTP
-//!   statuses and `probe.perInterval` is at least 1; `queries` are only read by provider
-//!   `prometheus`, and each needs a unique `name`, a `query`, and a `min` or a `max` (not
-//!   above each other). A warning when provider `none` (time-based steps) is given conditions
-//!   it will never read. Unknown fields of `analysis` are MC006's;
+//!   statuses and `probe.perInterval` is at least 1; `queries` are only read by providers
+//!   `prometheus` and `cloud-monitoring`, and each needs a unique `name`, a `query`, and a
+//!   `min` or a `max` (not above each other). A warning when provider `none` (time-based steps)
+//!   is given conditions it will never read, and when `project` is set for a provider other
+//!   than `cloud-monitoring`. Unknown fields of `analysis` are MC006's;
 //! - `hooks`: each hook's `url` is an http(s) URL and its `timeout` a duration;
 //! - a warning when the selector selects no route of the repository (see
 //!   [`crate::policy::selector::selects`]); an empty selector selects nothing.
@@ -51,7 +54,7 @@ use crate::model::{Kind, Resource, Spec};
 use crate::path::FieldPath;
 use crate::policy::selector::{is_empty, selects};
 use crate::policy::{Context, Rule};
-use crate::rollout::analysis::{AnalysisSpec, Provider};
+use crate::rollout::analysis::{is_project_id, token_safe_address, AnalysisSpec, Provider};
 use crate::rollout::duration;
 
 /// The rule.
@@ -347,6 +350,17 @@ fn check_analysis(
             path.key("address"),
             format!("address `{address}` is not an http or https URL"),
         ),
+        Some(address) if provider == Provider::CloudMonitoring && !token_safe_address(address) => {
+            error(
+                resource,
+                out,
+                path.key("address"),
+                format!(
+                    "provider `cloud-monitoring` sends a Google access token to its address, so \
+                     `{address}` must be an https URL (plain http only to a loopback address)"
+                ),
+            )
+        }
         None if provider == Provider::Prometheus => error(
             resource,
             out,
@@ -355,7 +369,39 @@ fn check_analysis(
              `http://prometheus:9090`)"
                 .to_string(),
         ),
+        None if provider == Provider::CloudMonitoring && analysis.project.is_none() => error(
+            resource,
+            out,
+            path.key("project"),
+            "provider `cloud-monitoring` needs a `project`, the Google Cloud project whose \
+             metrics it reads (or an `address`, the URL of a Prometheus-compatible API)"
+                .to_string(),
+        ),
         _ => {}
+    }
+    if let Some(project) = analysis.project.as_deref() {
+        if !is_project_id(project) {
+            error(
+                resource,
+                out,
+                path.key("project"),
+                format!(
+                    "project `{project}` is not a Google Cloud project ID (lowercase letters, \
+                     digits and `-`, such as `shop-prod`)"
+                ),
+            );
+        } else if provider != Provider::CloudMonitoring {
+            out.push(resource.finding(
+                &RULE,
+                Severity::Warning,
+                &path.key("project"),
+                format!(
+                    "`project` is only read by provider `cloud-monitoring`, so provider `{}` \
+                     ignores it",
+                    provider.as_str()
+                ),
+            ));
+        }
     }
 
     check_probe(resource, analysis, path, out);
@@ -456,13 +502,14 @@ fn check_queries(
     out: &mut Vec<Finding>,
 ) {
     let at = path.key("queries");
-    if !analysis.queries.is_empty() && analysis.provider != Provider::Prometheus {
+    if !analysis.queries.is_empty() && !analysis.provider.reads_promql() {
         error(
             resource,
             out,
             at.clone(),
             format!(
-                "queries are PromQL and only read by provider `prometheus`, not `{}`",
+                "queries are PromQL and only read by providers `prometheus` and \
+                 `cloud-monitoring`, not `{}`",
                 analysis.provider.as_str()
             ),
         );
@@ -845,7 +892,7 @@ spec:
                 "MC303 error 20:22 probe.timeout `2 s` is not a duration; write a number and a unit, such as `30s`, `5m`, `1h30m` or `500ms`",
                 "MC303 error 20:47 expectStatus 99 is not an HTTP status (100..=599)",
                 "MC303 error 20:65 perInterval 0 sends no probe; it is at least 1",
-                "MC303 error 22:7 queries are PromQL and only read by provider `prometheus`, not `http`",
+                "MC303 error 22:7 queries are PromQL and only read by providers `prometheus` and `cloud-monitoring`, not `http`",
                 "MC303 error 32:14 address `prometheus:9090` is not an http or https URL",
                 "MC303 error 33:18 probe.url `ftp://example.com/` is not an http or https URL",
                 "MC303 error 35:7 query `errors` has neither `min` nor `max`, so it can never fail; set one",
@@ -854,6 +901,92 @@ spec:
                 "MC303 error 36:38 query `errors` has min 2 above its max 1, so it always fails",
                 "MC303 error 37:7 query 3 has no name; name it for progress and reports",
             ]
+        );
+    }
+
+    #[test]
+    fn cloud_monitoring_needs_a_project_or_an_address() {
+        let findings = mc303(&format!(
+            "{ROUTE}apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: nowhere}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis:
+    provider: cloud-monitoring
+    successRate: {{min: 99}}
+---
+apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: bad-project}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis: {{provider: cloud-monitoring, project: projects/Shop}}
+---
+apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: stray-project}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis: {{provider: prometheus, address: 'http://prometheus:9090', project: shop-prod}}
+---
+apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: clear-text}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis: {{provider: cloud-monitoring, address: 'http://prometheus:9090'}}
+"
+        ));
+        assert_eq!(
+            findings,
+            vec![
+                "MC303 error 19:5 provider `cloud-monitoring` needs a `project`, the Google Cloud project whose metrics it reads (or an `address`, the URL of a Prometheus-compatible API)",
+                "MC303 error 28:51 project `projects/Shop` is not a Google Cloud project ID (lowercase letters, digits and `-`, such as `shop-prod`)",
+                "MC303 warning 36:80 `project` is only read by provider `cloud-monitoring`, so provider `prometheus` ignores it",
+                "MC303 error 44:51 provider `cloud-monitoring` sends a Google access token to its address, so `http://prometheus:9090` must be an https URL (plain http only to a loopback address)",
+            ]
+        );
+    }
+
+    #[test]
+    fn cloud_monitoring_with_a_project_or_an_address_and_queries_passes() {
+        let yaml = format!(
+            "{ROUTE}apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: cloud-run}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis:
+    provider: cloud-monitoring
+    project: shop-prod
+    successRate: {{min: 99}}
+    latencyP99: {{max: 500ms}}
+    queries:
+    - name: error-budget
+      query: sum(rate(app_errors_total{{backend=\"{{{{canary}}}}\"}}[{{{{window}}}}]))
+      max: 0.5
+---
+apiVersion: meshcd.dev/v1alpha1
+kind: RolloutPolicy
+metadata: {{name: elsewhere}}
+spec:
+  selector: {{routes: [checkout]}}
+  steps: [10, 100]
+  analysis: {{provider: cloud-monitoring, address: 'https://monitoring.example.com/prometheus'}}
+"
+        );
+        assert_eq!(mc303(&yaml), Vec::<String>::new());
+        // `project` is a field of the analysis: no MC006 either.
+        let findings = check_fixture(&yaml);
+        assert!(
+            !findings.iter().any(|f| f.starts_with("MC006 ")),
+            "{findings:?}"
         );
     }
 

@@ -1,25 +1,29 @@
-//! [`EnvoyReconciler`]: Git → policy → Envoy, verified, recorded. The reconcile behind
-//! `meshcd run` and `meshcd apply` for the `envoy` target.
+//! [`TargetReconciler`]: Git → policy → target, verified, recorded. The reconcile behind
+//! `meshcd run` and `meshcd apply`, the same for every [`Target`] (Envoy, Cloud Service Mesh,
+//! Kubernetes, rendered files).
 //!
 //! # One reconcile
 //! 1. Resolve the revision to a commit and read its snapshot (cached by commit id).
 //! 2. A commit refused before is refused again at once (its findings are cached).
 //! 3. Load, check policy, translate (cached by commit id). Policy or translation errors:
 //!    `Refused`; nothing is applied, the audit log says why, the commit is marked failed.
-//! 4. Read what Envoy really serves (`/config_dump`, about 2 ms) and diff it against the desired
-//!    configuration. Equal and already recorded: `Unchanged` (the near-zero-cost path: a ref
+//! 4. Read what the target really holds (Envoy: `/config_dump`, about 2 ms; an API: list/get)
+//!    and diff it against the desired configuration. Equal and already recorded: `Unchanged` (the near-zero-cost path: a ref
 //!    lookup, two admin calls and a comparison).
 //! 5. Different while the recorded commit is this one: drift. With `selfHeal` it is corrected
 //!    (`DriftCorrected`), else reported (`DriftDetected`) and left alone.
-//! 6. Otherwise publish (validate, clusters, routes, verify, clean up; see
-//!    [`crate::envoy::publish`]) and record the apply and an audit entry in one transaction.
+//! 6. Otherwise apply (Envoy: validate, clusters, routes, verify, clean up, see
+//!    [`crate::envoy::publish`]; resource targets: one call per changed resource, see
+//!    [`crate::target::resources`]) and record the apply and an audit entry in one
+//!    transaction. Resources Git no longer has are deleted only by targets that prune
+//!    ([`Target::prunes`]); the others keep them and say so.
 //!
 //! Weight-only changes become rollouts ([`crate::rollout`]): step 4's plan starts a rollout for
 //! each weight move no rollout covers yet, and what is published is the desired configuration
 //! with each running rollout's current weights put on top. The rollouts then advance between
-//! reconciles ([`EnvoyReconciler::tick`]): each step's weights are published on the fast path
-//! (no `envoy --mode validate` when only weights differ from the last validated
-//! configuration).
+//! reconciles ([`TargetReconciler::tick`]): each step's weights are published (Envoy: on the
+//! fast path, no `envoy --mode validate` when only weights differ from the last validated
+//! configuration; resource targets: one patch of the route's weights).
 //!
 //! Cancellation: every `.await` is a cancellation point. Dropped before publishing, nothing
 //! changed; dropped during publishing, `publish` restores the previous files; dropped after
@@ -31,7 +35,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
-use meshcd_core::envoy::{set_route_weights, vhost_name, EnvoyConfig, EnvoyState};
 use meshcd_core::finding::Counts;
 use meshcd_core::plan::windows::{held_changes_with, Held};
 use meshcd_core::plan::{Action, Plan};
@@ -42,12 +45,11 @@ use sha2::{Digest, Sha256};
 use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
 use crate::cli::PolicyArgs;
 use crate::commands::load_and_check_with;
-use crate::envoy::PublishReport;
 use crate::rollout::{Book, GateError, RolloutEvent};
 use crate::source::{short_commit, GitSource, RepoSpec, Revision, SnapshotCache};
 use crate::store::{AppliedRecord, AppliedResource, AuditAction, AuditEntry, ChangeCounts, Store};
 use crate::target::envoy::with_config_backends;
-use crate::target::EnvoyTarget;
+use crate::target::{ApplyReport, EnvoyTarget, Target};
 use meshcd_core::rollout::machine::Gate;
 
 /// How long a commit held back by a change window waits at most before it is looked at again
@@ -55,35 +57,56 @@ use meshcd_core::rollout::machine::Gate;
 const WINDOW_RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Reconciles a Git revision into a local Envoy.
-#[derive(Clone)]
-pub struct EnvoyReconciler {
-    inner: Arc<Inner>,
+pub type EnvoyReconciler = TargetReconciler<EnvoyTarget>;
+
+/// Options of an [`EnvoyReconciler`] (the same for every target).
+pub type EnvoyReconcilerOptions = ReconcilerOptions;
+
+/// Reconciles a Git revision into a target.
+pub struct TargetReconciler<T: Target> {
+    inner: Arc<Inner<T>>,
 }
 
-struct Inner {
+impl<T: Target> Clone for TargetReconciler<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<T: Target> {
     spec: RepoSpec,
     rev: Option<String>,
     path: String,
     cache_dir: PathBuf,
     snapshots: Arc<SnapshotCache>,
-    target: EnvoyTarget,
+    target: T,
     store: Arc<Store>,
     self_heal: bool,
     backends: BTreeMap<String, Vec<String>>,
-    memory: tokio::sync::Mutex<Memory>,
+    memory: tokio::sync::Mutex<Memory<T>>,
     book: tokio::sync::Mutex<Book>,
     /// When a failed publish of rollout weights may be retried.
     retry_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// What the last reconciles worked out, by commit, so repeating them costs nothing.
-#[derive(Default)]
-struct Memory {
-    desired: Option<Arc<Desired>>,
+struct Memory<T: Target> {
+    desired: Option<Arc<Desired<T>>>,
     refused: Option<(String, String)>,
 }
 
-struct Desired {
+impl<T: Target> Default for Memory<T> {
+    fn default() -> Self {
+        Self {
+            desired: None,
+            refused: None,
+        }
+    }
+}
+
+struct Desired<T: Target> {
     /// The revision's Rego policies (plan-level packages run on each reconcile's plan).
     policies: Arc<meshcd_core::policy::rego::Policies>,
     /// The revision's change windows, parsed once.
@@ -91,14 +114,14 @@ struct Desired {
     commit: String,
     revision: Revision,
     loaded: Arc<Loaded>,
-    config: EnvoyConfig,
-    state: EnvoyState,
+    config: T::Config,
+    state: T::State,
     warnings: usize,
 }
 
 /// Where the reconciler reads from and what it does with drift.
 #[derive(Debug, Clone)]
-pub struct EnvoyReconcilerOptions {
+pub struct ReconcilerOptions {
     /// Repository (path or URL).
     pub repo: String,
     /// Revision (`None`: HEAD).
@@ -109,18 +132,15 @@ pub struct EnvoyReconcilerOptions {
     pub cache_dir: PathBuf,
     /// Correct drift (true) or only report it.
     pub self_heal: bool,
-    /// Endpoints from the agent's configuration (`target.envoy.backends`).
+    /// Endpoints from the agent's configuration (`target.envoy.backends`; empty for other
+    /// targets).
     pub backends: BTreeMap<String, Vec<String>>,
 }
 
-impl EnvoyReconciler {
+impl<T: Target> TargetReconciler<T> {
     /// A reconciler over an opened target and store.
-    pub fn new(options: EnvoyReconcilerOptions, target: EnvoyTarget, store: Arc<Store>) -> Self {
-        let book = Book::new(
-            target.id(),
-            store.clone(),
-            Some(target.admin().base_url().to_string()),
-        );
+    pub fn new(options: ReconcilerOptions, target: T, store: Arc<Store>) -> Self {
+        let book = Book::new(target.id(), store.clone(), target.analysis_address());
         Self {
             inner: Arc::new(Inner {
                 spec: RepoSpec::parse(&options.repo),
@@ -140,7 +160,7 @@ impl EnvoyReconciler {
     }
 
     /// The target.
-    pub fn target(&self) -> &EnvoyTarget {
+    pub fn target(&self) -> &T {
         &self.inner.target
     }
 
@@ -190,7 +210,7 @@ impl EnvoyReconciler {
         Ok(event)
     }
 
-    /// The plan from what Envoy serves now to a revision, without applying it.
+    /// The plan from what the target holds now to a revision, without applying it.
     pub async fn plan(&self) -> Result<(Revision, Plan), ReconcileError> {
         let inner = &self.inner;
         let desired = inner.desired().await?;
@@ -200,17 +220,17 @@ impl EnvoyReconciler {
         };
         let applied = inner
             .target
-            .applied()
+            .applied(&desired.state)
             .await
             .map_err(|e| ReconcileError::retryable(e.to_string()))?;
-        let plan = meshcd_core::envoy::diff(&desired.state, &applied, &desired.loaded);
+        let plan = inner.target.diff(&desired.state, &applied, &desired.loaded);
         Ok((desired.revision.clone(), plan))
     }
 }
 
-impl Reconcile for EnvoyReconciler {
+impl<T: Target> Reconcile for TargetReconciler<T> {
     async fn reconcile(&self, trigger: Trigger) -> Result<Outcome, ReconcileError> {
-        tracing::debug!(%trigger, "reconciling (envoy)");
+        tracing::debug!(%trigger, target = self.inner.target.id(), "reconciling");
         self.inner.reconcile().await
     }
 
@@ -231,8 +251,8 @@ impl Reconcile for EnvoyReconciler {
                 this.tick().await;
             }
         });
-        // Envoy reloads its files by itself after a restart; the reconcile that follows
-        // verifies it serves the recorded commit again.
+        // A supervised Envoy reloads its files by itself after a restart; the reconcile that
+        // follows verifies it serves the recorded commit again. (Other targets never restart.)
         let inner = self.inner.clone();
         tokio::spawn(async move {
             let mut seen = inner.target.restarts();
@@ -248,9 +268,9 @@ impl Reconcile for EnvoyReconciler {
                         .wait_ready(std::time::Duration::from_secs(10))
                         .await
                     {
-                        tracing::warn!(%error, "Envoy restarted but is not ready");
+                        tracing::warn!(%error, "the target restarted but is not ready");
                     }
-                    tracing::warn!(restarts = now, "Envoy restarted; reconciling");
+                    tracing::warn!(restarts = now, "the target restarted; reconciling");
                     if !triggers.send(Trigger::TargetRestarted).accepted() {
                         break;
                     }
@@ -268,15 +288,11 @@ impl Reconcile for EnvoyReconciler {
     }
 
     fn describe_target(&self) -> String {
-        format!(
-            "{} (routes served on {})",
-            self.inner.target.id(),
-            self.inner.target.listener_url()
-        )
+        self.inner.target.describe()
     }
 }
 
-impl super::rollouts_api::RolloutControl for EnvoyReconciler {
+impl<T: Target> super::rollouts_api::RolloutControl for TargetReconciler<T> {
     fn list(&self) -> super::rollouts_api::BoxFuture<'_, Vec<RolloutEvent>> {
         Box::pin(self.rollouts())
     }
@@ -286,18 +302,35 @@ impl super::rollouts_api::RolloutControl for EnvoyReconciler {
         route: &'a str,
         gate: Gate,
     ) -> super::rollouts_api::BoxFuture<'a, Result<RolloutEvent, GateError>> {
-        Box::pin(EnvoyReconciler::gate(self, route, gate))
+        Box::pin(TargetReconciler::gate(self, route, gate))
     }
 }
 
-impl Inner {
+impl<T: Target> Inner<T> {
+    /// `plan` split into what this reconcile carries out and the deletions it keeps back (a
+    /// target that does not prune keeps resources Git no longer has).
+    fn split_kept(&self, plan: Plan) -> (Plan, Vec<meshcd_core::plan::Change>) {
+        if self.target.prunes() {
+            (plan, Vec::new())
+        } else {
+            plan.without_deletes()
+        }
+    }
+
+    /// What of `plan` this reconcile carries out (see [`Self::split_kept`]).
+    fn actionable(&self, plan: Plan) -> Plan {
+        self.split_kept(plan).0
+    }
+
     /// The desired configuration with every rollout's current weights on top. A rollout whose
     /// weights no longer fit the route (it changed shape) is dropped and the route applied as
     /// Git has it.
-    async fn effective(&self, desired: &Desired, book: &mut Book) -> EnvoyConfig {
+    async fn effective(&self, desired: &Desired<T>, book: &mut Book) -> T::Config {
         let mut config = desired.config.clone();
         for (route, splits, weights) in book.overrides() {
-            if let Err(why) = set_route_weights(&mut config.route_config, &route, &splits, &weights)
+            if let Err(why) = self
+                .target
+                .set_weights(&mut config, &route, &splits, &weights)
             {
                 book.abandon(&route, &why).await;
             }
@@ -330,13 +363,24 @@ impl Inner {
     }
 
     /// Publishes the current desired configuration with the rollouts' weights, and tells the
-    /// book when Envoy confirmed them. A failure is retried after a second.
-    async fn publish_overrides(&self, book: &mut Book) -> Result<PublishReport, String> {
+    /// book when the target confirmed them. A failure is retried after a second.
+    async fn publish_overrides(&self, book: &mut Book) -> Result<ApplyReport, String> {
         let Some(desired) = self.memory.lock().await.desired.clone() else {
             return Err("no desired revision yet".into());
         };
         let config = self.effective(&desired, book).await;
-        match self.target.apply(&config).await {
+        let result = match self.target.applied(&desired.state).await {
+            Ok(applied) => {
+                let plan = self.actionable(self.target.diff(
+                    &self.target.state_of(&config),
+                    &applied,
+                    &desired.loaded,
+                ));
+                self.target.apply(&config, &applied, &plan).await
+            }
+            Err(error) => Err(error),
+        };
+        match result {
             Ok(report) => {
                 *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 tracing::debug!(
@@ -358,7 +402,7 @@ impl Inner {
 
     /// The desired configuration of the current revision: `Ok(Err(message))` when the revision
     /// is refused (policy or translation errors).
-    async fn desired(&self) -> Result<Result<Arc<Desired>, String>, ReconcileError> {
+    async fn desired(&self) -> Result<Result<Arc<Desired<T>>, String>, ReconcileError> {
         let spec = self.spec.clone();
         let rev = self.rev.clone();
         let path = self.path.clone();
@@ -413,11 +457,12 @@ impl Inner {
         let config = match refusal {
             Some(message) => Err(message),
             None => self.target.desired(&loaded).map_err(|errors| {
-                let first = errors.first().map(ToString::to_string).unwrap_or_default();
+                let first = errors.first().cloned().unwrap_or_default();
                 format!(
-                    "{} refused: {} route(s) cannot be served by Envoy; first: {first}",
+                    "{} refused: {} route(s) cannot be applied to {}; first: {first}",
                     short_commit(&commit),
-                    errors.len()
+                    errors.len(),
+                    self.target.id()
                 )
             }),
         };
@@ -428,7 +473,7 @@ impl Inner {
                 Ok(Err(message))
             }
             Ok(config) => {
-                let state = EnvoyState::from_config(&config);
+                let state = self.target.state_of(&config);
                 let desired = Arc::new(Desired {
                     policies: Arc::new(policies),
                     windows: Windows::from_loaded(&loaded),
@@ -463,12 +508,13 @@ impl Inner {
         let target_id = self.target.id().to_string();
         let applied = self
             .target
-            .applied()
+            .applied(&desired.state)
             .await
             .map_err(|e| ReconcileError::retryable(e.to_string()))?;
         // Rollouts: weight moves of this commit start (or go on); what is published is the
         // desired configuration with each rollout's current weights on top.
-        let full = meshcd_core::envoy::diff(&desired.state, &applied, &desired.loaded);
+        let (full, kept) =
+            self.split_kept(self.target.diff(&desired.state, &applied, &desired.loaded));
         // Plan-level Rego policies judge what this reconcile would change.
         let plan_errors: Vec<_> =
             meshcd_core::policy::rego::check_plan(&desired.policies, &desired.loaded, &full)
@@ -489,8 +535,10 @@ impl Inner {
             ));
         }
         let mut book = self.book.lock().await;
-        book.recover(&desired.loaded, &desired.config.route_config)
-            .await;
+        let names = |route: &str, splits: &[(String, Vec<String>)]| {
+            self.target.metric_names(&desired.config, route, splits)
+        };
+        book.recover(&desired.loaded, &names).await;
         // Change windows: a commit that changes a route a window holds back waits, whole
         // (routes with a rollout under way are judged step by step instead).
         let now = Utc::now();
@@ -498,7 +546,7 @@ impl Inner {
             .into_iter()
             .filter(|h| {
                 let ongoing = full.changes.iter().any(|c| {
-                    vhost_name(&c.id()) == h.resource
+                    c.id().to_string() == h.resource
                         && c.rollout
                             .as_ref()
                             .is_some_and(|r| book.continues(&h.resource, r))
@@ -539,8 +587,8 @@ impl Inner {
             &desired.commit,
             &full,
             &desired.loaded,
-            &desired.config.route_config,
-            |change| change.kind.is_route().then(|| vhost_name(&change.id())),
+            &names,
+            |change| change.kind.is_route().then(|| change.id().to_string()),
             !recorded || self.self_heal,
         )
         .await;
@@ -548,11 +596,11 @@ impl Inner {
         let plan = if book.overrides().is_empty() {
             full
         } else {
-            meshcd_core::envoy::diff(
-                &EnvoyState::from_config(&effective),
+            self.actionable(self.target.diff(
+                &self.target.state_of(&effective),
                 &applied,
                 &desired.loaded,
-            )
+            ))
         };
         let held: String = book
             .rolled_back(&desired.commit)
@@ -570,14 +618,19 @@ impl Inner {
                         short_commit(&desired.commit)
                     )
                 } else {
-                    format!("{} is live{held}", short_commit(&desired.commit))
+                    format!(
+                        "{} is live{held}{}",
+                        short_commit(&desired.commit),
+                        kept_note(&kept)
+                    )
                 },
             ));
         }
         let drift = recorded && !plan.is_empty();
         if drift && !self.self_heal {
             let message = format!(
-                "drift: Envoy differs from {} in {} place(s) ({}); selfHeal is off, left alone",
+                "drift: {} differs from {} in {} place(s) ({}); selfHeal is off, left alone",
+                self.target.id(),
                 short_commit(&desired.commit),
                 plan.changes.len(),
                 changed_names(&plan)
@@ -596,10 +649,18 @@ impl Inner {
         let report = if plan.is_empty() && !book.needs_publish() {
             None
         } else {
-            Some(self.target.apply(&effective).await.map_err(|e| {
-                let message = format!("{} not applied: {e}", short_commit(&desired.commit));
-                ReconcileError::retryable(message)
-            })?)
+            Some(
+                self.target
+                    .apply(&effective, &applied, &plan)
+                    .await
+                    .map_err(|e| {
+                        let message = format!("{} not applied: {e}", short_commit(&desired.commit));
+                        ReconcileError {
+                            message,
+                            retryable: e.retryable,
+                        }
+                    })?,
+            )
         };
         book.applied().await;
         let rollouts = book
@@ -610,7 +671,8 @@ impl Inner {
         drop(book);
         let mut message = match (&report, drift) {
             (Some(r), true) => format!(
-                "drift corrected: Envoy serves {} again ({} change(s), live in {} ms)",
+                "drift corrected: {} holds {} again ({} change(s), live in {} ms)",
+                self.target.id(),
                 short_commit(&desired.commit),
                 plan.changes.len(),
                 r.total_ms
@@ -622,8 +684,9 @@ impl Inner {
                 r.total_ms
             ),
             (None, _) => format!(
-                "{} recorded: Envoy already serves it",
-                short_commit(&desired.commit)
+                "{} recorded: {} already holds it",
+                short_commit(&desired.commit),
+                self.target.id()
             ),
         };
         if desired.warnings > 0 {
@@ -633,6 +696,7 @@ impl Inner {
             message.push_str(&format!("; {rollouts} rollout(s) in progress"));
         }
         message.push_str(&held);
+        message.push_str(&kept_note(&kept));
         let action = if drift {
             AuditAction::DriftCorrected
         } else {
@@ -656,8 +720,8 @@ impl Inner {
 
     async fn record_apply(
         &self,
-        desired: &Desired,
-        config: &EnvoyConfig,
+        desired: &Desired<T>,
+        config: &T::Config,
         plan: &Plan,
         action: AuditAction,
         message: &str,
@@ -675,7 +739,7 @@ impl Inner {
                     hash: hex::encode(&Sha256::digest(r.body.to_string().as_bytes())[..8]),
                 })
                 .collect(),
-            config: serde_json::to_string(config).unwrap_or_default(),
+            config: self.target.record(config),
         };
         let entry = self.entry(desired, action, plan, message);
         let store = self.store.clone();
@@ -687,7 +751,7 @@ impl Inner {
         Ok(())
     }
 
-    async fn audit(&self, desired: &Desired, action: AuditAction, plan: &Plan, message: &str) {
+    async fn audit(&self, desired: &Desired<T>, action: AuditAction, plan: &Plan, message: &str) {
         let entry = self.entry(desired, action, plan, message);
         let store = self.store.clone();
         let result = tokio::task::spawn_blocking(move || store.append_audit(&entry)).await;
@@ -718,7 +782,7 @@ impl Inner {
 
     fn entry(
         &self,
-        desired: &Desired,
+        desired: &Desired<T>,
         action: AuditAction,
         plan: &Plan,
         message: &str,
@@ -752,6 +816,20 @@ impl Inner {
         entry.message = message.to_string();
         entry
     }
+}
+
+/// `; 2 resource(s) not in Git kept (prune is off): HttpRoute/a, HttpRoute/b`, or nothing.
+fn kept_note(kept: &[meshcd_core::plan::Change]) -> String {
+    if kept.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = kept.iter().take(3).map(|c| c.id().to_string()).collect();
+    format!(
+        "; {} resource(s) not in Git kept (prune is off): {}{}",
+        kept.len(),
+        names.join(", "),
+        if kept.len() > 3 { ", …" } else { "" }
+    )
 }
 
 fn changed_names(plan: &Plan) -> String {
