@@ -272,9 +272,19 @@ fn a_field_another_manager_owns_is_a_conflict_unless_forced() {
     );
     assert_eq!(weights_of(&setup.reviews()), vec![30, 70], "unchanged");
 
-    // forceConflicts takes the fields over.
-    setup.configure("    forceConflicts: true\n");
-    let (code, lines, stderr) = setup.apply();
+    // `--force-conflicts` (or `forceConflicts: true`) takes the fields over.
+    let run = meshcd(
+        &[
+            "apply",
+            "--config",
+            setup.config(),
+            "--force-conflicts",
+            "--format",
+            "json",
+        ],
+        &setup.cache,
+    );
+    let (code, lines, stderr) = (run.code, run.stdout, run.stderr);
     assert_eq!(code, 0, "{lines:#?}\n{stderr}");
     assert!(setup
         .applies()

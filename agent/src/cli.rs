@@ -450,6 +450,10 @@ pub struct ApplyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// `kubernetes` target: take over fields another field manager owns instead of failing
+    /// with a conflict (as `kubectl apply --server-side --force-conflicts`), for this apply.
+    #[arg(long)]
+    pub force_conflicts: bool,
 }
 
 /// Rego policies (conftest style): the repository's `policies/*.rego` at the revision are

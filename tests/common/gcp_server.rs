@@ -123,7 +123,7 @@ struct State {
     tokens: HashMap<String, Instant>,
     tokens_issued: usize,
     max_page_size: usize,
-    public_key_der: Vec<u8>,
+    public_key: jsonwebtoken::DecodingKey,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -161,7 +161,7 @@ impl FakeGcp {
             .set_nonblocking(true)
             .expect("non-blocking listener");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
-        let public_key_der = meshcd::gcp::pem::rsa_public_key_der(TEST_PUBLIC_KEY_PEM)
+        let public_key = jsonwebtoken::DecodingKey::from_rsa_pem(TEST_PUBLIC_KEY_PEM.as_bytes())
             .expect("the test public key parses");
         let state = Arc::new(Mutex::new(State {
             project: project.to_string(),
@@ -178,7 +178,7 @@ impl FakeGcp {
             tokens: HashMap::new(),
             tokens_issued: 0,
             max_page_size: 2,
-            public_key_der,
+            public_key,
         }));
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().fallback(handle).with_state(state.clone());
@@ -522,7 +522,7 @@ fn token_grant(state: &Shared, body: &[u8]) -> Response {
     let (public_key, audience, issuer) = {
         let state = lock(state);
         (
-            state.public_key_der.clone(),
+            state.public_key.clone(),
             format!("{}/token", state.url),
             format!("meshcd-test@{}.iam.gserviceaccount.com", state.project),
         )
@@ -531,11 +531,7 @@ fn token_grant(state: &Shared, body: &[u8]) -> Response {
     validation.set_audience(&[audience]);
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iat", "aud", "iss"]);
-    let decoded = jsonwebtoken::decode::<Json>(
-        assertion,
-        &jsonwebtoken::DecodingKey::from_rsa_der(&public_key),
-        &validation,
-    );
+    let decoded = jsonwebtoken::decode::<Json>(assertion, &public_key, &validation);
     let data = match decoded {
         Ok(data) => data,
         Err(error) => return invalid_grant(&format!("Invalid JWT: {error}")),

@@ -21,6 +21,17 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
     if args.rev.is_some() {
         config.rev = args.rev.clone();
     }
+    if args.force_conflicts {
+        match config.target.kubernetes.as_mut() {
+            Some(kubernetes) => kubernetes.force_conflicts = true,
+            None => {
+                return Err(cannot_run(anyhow::anyhow!(
+                    "--force-conflicts is for the `kubernetes` target; {} configures another",
+                    args.config.display()
+                )))
+            }
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

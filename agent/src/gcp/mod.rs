@@ -13,7 +13,6 @@ mod collection;
 mod error;
 mod operation;
 mod options;
-pub mod pem;
 mod retry;
 mod service_account;
 mod transport;

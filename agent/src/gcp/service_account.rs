@@ -8,7 +8,6 @@ use std::path::Path;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
-use super::pem::rsa_private_key_der;
 use super::GcpError;
 
 /// The OAuth scope meshcd asks for: every Google Cloud API the account's roles allow.
@@ -104,12 +103,21 @@ impl ServiceAccountKey {
         let private_key_id = field(file.private_key_id, "private_key_id")?;
         let token_uri = field(file.token_uri, "token_uri")?;
         let private_key = field(file.private_key, "private_key")?;
-        let der = rsa_private_key_der(&private_key)?;
+        // jsonwebtoken reads PKCS#8 `PRIVATE KEY` (what Google issues) and PKCS#1 `RSA PRIVATE
+        // KEY` blocks and refuses keys of other algorithms. Its errors carry no key material, but
+        // they say little either, so the message is ours.
+        let key = EncodingKey::from_rsa_pem(private_key.as_bytes()).map_err(|_| {
+            GcpError::Config(
+                "its `private_key` is not a PEM RSA private key (`-----BEGIN PRIVATE KEY-----`); \
+                 only RS256 keys are supported"
+                    .into(),
+            )
+        })?;
         let loaded = ServiceAccountKey {
             client_email,
             private_key_id,
             token_uri,
-            key: EncodingKey::from_rsa_der(&der),
+            key,
         };
         loaded.assertion(0).map_err(|_| {
             GcpError::Config("its `private_key` is not a usable RSA private key".into())
@@ -146,8 +154,6 @@ impl ServiceAccountKey {
 mod tests {
     use super::*;
     use jsonwebtoken::{DecodingKey, Validation};
-
-    use crate::gcp::pem::rsa_public_key_der;
 
     fn fixture(name: &str) -> String {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -192,16 +198,11 @@ mod tests {
         let key = ServiceAccountKey::parse(&key_json(&fixture("test-sa-key.pem"))).unwrap();
         let now = jsonwebtoken::get_current_timestamp();
         let jwt = key.assertion(now).unwrap();
-        let public = rsa_public_key_der(&fixture("test-sa-key.pub.pem")).unwrap();
+        let public = DecodingKey::from_rsa_pem(fixture("test-sa-key.pub.pem").as_bytes()).unwrap();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&["https://oauth2.googleapis.com/token"]);
         validation.set_issuer(&["meshcd@p.iam.gserviceaccount.com"]);
-        let data = jsonwebtoken::decode::<serde_json::Value>(
-            &jwt,
-            &DecodingKey::from_rsa_der(&public),
-            &validation,
-        )
-        .unwrap();
+        let data = jsonwebtoken::decode::<serde_json::Value>(&jwt, &public, &validation).unwrap();
         assert_eq!(data.header.kid.as_deref(), Some("kid-1"));
         assert!(data.claims.get("sub").is_none());
         assert_eq!(data.claims["scope"], CLOUD_PLATFORM_SCOPE);
@@ -234,6 +235,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("client_email"), "{message}");
+    }
+
+    /// A throwaway Ed25519 key (PKCS#8, like Google's RSA keys): a valid key, but not RSA.
+    const ED25519_KEY: &str = "-----BEGIN PRIVATE KEY-----\n\
+        MC4CAQAwBQYDK2VwBCIEII1IDALJCPAd9Xv1BRXXdNRQ75VqokARHmxryPCPqrYV\n\
+        -----END PRIVATE KEY-----\n";
+
+    #[test]
+    fn keys_that_are_not_rsa_private_keys_are_config_errors() {
+        let public = fixture("test-sa-key.pub.pem");
+        let public_body = public.lines().nth(1).unwrap().to_string();
+        let ed25519_body = ED25519_KEY.lines().nth(1).unwrap().trim().to_string();
+        for (what, key) in [
+            ("not PEM", "not a key".to_string()),
+            ("an RSA public key", public),
+            ("an Ed25519 key", ED25519_KEY.to_string()),
+        ] {
+            let error = ServiceAccountKey::parse(&key_json(&key)).unwrap_err();
+            assert!(matches!(error, GcpError::Config(_)), "{what}: {error:?}");
+            let message = error.to_string();
+            assert!(message.contains("private_key"), "{what}: {message}");
+            assert!(!message.contains(&public_body), "{what}: {message}");
+            assert!(!message.contains(&ed25519_body), "{what}: {message}");
+        }
+    }
+
+    #[test]
+    fn load_names_the_file_in_key_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meshcd-sa.json");
+        std::fs::write(&path, key_json(ED25519_KEY)).unwrap();
+        let error = ServiceAccountKey::load(&path).unwrap_err();
+        assert!(matches!(error, GcpError::Config(_)), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains("meshcd-sa.json"), "{message}");
+        assert!(message.contains("RSA"), "{message}");
+
+        std::fs::write(&path, key_json(&fixture("test-sa-key.pem"))).unwrap();
+        let key = ServiceAccountKey::load(&path).unwrap();
+        assert_eq!(key.client_email, "meshcd@p.iam.gserviceaccount.com");
     }
 
     #[test]

@@ -218,3 +218,66 @@ fn envoy_backends_take_host_and_port() {
     );
     assert!(problems[0].contains("must be `host:port`"), "{problems:?}");
 }
+
+#[test]
+fn cloud_and_cluster_targets_get_their_defaults() {
+    let config = load("repo: r\ntarget:\n  gcp:\n    project: my-project\n").unwrap();
+    assert_eq!(config.target.kind(), Some("gcp"));
+    let gcp = config.target.gcp.expect("gcp");
+    assert_eq!(gcp.location, "global");
+    assert_eq!(gcp.endpoint, "https://networkservices.googleapis.com");
+    assert_eq!(gcp.auth, GcpAuthConfig::Metadata { host: None });
+    assert!(!gcp.prune);
+    assert_eq!(gcp.requests_per_second, 10);
+    assert_eq!(gcp.operation_timeout, Duration::from_secs(600));
+    let config = load("repo: r\ntarget:\n  gcp:\n    project: p\n    auth: {accessTokenEnv: TOKEN}\n    operationTimeout: 2m\n").unwrap();
+    let gcp = config.target.gcp.expect("gcp");
+    assert_eq!(
+        gcp.auth,
+        GcpAuthConfig::AccessTokenEnv {
+            variable: "TOKEN".into()
+        }
+    );
+    assert_eq!(gcp.operation_timeout, Duration::from_secs(120));
+
+    let config = load("repo: r\ntarget:\n  kubernetes: {}\n").unwrap();
+    let kubernetes = config.target.kubernetes.expect("kubernetes");
+    assert_eq!(kubernetes.field_manager, "meshcd");
+    assert!(!kubernetes.force_conflicts && !kubernetes.prune && kubernetes.kubeconfig.is_none());
+
+    let config = load("repo: r\ntarget:\n  render: {dir: out}\n").unwrap();
+    let render = config.target.render.expect("render");
+    assert!(
+        render.dir.is_absolute() && render.dir.ends_with("out"),
+        "{render:?}"
+    );
+}
+
+#[test]
+fn target_problems_are_reported_where_they_are() {
+    assert_eq!(
+        issues("repo: r\ntarget:\n  envoy: {}\n  render: {dir: out}\n"),
+        vec!["3:3: `target`: set one target: `envoy`, `gcp`, `kubernetes` or `render` (run one meshcd per target)"]
+    );
+    let found = issues("repo: r\ntarget:\n  gcp:\n    location: global\n    auth: {accessTokenEnv: T, serviceAccountKeyFile: k.json}\n    operationTimeout: soon\n");
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        found[0].starts_with("4:5: `target.gcp`: needs `project`"),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].starts_with("5:11: `target.gcp.auth`: set one of"),
+        "{found:#?}"
+    );
+    assert!(
+        found[2].starts_with("6:23: `target.gcp.operationTimeout`"),
+        "{found:#?}"
+    );
+    let found = issues("repo: r\ntarget:\n  render: {}\n");
+    assert!(
+        found[0].contains("`target.render`: needs `dir`"),
+        "{found:#?}"
+    );
+    let found = issues("repo: r\ntarget:\n  kubernetes: {kubeconfig: k, surprise: 1}\n");
+    assert!(found[0].contains("surprise"), "{found:#?}");
+}
