@@ -253,7 +253,7 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
 
 /// Weights and the backend that should answer after commit `i` of a flipping scenario.
 fn flip(i: usize) -> (u32, u32, &'static str) {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         (0, 100, "b")
     } else {
         (100, 0, "a")

@@ -507,7 +507,7 @@ const CRASH_TARGET: &str = "envoy:local";
 /// commits span many pages.
 fn crash_entry(seq: u64) -> (AuditEntry, Option<AppliedRecord>) {
     let commit = format!("{seq:040x}");
-    let apply = seq % 3 == 0;
+    let apply = seq.is_multiple_of(3);
     let action = if apply {
         AuditAction::Apply
     } else {
