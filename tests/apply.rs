@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::daemon::backend::Backend;
 use common::daemon::{backends, envoy_binary, route, serial, served_weights, weights};
-use common::{meshcd, TestRepo};
+use common::{apply_json, meshcd, TestRepo};
 use meshcd::envoy::process::free_port;
 use meshcd::envoy::{EnvoyOptions, EnvoyProcess};
 use serde_json::Value;
@@ -26,29 +24,6 @@ spec:
   onInconclusive: {on_inconclusive}
 "
     )
-}
-
-/// `meshcd apply --format json`: the JSON lines on stdout.
-fn apply_json(config: &Path, cache: &Path) -> (i32, Vec<Value>, String) {
-    let run = meshcd(
-        &[
-            "apply",
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--format",
-            "json",
-        ],
-        cache,
-    );
-    let lines = run
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", run.stderr))
-        })
-        .collect();
-    (run.code, lines, run.stderr)
 }
 
 #[test]
@@ -91,14 +66,14 @@ fn apply_drives_rollouts_to_their_end_and_says_how_they_ended() {
     .expect("config");
     let cache = tmp.path().join("cache");
 
-    let (code, lines, stderr) = apply_json(&config, &cache);
+    let (code, lines, stderr) = apply_json(&config, &cache, &[]);
     assert_eq!(code, 0, "first apply: {lines:#?}\n{stderr}");
     assert_eq!(lines.last().unwrap()["action"], "applied", "{lines:#?}");
 
     // A weight move rolls out through 50 % to 100 %, time-based, and apply waits for the end.
     repo.write("routes/target-route.yaml", &route(0, 100));
     let commit = repo.commit("0/100");
-    let (code, lines, stderr) = apply_json(&config, &cache);
+    let (code, lines, stderr) = apply_json(&config, &cache, &[]);
     assert_eq!(code, 0, "{lines:#?}\n{stderr}");
     let events: Vec<&Value> = lines.iter().filter(|l| l["type"] == "rollout").collect();
     let shares: Vec<u64> = events
@@ -131,7 +106,7 @@ fn apply_drives_rollouts_to_their_end_and_says_how_they_ended() {
     );
     repo.write("routes/target-route.yaml", &route(100, 0));
     repo.commit("back to 100/0, judged on Envoy's stats");
-    let (code, lines, stderr) = apply_json(&config, &cache);
+    let (code, lines, stderr) = apply_json(&config, &cache, &[]);
     assert_eq!(
         code, 1,
         "a rolled-back rollout exits 1: {lines:#?}\n{stderr}"

@@ -15,7 +15,7 @@ mod gcp_server;
 use std::path::PathBuf;
 
 use common::daemon::backend::Backend;
-use common::{meshcd, TestRepo};
+use common::{apply_json, meshcd, plan_against_target, TestRepo};
 use gcp_server::{FakeGcp, Request};
 use serde_json::{json, Value};
 
@@ -109,36 +109,11 @@ impl Setup {
     }
 
     fn apply(&self) -> (i32, Vec<Value>, String) {
-        let run = meshcd(
-            &["apply", "--config", self.config(), "--format", "json"],
-            &self.cache,
-        );
-        let lines = run
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", run.stderr)))
-            .collect();
-        (run.code, lines, run.stderr)
+        apply_json(&self.config, &self.cache, &[])
     }
 
     fn plan(&self) -> Value {
-        let repo = self.repo.path().to_str().expect("utf-8");
-        let run = meshcd(
-            &[
-                "plan",
-                "--repo",
-                repo,
-                "--target",
-                "gcp",
-                "--config",
-                self.config(),
-                "--format",
-                "json",
-            ],
-            &self.cache,
-        );
-        assert!(run.code == 0, "{}\n{}", run.stdout, run.stderr);
-        run.json()
+        plan_against_target(self.repo.path(), "gcp", &self.config, &self.cache)
     }
 
     /// The mutating API requests (POST, PATCH, DELETE) since the last clear.

@@ -14,7 +14,7 @@ mod kube_server;
 
 use std::path::PathBuf;
 
-use common::{meshcd, TestRepo};
+use common::{apply_json, meshcd, plan_against_target, TestRepo};
 use kube_server::{FakeKube, Request, APPLY_PATCH};
 use serde_json::{json, Value};
 
@@ -118,36 +118,11 @@ impl Setup {
     }
 
     fn apply(&self) -> (i32, Vec<Value>, String) {
-        let run = meshcd(
-            &["apply", "--config", self.config(), "--format", "json"],
-            &self.cache,
-        );
-        let lines = run
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", run.stderr)))
-            .collect();
-        (run.code, lines, run.stderr)
+        apply_json(&self.config, &self.cache, &[])
     }
 
     fn plan(&self) -> Value {
-        let repo = self.repo.path().to_str().expect("utf-8");
-        let run = meshcd(
-            &[
-                "plan",
-                "--repo",
-                repo,
-                "--target",
-                "kubernetes",
-                "--config",
-                self.config(),
-                "--format",
-                "json",
-            ],
-            &self.cache,
-        );
-        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-        run.json()
+        plan_against_target(self.repo.path(), "kubernetes", &self.config, &self.cache)
     }
 
     fn applies(&self) -> Vec<Request> {
@@ -273,18 +248,7 @@ fn a_field_another_manager_owns_is_a_conflict_unless_forced() {
     assert_eq!(weights_of(&setup.reviews()), vec![30, 70], "unchanged");
 
     // `--force-conflicts` (or `forceConflicts: true`) takes the fields over.
-    let run = meshcd(
-        &[
-            "apply",
-            "--config",
-            setup.config(),
-            "--force-conflicts",
-            "--format",
-            "json",
-        ],
-        &setup.cache,
-    );
-    let (code, lines, stderr) = (run.code, run.stdout, run.stderr);
+    let (code, lines, stderr) = apply_json(&setup.config, &setup.cache, &["--force-conflicts"]);
     assert_eq!(code, 0, "{lines:#?}\n{stderr}");
     assert!(setup
         .applies()

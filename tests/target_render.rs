@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{meshcd, TestRepo};
+use common::{apply_json, plan_against_target, TestRepo};
 use serde_json::Value;
 
 fn ns_route(a: u32, b: u32) -> String {
@@ -86,46 +86,11 @@ fn setup() -> Setup {
 }
 
 fn apply(setup: &Setup) -> (i32, Vec<Value>, String) {
-    let run = meshcd(
-        &[
-            "apply",
-            "--config",
-            setup.config.to_str().expect("utf-8"),
-            "--format",
-            "json",
-        ],
-        &setup.cache,
-    );
-    let lines = run
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{}", run.stderr)))
-        .collect();
-    (run.code, lines, run.stderr)
+    apply_json(&setup.config, &setup.cache, &[])
 }
 
 fn plan(setup: &Setup) -> Value {
-    let run = meshcd(
-        &[
-            "plan",
-            "--repo",
-            setup.repo.path().to_str().expect("utf-8"),
-            "--target",
-            "render",
-            "--config",
-            setup.config.to_str().expect("utf-8"),
-            "--format",
-            "json",
-        ],
-        &setup.cache,
-    );
-    assert!(
-        run.code == 0 || run.code == 2,
-        "{}\n{}",
-        run.stdout,
-        run.stderr
-    );
-    run.json()
+    plan_against_target(setup.repo.path(), "render", &setup.config, &setup.cache)
 }
 
 fn read(path: &Path) -> String {

@@ -233,3 +233,50 @@ fn regex_escape(text: &str) -> String {
         })
         .collect()
 }
+
+/// `meshcd apply --config CONFIG --format json [EXTRA...]`: exit code, the JSON lines on stdout
+/// (rollout events, then the result), and stderr.
+pub fn apply_json(
+    config: &Path,
+    cache: &Path,
+    extra: &[&str],
+) -> (i32, Vec<serde_json::Value>, String) {
+    let config = config.to_str().expect("utf-8");
+    let mut args = vec!["apply", "--config", config, "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = meshcd(&args, cache);
+    let lines = run
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", run.stderr))
+        })
+        .collect();
+    (run.code, lines, run.stderr)
+}
+
+/// `meshcd plan --repo REPO --target TARGET --config CONFIG --format json`, which must exit 0.
+pub fn plan_against_target(
+    repo: &Path,
+    target: &str,
+    config: &Path,
+    cache: &Path,
+) -> serde_json::Value {
+    let run = meshcd(
+        &[
+            "plan",
+            "--repo",
+            repo.to_str().expect("utf-8"),
+            "--target",
+            target,
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
+        cache,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.json()
+}
