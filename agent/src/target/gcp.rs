@@ -73,6 +73,26 @@ impl GcpRoutes {
         &self.client
     }
 
+    /// A route whose `name` is a full path of another project or location is refused: it is
+    /// not this target's to write.
+    fn check_parent(&self, resource: &Resource) -> Result<(), TargetError> {
+        let name = resource
+            .body
+            .get("name")
+            .and_then(Json::as_str)
+            .unwrap_or("");
+        match other_parent(name, &self.client.parent()) {
+            None => Ok(()),
+            Some(parent) => Err(TargetError::permanent(format!(
+                "{}:{}: {} is named under {parent}, but this target writes {}",
+                resource.file,
+                resource.pos.line,
+                resource.id,
+                self.client.parent()
+            ))),
+        }
+    }
+
     /// Checks that the meshes and gateways a route attaches to exist.
     async fn check_references(&self, resource: &Resource) -> Result<(), TargetError> {
         for (field, collection) in [
@@ -172,6 +192,7 @@ impl ResourceApi for GcpRoutes {
 
     async fn create(&self, resource: &Resource, body: &Json) -> Result<(), TargetError> {
         let c = collection(resource.id.kind).ok_or_else(|| not_managed(resource))?;
+        self.check_parent(resource)?;
         self.check_references(resource).await?;
         self.client
             .create(c, &resource.id.name, &outgoing(body))
@@ -186,6 +207,7 @@ impl ResourceApi for GcpRoutes {
         fields: &[String],
     ) -> Result<(), TargetError> {
         let c = collection(resource.id.kind).ok_or_else(|| not_managed(resource))?;
+        self.check_parent(resource)?;
         if fields.iter().any(|f| f == "meshes" || f == "gateways") {
             self.check_references(resource).await?;
         }
@@ -226,6 +248,19 @@ pub fn collection(kind: Kind) -> Option<Collection> {
     })
 }
 
+/// The `projects/P/locations/L` of a full route name when it is not `parent`; `None` for a
+/// short name or one under `parent`.
+fn other_parent(name: &str, parent: &str) -> Option<String> {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts.as_slice() {
+        ["projects", project, "locations", location, _, _] => {
+            let named = format!("projects/{project}/locations/{location}");
+            (named != parent).then_some(named)
+        }
+        _ => None,
+    }
+}
+
 /// The request body: Git's document without meshcd's header fields and the name (the URL
 /// carries it).
 fn outgoing(body: &Json) -> Json {
@@ -249,5 +284,36 @@ fn from_gcp(error: GcpError) -> TargetError {
     TargetError {
         retryable: error.retryable(),
         message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_name_under_another_project_is_not_this_targets() {
+        let parent = "projects/p/locations/global";
+        assert_eq!(other_parent("route", parent), None);
+        assert_eq!(
+            other_parent("projects/p/locations/global/httpRoutes/route", parent),
+            None
+        );
+        assert_eq!(
+            other_parent("projects/q/locations/global/httpRoutes/route", parent),
+            Some("projects/q/locations/global".to_string())
+        );
+    }
+
+    #[test]
+    fn the_request_body_has_no_header_and_no_name() {
+        let body = serde_json::json!({
+            "apiVersion": "networkservices.googleapis.com/v1", "kind": "HttpRoute",
+            "name": "r", "hostnames": ["a"], "rules": []
+        });
+        assert_eq!(
+            outgoing(&body),
+            serde_json::json!({"hostnames": ["a"], "rules": []})
+        );
     }
 }
