@@ -45,6 +45,8 @@ fn main() {
     // gcp
     let fake = gcp_server::FakeGcp::start_blocking(PROJECT);
     fake.put_resource("meshes", "mesh", json!({}));
+    // Pages as large as the client asks for (pageSize=100), as the real API allows.
+    fake.set_max_page_size(100);
     let tmp = tempfile::tempdir().expect("temp dir");
     let key = fake.service_account_key(tmp.path());
     let config = meshcd::daemon::config::GcpTargetConfig {
