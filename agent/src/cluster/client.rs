@@ -149,12 +149,27 @@ impl ClusterClient {
     /// [`MANAGED_BY_LABEL`]`=`[`MANAGED_BY_VALUE`]; empty when the cluster does not serve the
     /// kind.
     pub async fn list_managed(&self, kind: Kind) -> Result<Vec<Value>, ClusterError> {
+        self.list(
+            kind,
+            Some(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")),
+        )
+        .await
+    }
+
+    /// Every object of `kind`, in all namespaces (one request a page of 500, where a get per
+    /// object would be one request each); empty when the cluster does not serve the kind.
+    pub async fn list_all(&self, kind: Kind) -> Result<Vec<Value>, ClusterError> {
+        self.list(kind, None).await
+    }
+
+    async fn list(&self, kind: Kind, labels: Option<&str>) -> Result<Vec<Value>, ClusterError> {
         let api_resource = supported(kind)?;
         let resource = format!("{kind} (all namespaces)");
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &api_resource);
-        let mut params = ListParams::default()
-            .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"))
-            .limit(PAGE_SIZE);
+        let mut params = ListParams::default().limit(PAGE_SIZE);
+        if let Some(labels) = labels {
+            params = params.labels(labels);
+        }
         let mut objects = Vec::new();
         loop {
             let page = match api.list(&params).await {

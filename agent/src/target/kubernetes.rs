@@ -1,8 +1,9 @@
 //! The `kubernetes` target: Istio and Gateway API resources applied to a cluster with
 //! server-side apply (field manager `meshcd`), through [`crate::cluster::ClusterClient`].
 //!
-//! - **Applied state**: every resource Git names (get), plus every resource of a managed kind
-//!   that carries `app.kubernetes.io/managed-by: meshcd` (list, all namespaces).
+//! - **Applied state**: every resource Git names plus every resource of a managed kind that
+//!   carries `app.kubernetes.io/managed-by: meshcd`, read with one list per kind (all
+//!   namespaces, pages of 500): a kind Git uses is listed whole, the others by the label.
 //! - **What is compared**: as server-side apply sees it, the fields meshcd applies. In maps the
 //!   read object is cut down to the fields Git's document has plus the fields meshcd's field
 //!   manager owns (`metadata.managedFields`), so fields other managers add are not differences;
@@ -17,7 +18,7 @@
 use meshcd_core::model::{Family, Kind, Resource, ResourceId};
 use serde_json::{Map, Value as Json};
 
-use super::resources::{ResourceApi, ResourceTarget};
+use super::resources::{ResourceApi, ResourceTarget, KUBERNETES_MANAGED_LABEL};
 use super::TargetError;
 use crate::cluster::{api_resource, ClusterClient, ClusterError, ClusterOptions};
 use crate::daemon::config::KubernetesTargetConfig;
@@ -86,31 +87,38 @@ impl ResourceApi for ClusterResources {
     }
 
     async fn read(&self, wanted: &[ResourceId]) -> Result<Vec<(String, Json)>, TargetError> {
+        // One list per kind (pages of 500) rather than a get per resource: a kind Git uses is
+        // listed whole and cut down to what Git names plus what meshcd labelled; the other
+        // kinds only by the label.
+        let wanted: std::collections::BTreeSet<(Kind, String, String)> = wanted
+            .iter()
+            .filter(|id| self.manages(id.kind))
+            .map(|id| (id.kind, self.namespace_of(id), id.name.clone()))
+            .collect();
+        let (key, value) = KUBERNETES_MANAGED_LABEL;
         let mut documents: Vec<(String, Json)> = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for id in wanted.iter().filter(|id| self.manages(id.kind)) {
-            let namespace = self.namespace_of(id);
-            match self.client.get(id.kind, &namespace, &id.name).await {
-                Ok(Some(object)) => {
-                    seen.insert((id.kind, namespace.clone(), id.name.clone()));
-                    documents.push((origin(id.kind, &namespace, &id.name), object));
-                }
-                Ok(None) => {}
-                // A kind whose CRD is missing holds nothing; applying it will say so.
-                Err(ClusterError::KindNotInstalled { .. }) => {}
-                Err(error) => return Err(from_cluster(error)),
-            }
-        }
         let kinds: Vec<Kind> = Kind::ALL
             .iter()
             .copied()
             .filter(|k| self.manages(*k))
             .collect();
         for kind in kinds {
-            for object in self.client.list_managed(kind).await.map_err(from_cluster)? {
+            let used = wanted.iter().any(|(k, _, _)| *k == kind);
+            let objects = if used {
+                self.client.list_all(kind).await
+            } else {
+                self.client.list_managed(kind).await
+            }
+            .map_err(from_cluster)?;
+            for object in objects {
                 let namespace = text(&object, "/metadata/namespace");
                 let name = text(&object, "/metadata/name");
-                if seen.insert((kind, namespace.clone(), name.clone())) {
+                let labelled = object
+                    .pointer("/metadata/labels")
+                    .and_then(|l| l.get(key))
+                    .and_then(Json::as_str)
+                    == Some(value);
+                if labelled || wanted.contains(&(kind, namespace.clone(), name.clone())) {
                     documents.push((origin(kind, &namespace, &name), object));
                 }
             }
