@@ -369,16 +369,26 @@ impl<T: Target> Inner<T> {
             return Err("no desired revision yet".into());
         };
         let config = self.effective(&desired, book).await;
-        let result = match self.target.applied(&desired.state).await {
-            Ok(applied) => {
-                let plan = self.actionable(self.target.diff(
-                    &self.target.state_of(&config),
-                    &applied,
-                    &desired.loaded,
-                ));
-                self.target.apply(&config, &applied, &plan).await
+        let result = if T::APPLIES_WHOLE_CONFIG {
+            // Envoy: the whole configuration is published, no read-back needed on this hot path.
+            let state = self.target.state_of(&config);
+            let plan = Plan {
+                changes: Vec::new(),
+                summary: Default::default(),
+            };
+            self.target.apply(&config, &state, &plan).await
+        } else {
+            match self.target.applied(&desired.state).await {
+                Ok(applied) => {
+                    let plan = self.actionable(self.target.diff(
+                        &self.target.state_of(&config),
+                        &applied,
+                        &desired.loaded,
+                    ));
+                    self.target.apply(&config, &applied, &plan).await
+                }
+                Err(error) => Err(error),
             }
-            Err(error) => Err(error),
         };
         match result {
             Ok(report) => {

@@ -220,6 +220,8 @@ impl super::Target for EnvoyTarget {
     type Config = EnvoyConfig;
     type State = EnvoyState;
 
+    const APPLIES_WHOLE_CONFIG: bool = true;
+
     fn id(&self) -> &str {
         &self.id
     }

@@ -281,10 +281,7 @@ fn not_managed(resource: &Resource) -> TargetError {
 }
 
 fn from_gcp(error: GcpError) -> TargetError {
-    TargetError {
-        retryable: error.retryable(),
-        message: error.to_string(),
-    }
+    TargetError::from_client(&error, error.retryable())
 }
 
 #[cfg(test)]

@@ -279,10 +279,7 @@ fn is_schema_default(key: &str, value: &Json) -> bool {
 }
 
 fn from_cluster(error: ClusterError) -> TargetError {
-    TargetError {
-        retryable: error.retryable(),
-        message: error.to_string(),
-    }
+    TargetError::from_client(&error, error.retryable())
 }
 
 #[cfg(test)]

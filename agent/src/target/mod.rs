@@ -51,6 +51,14 @@ pub struct TargetError {
 }
 
 impl TargetError {
+    /// A target error from a client's error and whether retrying may help.
+    pub fn from_client(error: &impl std::fmt::Display, retryable: bool) -> Self {
+        Self {
+            message: error.to_string(),
+            retryable,
+        }
+    }
+
     /// A failure that may pass.
     pub fn retryable(message: impl Into<String>) -> Self {
         Self {
@@ -98,6 +106,10 @@ pub trait Target: Send + Sync + 'static {
     /// The configuration of a checked revision (pure). Errors refuse the revision: one line
     /// each, with the file and line of the resource at fault.
     fn desired(&self, loaded: &Loaded) -> Result<Self::Config, Vec<String>>;
+
+    /// True when [`Target::apply`] publishes the whole configuration and needs neither the
+    /// applied state nor the plan (Envoy): a rollout step then skips reading the target back.
+    const APPLIES_WHOLE_CONFIG: bool = false;
 
     /// The state a configuration stands for, to compare with the applied one.
     fn state_of(&self, config: &Self::Config) -> Self::State;

@@ -162,10 +162,9 @@ impl<A: ResourceApi> ResourceTarget<A> {
                 let (key, value) = self.api.managed_label(kind);
                 strip_label(&mut document, kind, key, value);
             }
-            let id_hint = desired
-                .items
-                .values()
-                .find(|r| Some(r.id.kind) == kind && same_name(&r.id, &document));
+            let id_hint = kind
+                .and_then(|kind| document_id(kind, &document))
+                .and_then(|id| desired.items.get(&id));
             let document = self.api.normalize(document, id_hint);
             let text = serde_json::to_string(&document).unwrap_or_default();
             let loaded = meshcd_core::load(vec![SourceFile::new(origin.clone(), text)]);
@@ -326,20 +325,22 @@ fn document_kind(document: &Json) -> Option<Kind> {
     Kind::from_api(api_version, kind)
 }
 
-/// True when `document` names the resource `id` (short or full networkservices name).
-fn same_name(id: &ResourceId, document: &Json) -> bool {
+/// The id a read document stands for: its kind, `metadata.namespace`, and its short name
+/// (`metadata.name`, or the last segment of a networkservices `name`).
+fn document_id(kind: Kind, document: &Json) -> Option<ResourceId> {
     let name = document
         .pointer("/metadata/name")
         .or_else(|| document.get("name"))
-        .and_then(Json::as_str)
-        .unwrap_or("");
-    let short = name.rsplit('/').next().unwrap_or(name);
+        .and_then(Json::as_str)?;
     let namespace = document
         .pointer("/metadata/namespace")
         .and_then(Json::as_str)
         .unwrap_or("");
-    short == id.name
-        && (id.namespace.is_empty() || namespace.is_empty() || namespace == id.namespace)
+    Some(ResourceId {
+        kind,
+        namespace: namespace.to_string(),
+        name: name.rsplit('/').next().unwrap_or(name).to_string(),
+    })
 }
 
 /// Removes the label `key: value` from a read document (and a labels map it leaves empty).
