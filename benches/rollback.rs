@@ -1257,7 +1257,7 @@ target:
             .args(["run", "--config"])
             .arg(&config)
             // The debug line of each rollout publish carries meshcd's own timing.
-            .env("RUST_LOG", "warn,meshcd::daemon::envoy_reconciler=debug")
+            .env("RUST_LOG", "warn,meshcd::engine=debug")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

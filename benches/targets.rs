@@ -19,9 +19,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use git2::{IndexAddOption, Repository, Signature};
-use meshcd::daemon::{Reconcile, ReconcilerOptions, TargetReconciler, Trigger};
+use meshcd::engine::{Reconcile, ReconcilerOptions, TargetReconciler, Trigger};
 use meshcd::store::Store;
-use meshcd::target::Target;
+use meshcd::targets::Target;
 use serde_json::json;
 
 const PROJECT: &str = "bench-project";
@@ -49,16 +49,16 @@ fn main() {
     fake.set_max_page_size(100);
     let tmp = tempfile::tempdir().expect("temp dir");
     let key = fake.service_account_key(tmp.path());
-    let config = meshcd::daemon::config::GcpTargetConfig {
+    let config = meshcd::config::GcpTargetConfig {
         project: PROJECT.into(),
         location: "global".into(),
         endpoint: fake.url.clone(),
-        auth: meshcd::daemon::config::GcpAuthConfig::ServiceAccountKey { path: key },
+        auth: meshcd::config::GcpAuthConfig::ServiceAccountKey { path: key },
         prune: false,
         requests_per_second: 100_000,
         operation_timeout: std::time::Duration::from_secs(60),
     };
-    let target = meshcd::target::gcp::GcpRoutes::open(&config).expect("gcp target");
+    let target = meshcd::targets::gcp::GcpRoutes::open(&config).expect("gcp target");
     let counts = || fake.requests().len();
     let row = runtime.block_on(measure(target, routes, ns_route, counts, || {
         fake.clear_requests()
@@ -68,7 +68,7 @@ fn main() {
     // kubernetes
     let kube = kube_server::FakeKube::start_blocking();
     let kubeconfig = kube.kubeconfig(tmp.path());
-    let config = meshcd::daemon::config::KubernetesTargetConfig {
+    let config = meshcd::config::KubernetesTargetConfig {
         kubeconfig: Some(kubeconfig),
         context: None,
         field_manager: "meshcd".into(),
@@ -76,7 +76,7 @@ fn main() {
         prune: false,
     };
     let target = runtime
-        .block_on(meshcd::target::kubernetes::ClusterResources::open(&config))
+        .block_on(meshcd::targets::kubernetes::ClusterResources::open(&config))
         .expect("kubernetes target");
     let counts = || kube.requests().len();
     let row = runtime.block_on(measure(target, routes, virtual_service, counts, || {
@@ -85,7 +85,7 @@ fn main() {
     println!("| kubernetes | {} |", row);
 
     // render
-    let target = meshcd::target::render::RenderDir::target(&tmp.path().join("rendered"));
+    let target = meshcd::targets::render::RenderDir::target(&tmp.path().join("rendered"));
     let row = runtime.block_on(measure(target, routes, ns_route, || 0, || {}));
     println!("| render | {} |", row);
 }

@@ -135,16 +135,42 @@ pub enum Command {
 /// Where to read the desired state.
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
-    /// Repository: a local path, or a URL (file://, https://, ssh://, git@host:org/repo).
-    #[arg(long, default_value = ".", value_name = "REPO")]
-    pub repo: String,
+    /// Repository: a local path, or a URL (file://, https://, ssh://, git@host:org/repo)
+    /// [default: `.`, or the `repo` of `--config` when one is given].
+    #[arg(long, value_name = "REPO")]
+    pub repo: Option<String>,
     /// Branch, tag or commit to read (default: HEAD of the current branch; for a remote, its
-    /// default branch). The committed tree is read, never the working copy.
+    /// default branch; with `--config`, its `rev`). The committed tree is read, never the
+    /// working copy.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
-    /// Only read files below this folder of the repository.
-    #[arg(long, default_value = "", value_name = "PATH")]
-    pub path: String,
+    /// Only read files below this folder of the repository [default: the whole repository, or
+    /// the `path` of `--config`].
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+}
+
+impl SourceArgs {
+    /// The repository to read (`.` unless `--repo` names one).
+    pub fn repo(&self) -> &str {
+        self.repo.as_deref().unwrap_or(".")
+    }
+
+    /// The folder of the repository to read (`""`: all of it).
+    pub fn path(&self) -> &str {
+        self.path.as_deref().unwrap_or("")
+    }
+
+    /// These arguments, with what they leave unsaid taken from `meshcd.yaml`: a command given
+    /// `--config` reads the repository, revision and folder the configuration names, unless
+    /// told otherwise.
+    pub fn or_config(&self, config: &crate::config::Config) -> SourceArgs {
+        SourceArgs {
+            repo: Some(self.repo.clone().unwrap_or_else(|| config.repo.clone())),
+            rev: self.rev.clone().or_else(|| config.rev.clone()),
+            path: Some(self.path.clone().unwrap_or_else(|| config.path.clone())),
+        }
+    }
 }
 
 /// `meshcd validate`.
@@ -426,14 +452,13 @@ pub enum TargetKind {
     Render,
 }
 
-impl TargetKind {
-    /// The name as in `meshcd.yaml` (`envoy`, `gcp`, `kubernetes`, `render`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Envoy => "envoy",
-            TargetKind::Gcp => "gcp",
-            TargetKind::Kubernetes => "kubernetes",
-            TargetKind::Render => "render",
+impl From<TargetKind> for crate::config::TargetKind {
+    fn from(kind: TargetKind) -> Self {
+        match kind {
+            TargetKind::Envoy => Self::Envoy,
+            TargetKind::Gcp => Self::Gcp,
+            TargetKind::Kubernetes => Self::Kubernetes,
+            TargetKind::Render => Self::Render,
         }
     }
 }

@@ -10,11 +10,15 @@ pub mod analysis;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod config;
 pub mod daemon;
+pub mod engine;
 pub mod envoy;
 pub mod gcp;
 pub mod render;
-pub mod rollout;
 pub mod source;
 pub mod store;
-pub mod target;
+pub mod targets;
+
+#[cfg(test)]
+mod layers;

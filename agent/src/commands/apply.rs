@@ -9,22 +9,23 @@ use serde_json::json;
 
 use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{ApplyArgs, PlanFormat};
-use crate::daemon::{self, OutcomeAction, Reconcile, TargetReconciler, Trigger};
+use crate::config::{load_config, TargetConfig};
+use crate::engine::rollouts::book::weights_text;
+use crate::engine::rollouts::{progress_line, RolloutEvent};
+use crate::engine::{OutcomeAction, Reconcile, TargetReconciler, Trigger};
 use crate::render::{plan_text, Style};
-use crate::rollout::book::weights_text;
-use crate::rollout::{progress_line, RolloutEvent};
-use crate::target::Target;
+use crate::targets::Target;
 
 /// Runs `apply` and returns the exit status.
 pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
-    let mut config = daemon::load_config(&args.config).map_err(cannot_run)?;
+    let mut config = load_config(&args.config).map_err(cannot_run)?;
     if args.rev.is_some() {
         config.rev = args.rev.clone();
     }
     if args.force_conflicts {
-        match config.target.kubernetes.as_mut() {
-            Some(kubernetes) => kubernetes.force_conflicts = true,
-            None => {
+        match config.target.as_mut() {
+            Some(TargetConfig::Kubernetes(kubernetes)) => kubernetes.force_conflicts = true,
+            _ => {
                 return Err(cannot_run(anyhow::anyhow!(
                     "--force-conflicts is for the `kubernetes` target; {} configures another",
                     args.config.display()

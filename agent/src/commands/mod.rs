@@ -1,6 +1,7 @@
 //! The commands behind the CLI, and how their outcomes become exit codes.
 
 pub mod apply;
+pub mod compare;
 pub mod history;
 pub mod plan;
 pub mod policy;
@@ -14,11 +15,8 @@ pub mod validate;
 
 use std::path::{Path, PathBuf};
 
-use meshcd_core::finding::attach_snippets;
-use meshcd_core::{Finding, Loaded};
-
 use crate::cli::SourceArgs;
-use crate::source::{GitSource, RepoSpec, Snapshot, SourceError};
+use crate::source::{GitSource, RepoSpec, SourceError};
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
@@ -26,6 +24,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FINDINGS: u8 = 1;
 /// Exit status: the command could not run.
 pub const EXIT_CANNOT_RUN: u8 = 2;
+/// Exit status of `plan --detailed-exitcode` when the plan has changes.
+pub const EXIT_CHANGES: u8 = 2;
 
 /// A command that could not run: the one-line reason and the exit status to use.
 #[derive(Debug)]
@@ -75,25 +75,5 @@ pub fn default_cache_dir() -> PathBuf {
 
 /// Opens the repository named by `--repo`.
 pub fn open_source(args: &SourceArgs, cache_dir: &Path) -> Result<GitSource, SourceError> {
-    GitSource::open(&RepoSpec::parse(&args.repo), cache_dir)
-}
-
-/// Loads a snapshot and runs the built-in policy: the loaded revision and all its findings
-/// (with snippets).
-pub fn load_and_check(snapshot: &Snapshot) -> (Loaded, Vec<Finding>) {
-    let loaded = meshcd_core::load(snapshot.files.as_ref().clone());
-    let mut findings = meshcd_core::policy::check(&loaded);
-    attach_snippets(&mut findings, &loaded.files);
-    (loaded, findings)
-}
-
-/// [`load_and_check`] plus the Rego policies: their errors and the findings of their resource
-/// packages (see [`policy`]), sorted with the built-in ones.
-pub fn load_and_check_with(
-    snapshot: &Snapshot,
-    policies: &meshcd_core::policy::rego::Policies,
-) -> (Loaded, Vec<Finding>) {
-    let (loaded, mut findings) = load_and_check(snapshot);
-    policy::check_resources(policies, &loaded, &mut findings);
-    (loaded, findings)
+    GitSource::open(&RepoSpec::parse(args.repo()), cache_dir)
 }

@@ -4,77 +4,32 @@
 
 use std::fmt::Write;
 
-use meshcd_core::finding::{attach_snippets, sort_findings};
-use meshcd_core::plan::Plan;
 use meshcd_core::policy::rego::{self, Options, Policies, TestOutcome, TestResult};
-use meshcd_core::{Finding, Loaded, SourceFile};
+use meshcd_core::Finding;
 use serde_json::json;
 
 use super::{Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{PolicyArgs, PolicyTestArgs, PolicyTestFormat};
+use crate::engine::check::{compile_policies, read_policies, PolicyOptions};
 use crate::render::{findings_text, Style};
 use crate::source::{policy_files, GitSource, Snapshot};
 
-/// The evaluation options `--namespace` and `--all-namespaces` ask for.
-pub fn options(args: &PolicyArgs) -> Options {
-    let mut options = Options {
+/// The engine's policy options of `--policy`, `--namespace` and `--all-namespaces`.
+pub fn options(args: &PolicyArgs) -> PolicyOptions {
+    PolicyOptions {
+        extra_paths: args.policy.clone(),
+        namespaces: args.namespace.clone(),
         all_namespaces: args.all_namespaces,
-        ..Options::default()
-    };
-    if !args.namespace.is_empty() {
-        options.namespaces = args.namespace.clone();
     }
-    options
 }
 
-/// The policies that check `snapshot`: the `.rego` files of the repository's `policies/`
-/// folder at the snapshot's commit (none for a folder snapshot), then those of each
-/// `--policy` path; `*_test.rego` files are left out. Exit 2 when a `--policy` path cannot
-/// be read.
+/// Reads the policies of a revision (see [`crate::engine::check::read_policies`]).
 pub fn read(
     source: &GitSource,
     snapshot: &Snapshot,
     args: &PolicyArgs,
 ) -> Result<Policies, Failure> {
-    let mut files = Vec::new();
-    if !snapshot.revision.commit.is_empty() {
-        files.extend(source.policy_files(&snapshot.revision.commit)?);
-    }
-    for path in &args.policy {
-        files.extend(policy_files::from_disk(path)?);
-    }
-    files.retain(|f| !rego::is_test_path(&f.path));
-    Ok(compile(&files, &options(args)))
-}
-
-/// Compiles policy files, logging which packages run.
-pub fn compile(files: &[SourceFile], options: &Options) -> Policies {
-    let policies = Policies::compile(files, options);
-    tracing::debug!(
-        files = files.len(),
-        packages = ?policies.packages(),
-        errors = policies.errors().len(),
-        "Rego policies"
-    );
-    policies
-}
-
-/// Adds the policies' errors and resource findings over `loaded` to `findings` (with
-/// snippets), sorted.
-pub fn check_resources(policies: &Policies, loaded: &Loaded, findings: &mut Vec<Finding>) {
-    let mut found = rego::check_resources(policies, loaded);
-    attach_snippets(&mut found, &loaded.files);
-    findings.extend(found);
-    sort_findings(findings);
-}
-
-/// Adds the findings of the policies' plan packages over `plan` (whose desired revision is
-/// `desired`) to `findings` (with snippets), sorted.
-pub fn check_plan(policies: &Policies, desired: &Loaded, plan: &Plan, findings: &mut Vec<Finding>) {
-    let mut found = rego::check_plan(policies, desired, plan);
-    attach_snippets(&mut found, &desired.files);
-    findings.extend(found);
-    sort_findings(findings);
+    Ok(read_policies(Some(source), snapshot, &options(args))?)
 }
 
 /// Runs `meshcd policy test` and returns the exit status.
@@ -87,7 +42,7 @@ pub fn test(args: &PolicyTestArgs) -> Result<u8, Failure> {
         all_namespaces: true,
         ..Options::default()
     };
-    let policies = compile(&files, &options);
+    let policies = compile_policies(&files, &options);
     let results: Vec<TestResult> = rego::run_tests(&policies)
         .into_iter()
         .filter(|r| {

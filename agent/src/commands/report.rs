@@ -7,8 +7,8 @@ use std::path::Path;
 use anyhow::{anyhow, Context};
 use clap::ValueEnum;
 
-use super::plan::{compare, AppliedFrom, AppliedSide, Comparison, Outcome, RefuseOn, EXIT_CHANGES};
-use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
+use super::compare::{compare, AppliedFrom, AppliedSide, Comparison, Outcome, RefuseOn};
+use super::{cannot_run, Failure, EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{PlanArgs, ReportArgs, ReportFormat, SourceArgs, TargetKind};
 use crate::render::markdown::{self, RepoLinks, Report, ReportInput, Side};
 use crate::render::{github, sarif};
@@ -234,7 +234,7 @@ fn links(source: &SourceArgs, repo_url: Option<&str>) -> Result<Option<RepoLinks
             ))
         });
     }
-    Ok(match RepoSpec::parse(&source.repo) {
+    Ok(match RepoSpec::parse(source.repo()) {
         RepoSpec::Remote(url) => RepoLinks::from_remote(&url),
         RepoSpec::Local(path) => origin_url(&path).and_then(|url| RepoLinks::from_remote(&url)),
     })

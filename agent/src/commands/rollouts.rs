@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{GateArgs, HistoryFormat, RolloutSource, StatusArgs};
-use crate::rollout::book::now_ms;
-use crate::rollout::{progress_line, RolloutEvent};
+use crate::engine::rollouts::book::now_ms;
+use crate::engine::rollouts::{progress_line, RolloutEvent};
 use crate::store::{state_path_in, Store};
 
 /// The daemon's address when neither --server nor --config says.
@@ -31,7 +31,7 @@ fn server_url(source: &RolloutSource) -> Result<String, Failure> {
         return Ok(server.trim_end_matches('/').to_string());
     }
     if let Some(config) = &source.config {
-        let config = crate::daemon::load_config(config).map_err(cannot_run)?;
+        let config = crate::config::load_config(config).map_err(cannot_run)?;
         let mut addr = config.server.listen;
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
@@ -58,7 +58,7 @@ async fn place(source: &RolloutSource, client: &reqwest::Client) -> Result<Place
              --config FILE to use its state store"
         )));
     };
-    let config = crate::daemon::load_config(config).map_err(cannot_run)?;
+    let config = crate::config::load_config(config).map_err(cannot_run)?;
     let store = Store::open(state_path_in(&config.state_dir)).map_err(|e| {
         cannot_run(anyhow::anyhow!(
             "no meshcd daemon answers at {server}, and its state store cannot be opened: {e}"

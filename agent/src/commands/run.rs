@@ -6,9 +6,9 @@ use std::time::Duration;
 use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::RunArgs;
 
-use crate::daemon::{
-    self, Config, GitWatchReconciler, OutcomeAction, Reconcile, TargetReconciler, Trigger,
-};
+use crate::config::{load_config, Config};
+use crate::daemon;
+use crate::engine::{GitWatchReconciler, OutcomeAction, Reconcile, TargetReconciler, Trigger};
 
 /// How long the runtime waits for blocking work (a Git fetch) when the daemon has stopped.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
@@ -19,12 +19,12 @@ const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(2);
 /// commit was refused by policy; 2 the configuration is invalid (each problem printed as
 /// `file:line:col: message`), the port cannot be bound, or `--once` failed.
 pub fn run(args: &RunArgs) -> Result<u8, Failure> {
-    let config = daemon::load_config(&args.config).map_err(cannot_run)?;
+    let config = load_config(&args.config).map_err(cannot_run)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("meshcd")
         .build()?;
-    let result = if config.target.kind().is_some() {
+    let result = if config.target.is_some() {
         runtime.block_on(async {
             let store = super::targets::open_store(&config, "")?;
             let options = super::targets::reconciler_options(&config, config.self_heal);

@@ -4,13 +4,11 @@
 use std::sync::Arc;
 
 use super::{cannot_run, Failure};
-use crate::daemon::{Config, ReconcilerOptions};
+use crate::config::{Config, EnvoyConfig, TargetConfig};
+use crate::engine::ReconcilerOptions;
 use crate::store::{state_path_in, Store};
-use crate::target::envoy::EnvoyTarget;
-use crate::target::gcp::{GcpRoutes, GcpTarget};
-use crate::target::kubernetes::{ClusterResources, KubernetesTarget};
-use crate::target::render::{RenderDir, RenderTarget};
-use crate::target::EnvoyTargetOptions;
+use crate::targets::envoy::EnvoyTarget;
+use crate::targets::EnvoyTargetOptions;
 
 /// Runs `$body` with `$target` bound to the target `$config` configures (opened; `$manage`:
 /// whether a configured Envoy may be started and supervised). Evaluates to `Err` when no target
@@ -18,25 +16,28 @@ use crate::target::EnvoyTargetOptions;
 #[macro_export]
 macro_rules! with_target {
     ($config:expr, $manage:expr, $target:ident => $body:expr) => {{
-        let config: &$crate::daemon::Config = $config;
-        match config.target.kind() {
-            Some("envoy") => {
-                let $target = $crate::commands::targets::open_envoy(config, $manage).await?;
+        let config: &$crate::config::Config = $config;
+        match &config.target {
+            Some($crate::config::TargetConfig::Envoy(envoy)) => {
+                let $target = $crate::commands::targets::open_envoy(envoy, $manage).await?;
                 $body
             }
-            Some("gcp") => {
-                let $target = $crate::commands::targets::open_gcp(config)?;
+            Some($crate::config::TargetConfig::Gcp(gcp)) => {
+                let $target = $crate::targets::gcp::GcpRoutes::open(gcp)
+                    .map_err($crate::commands::cannot_run)?;
                 $body
             }
-            Some("kubernetes") => {
-                let $target = $crate::commands::targets::open_kubernetes(config).await?;
+            Some($crate::config::TargetConfig::Kubernetes(kubernetes)) => {
+                let $target = $crate::targets::kubernetes::ClusterResources::open(kubernetes)
+                    .await
+                    .map_err($crate::commands::cannot_run)?;
                 $body
             }
-            Some("render") => {
-                let $target = $crate::commands::targets::open_render(config)?;
+            Some($crate::config::TargetConfig::Render(render)) => {
+                let $target = $crate::targets::render::RenderDir::target(&render.dir);
                 $body
             }
-            _ => Err($crate::commands::targets::no_target(config)),
+            None => Err($crate::commands::targets::no_target(config)),
         }
     }};
 }
@@ -49,46 +50,11 @@ pub fn no_target(config: &Config) -> Failure {
     ))
 }
 
-/// The Envoy of `target.envoy`.
-pub async fn open_envoy(config: &Config, manage: bool) -> Result<EnvoyTarget, Failure> {
-    let envoy = config
-        .target
-        .envoy
-        .as_ref()
-        .ok_or_else(|| no_target(config))?;
+/// The Envoy of `target.envoy` (`manage`: whether it may be started and supervised).
+pub async fn open_envoy(envoy: &EnvoyConfig, manage: bool) -> Result<EnvoyTarget, Failure> {
     EnvoyTarget::open(&EnvoyTargetOptions::from_config(envoy, manage))
         .await
         .map_err(cannot_run)
-}
-
-/// The Cloud Service Mesh API of `target.gcp` (no request is sent yet).
-pub fn open_gcp(config: &Config) -> Result<GcpTarget, Failure> {
-    let gcp = config
-        .target
-        .gcp
-        .as_ref()
-        .ok_or_else(|| no_target(config))?;
-    GcpRoutes::open(gcp).map_err(cannot_run)
-}
-
-/// The cluster of `target.kubernetes` (no request is sent yet).
-pub async fn open_kubernetes(config: &Config) -> Result<KubernetesTarget, Failure> {
-    let kubernetes = config
-        .target
-        .kubernetes
-        .as_ref()
-        .ok_or_else(|| no_target(config))?;
-    ClusterResources::open(kubernetes).await.map_err(cannot_run)
-}
-
-/// The folder of `target.render`.
-pub fn open_render(config: &Config) -> Result<RenderTarget, Failure> {
-    let render = config
-        .target
-        .render
-        .as_ref()
-        .ok_or_else(|| no_target(config))?;
-    Ok(RenderDir::target(&render.dir))
 }
 
 /// The reconciler options of a configuration (`self_heal` as given).
@@ -101,8 +67,8 @@ pub fn reconciler_options(config: &Config, self_heal: bool) -> ReconcilerOptions
         self_heal,
         backends: config
             .target
-            .envoy
             .as_ref()
+            .and_then(TargetConfig::envoy)
             .map(|e| e.backends.clone())
             .unwrap_or_default(),
     }

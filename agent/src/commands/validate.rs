@@ -6,16 +6,18 @@ use std::path::Path;
 use meshcd_core::finding::Counts;
 use serde_json::json;
 
-use super::{load_and_check_with, open_source, policy, Failure, EXIT_FINDINGS, EXIT_OK};
+use super::{open_source, policy, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{ValidateArgs, ValidateFormat};
+use crate::engine::check::check_revision;
 use crate::render::{findings_text, github, sarif, Style};
 
 /// Runs `validate` and returns the exit status.
 pub fn run(args: &ValidateArgs, cache_dir: &Path) -> Result<u8, Failure> {
     let source = open_source(&args.source, cache_dir)?;
-    let snapshot = source.snapshot(args.source.rev.as_deref(), &args.source.path)?;
+    let snapshot = source.snapshot(args.source.rev.as_deref(), args.source.path())?;
     let policies = policy::read(&source, &snapshot, &args.policy)?;
-    let (loaded, findings) = load_and_check_with(&snapshot, &policies);
+    let checked = check_revision(&snapshot, policies);
+    let (loaded, findings) = (checked.loaded, checked.findings);
     let counts = Counts::of(&findings);
     let output = match args.format {
         ValidateFormat::Text => {

@@ -18,7 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use super::reconcile::{Outcome, ReconcileError, Trigger};
+use crate::engine::{Outcome, ReconcileError, Trigger};
 
 /// The content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -167,7 +167,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::reconcile::OutcomeAction;
+    use crate::engine::reconcile::OutcomeAction;
 
     #[test]
     fn records_results_revision_and_drift() {

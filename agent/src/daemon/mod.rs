@@ -11,19 +11,14 @@
 //! it, see [`Reconcile`]'s cancellation contract), and returns `Ok`.
 
 pub mod backoff;
-pub mod config;
-pub mod git_reconciler;
 pub mod metrics;
-pub mod reconcile;
 pub mod rollouts_api;
 pub mod server;
 pub mod status;
-pub mod target_reconciler;
 pub mod triggers;
 pub mod watch;
 pub mod webhook;
 mod worker;
-mod yaml_de;
 
 use std::future::Future;
 use std::io::Write;
@@ -35,16 +30,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use config::{load_config, Config, ConfigError};
-pub use git_reconciler::GitWatchReconciler;
-pub use reconcile::{Next, Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
-pub use target_reconciler::{
-    EnvoyReconciler, EnvoyReconcilerOptions, ReconcilerOptions, TargetReconciler,
-};
 pub use triggers::TriggerSender;
 
+use crate::config::{Config, WebhookConfig};
+use crate::engine::rollouts::RolloutHandle;
+use crate::engine::{Reconcile, Trigger};
 use crate::source::RepoSpec;
-use config::WebhookConfig;
 use metrics::Metrics;
 use status::{Identity, Status};
 use triggers::TriggerQueue;
@@ -62,7 +53,7 @@ pub(crate) struct Shared {
     /// The reconciler's state store, for `GET /api/v1/history`.
     pub(crate) store: Option<Arc<crate::store::Store>>,
     /// The reconciler's rollouts, for `/api/v1/rollouts` and `/metrics`.
-    pub(crate) rollouts: Option<rollouts_api::RolloutHandle>,
+    pub(crate) rollouts: Option<RolloutHandle>,
 }
 
 /// Why the daemon could not run.
@@ -173,7 +164,7 @@ where
     }
 
     let reconciler = Arc::new(reconciler);
-    reconciler.attach(sender.clone());
+    reconciler.attach(Arc::new(sender.clone()));
     queue.submit(Trigger::Startup);
     let mut worker = tokio::spawn(worker::run(reconciler, shared.clone(), config.retry));
 
@@ -234,7 +225,8 @@ mod tests {
     use tokio::sync::Notify;
 
     use super::*;
-    use crate::daemon::config::{RetryConfig, ServerConfig, TargetConfig};
+    use crate::config::{RetryConfig, ServerConfig};
+    use crate::engine::{Outcome, OutcomeAction, ReconcileError};
 
     /// Signals when its run starts, then takes `work` to finish.
     struct Slow {
@@ -272,7 +264,7 @@ mod tests {
             },
             shutdown_timeout,
             state_dir: "/nonexistent/state".into(),
-            target: TargetConfig::default(),
+            target: None,
         }
     }
 

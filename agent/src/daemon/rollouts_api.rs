@@ -2,14 +2,12 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/v1/rollouts` | `{"rollouts": [RolloutEvent...]}` (see [`crate::rollout::RolloutEvent`]) |
+//! | `GET /api/v1/rollouts` | `{"rollouts": [RolloutEvent...]}` (see [`crate::engine::rollouts::RolloutEvent`]) |
 //! | `POST /api/v1/rollouts/{gate}` with `{"route": "..."}` | 200 `{"rollout": ...}`; 400 unknown gate; 404 no such rollout; 409 not in this phase |
 //!
 //! `gate` is `promote`, `abort`, `pause` or `resume`. The route is the full name
 //! (`HTTPRoute/web/web`) or a short one that names one rollout (`web`, `web/web`).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -20,32 +18,7 @@ use meshcd_core::rollout::machine::Gate;
 use serde_json::json;
 
 use super::Shared;
-use crate::rollout::{GateError, RolloutEvent};
-
-/// A boxed future, for the object-safe [`RolloutControl`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What the HTTP server needs of a reconciler that runs rollouts.
-pub trait RolloutControl: Send + Sync {
-    /// Every rollout.
-    fn list(&self) -> BoxFuture<'_, Vec<RolloutEvent>>;
-    /// An operator gate.
-    fn gate<'a>(
-        &'a self,
-        route: &'a str,
-        gate: Gate,
-    ) -> BoxFuture<'a, Result<RolloutEvent, GateError>>;
-}
-
-/// A shared handle on a [`RolloutControl`].
-#[derive(Clone)]
-pub struct RolloutHandle(pub Arc<dyn RolloutControl>);
-
-impl std::fmt::Debug for RolloutHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RolloutHandle")
-    }
-}
+use crate::engine::rollouts::{GateError, RolloutEvent};
 
 fn no_rollouts() -> Response {
     let body = json!({"error": "this daemon's target runs no rollouts"});

@@ -23,9 +23,9 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::metrics::CONTENT_TYPE;
-use super::reconcile::Trigger;
 use super::triggers::Submitted;
 use super::{webhook, Shared};
+use crate::engine::Trigger;
 
 /// Largest accepted request body: 1 MiB (GitHub caps payloads at 25 MB, but pushes of route
 /// repositories are far smaller, and meshcd only needs the `ref`).

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use super::reconcile::{Outcome, ReconcileError, Trigger};
+use crate::engine::{Outcome, ReconcileError, Trigger};
 use crate::source::short_commit;
 
 #[derive(Debug, Clone)]
@@ -209,7 +209,7 @@ fn time(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::reconcile::OutcomeAction;
+    use crate::engine::reconcile::OutcomeAction;
 
     fn finish(status: &Status, result: Result<Outcome, ReconcileError>) {
         status.finished(&Trigger::Poll, Duration::from_millis(5), &result);

@@ -14,9 +14,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use super::config::ScheduleConfig;
-use super::reconcile::Trigger;
 use super::status::Status;
+use crate::config::ScheduleConfig;
+use crate::engine::{Trigger, TriggerSink};
 
 /// What happened to a submitted trigger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ impl TriggerQueue {
 }
 
 /// A cloneable handle to submit triggers (given to reconcilers by
-/// [`super::Reconcile::attach`]).
+/// [`crate::engine::Reconcile::attach`]).
 #[derive(Debug, Clone)]
 pub struct TriggerSender {
     queue: Arc<TriggerQueue>,
@@ -141,6 +141,12 @@ impl TriggerSender {
     /// Submits a trigger (see [`TriggerQueue::submit`]).
     pub fn send(&self, trigger: Trigger) -> Submitted {
         self.queue.submit(trigger)
+    }
+}
+
+impl TriggerSink for TriggerSender {
+    fn submit(&self, trigger: Trigger) -> bool {
+        self.send(trigger).accepted()
     }
 }
 

@@ -12,8 +12,8 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::reconcile::Trigger;
 use super::triggers::TriggerSender;
+use crate::engine::Trigger;
 
 /// Quiet period after the last `.git` event before a trigger is sent: a commit writes a lock
 /// file, renames it and appends to logs in quick succession.

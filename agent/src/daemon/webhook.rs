@@ -18,9 +18,9 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::reconcile::Trigger;
 use super::triggers::Submitted;
 use super::Shared;
+use crate::engine::Trigger;
 
 type HmacSha256 = Hmac<Sha256>;
 

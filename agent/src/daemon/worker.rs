@@ -18,9 +18,9 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use super::backoff::Backoff;
-use super::config::RetryConfig;
-use super::reconcile::{Next, Outcome, Reconcile, ReconcileError, Trigger};
 use super::Shared;
+use crate::config::RetryConfig;
+use crate::engine::{Next, Outcome, Reconcile, ReconcileError, Trigger};
 
 /// Runs until the queue is closed. A reconcile in progress when the queue closes finishes
 /// first (the caller bounds the wait).
@@ -136,11 +136,11 @@ mod tests {
     use tokio::sync::Semaphore;
 
     use super::*;
-    use crate::daemon::config::WebhookConfig;
+    use crate::config::WebhookConfig;
     use crate::daemon::metrics::Metrics;
-    use crate::daemon::reconcile::OutcomeAction;
     use crate::daemon::status::Status;
     use crate::daemon::triggers::TriggerQueue;
+    use crate::engine::reconcile::OutcomeAction;
 
     type Scripted = Result<Outcome, ReconcileError>;
 

@@ -40,11 +40,13 @@
 //!   and `onRollback` are told afterwards; their failures are logged only.
 
 pub mod book;
+mod control;
 mod events;
 mod hooks;
 mod tracked;
 
 pub use book::{Book, GateError};
+pub use control::{BoxFuture, RolloutControl, RolloutHandle};
 pub use events::{progress_line, RolloutEvent};
 pub use hooks::HookPayload;
 pub use tracked::Tracked;

@@ -14,11 +14,11 @@
 //!    (`DriftCorrected`), else reported (`DriftDetected`) and left alone.
 //! 6. Otherwise apply (Envoy: validate, clusters, routes, verify, clean up, see
 //!    [`crate::envoy::publish`]; resource targets: one call per changed resource, see
-//!    [`crate::target::resources`]) and record the apply and an audit entry in one
+//!    [`crate::targets::resources`]) and record the apply and an audit entry in one
 //!    transaction. Resources Git no longer has are deleted only by targets that prune
 //!    ([`Target::prunes`]); the others keep them and say so.
 //!
-//! Weight-only changes become rollouts ([`crate::rollout`]): step 4's plan starts a rollout for
+//! Weight-only changes become rollouts ([`crate::engine::rollouts`]): step 4's plan starts a rollout for
 //! each weight move no rollout covers yet, and what is published is the desired configuration
 //! with each running rollout's current weights put on top. The rollouts then advance between
 //! reconciles ([`TargetReconciler::tick`]): each step's weights are published (Envoy: on the
@@ -42,14 +42,13 @@ use meshcd_core::policy::windows::Windows;
 use meshcd_core::{Loaded, Severity};
 use sha2::{Digest, Sha256};
 
+use super::check::{check_revision, read_policies, Checked, PolicyOptions};
 use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
-use crate::cli::PolicyArgs;
-use crate::commands::load_and_check_with;
-use crate::rollout::{Book, GateError, RolloutEvent};
+use super::rollouts::{Book, BoxFuture, GateError, RolloutControl, RolloutEvent, RolloutHandle};
 use crate::source::{short_commit, GitSource, RepoSpec, Revision, SnapshotCache};
 use crate::store::{AppliedRecord, AppliedResource, AuditAction, AuditEntry, ChangeCounts, Store};
-use crate::target::envoy::with_config_backends;
-use crate::target::{ApplyReport, EnvoyTarget, Target};
+use crate::targets::envoy::with_config_backends;
+use crate::targets::{ApplyReport, EnvoyTarget, Target};
 use meshcd_core::rollout::machine::Gate;
 
 /// How long a commit held back by a change window waits at most before it is looked at again
@@ -234,7 +233,7 @@ impl<T: Target> Reconcile for TargetReconciler<T> {
         self.inner.reconcile().await
     }
 
-    fn attach(&self, triggers: super::TriggerSender) {
+    fn attach(&self, triggers: Arc<dyn super::reconcile::TriggerSink>) {
         // Rollouts advance on their own clock, between reconciles.
         let this = self.clone();
         tokio::spawn(async move {
@@ -271,7 +270,7 @@ impl<T: Target> Reconcile for TargetReconciler<T> {
                         tracing::warn!(%error, "the target restarted but is not ready");
                     }
                     tracing::warn!(restarts = now, "the target restarted; reconciling");
-                    if !triggers.send(Trigger::TargetRestarted).accepted() {
+                    if !triggers.submit(Trigger::TargetRestarted) {
                         break;
                     }
                 }
@@ -283,8 +282,8 @@ impl<T: Target> Reconcile for TargetReconciler<T> {
         Some(self.inner.store.clone())
     }
 
-    fn rollouts(&self) -> Option<super::rollouts_api::RolloutHandle> {
-        Some(super::rollouts_api::RolloutHandle(Arc::new(self.clone())))
+    fn rollouts(&self) -> Option<RolloutHandle> {
+        Some(RolloutHandle(Arc::new(self.clone())))
     }
 
     fn describe_target(&self) -> String {
@@ -292,8 +291,8 @@ impl<T: Target> Reconcile for TargetReconciler<T> {
     }
 }
 
-impl<T: Target> super::rollouts_api::RolloutControl for TargetReconciler<T> {
-    fn list(&self) -> super::rollouts_api::BoxFuture<'_, Vec<RolloutEvent>> {
+impl<T: Target> RolloutControl for TargetReconciler<T> {
+    fn list(&self) -> BoxFuture<'_, Vec<RolloutEvent>> {
         Box::pin(self.rollouts())
     }
 
@@ -301,7 +300,7 @@ impl<T: Target> super::rollouts_api::RolloutControl for TargetReconciler<T> {
         &'a self,
         route: &'a str,
         gate: Gate,
-    ) -> super::rollouts_api::BoxFuture<'a, Result<RolloutEvent, GateError>> {
+    ) -> BoxFuture<'a, Result<RolloutEvent, GateError>> {
         Box::pin(TargetReconciler::gate(self, route, gate))
     }
 }
@@ -423,14 +422,7 @@ impl<T: Target> Inner<T> {
             let commit = source.resolve(rev.as_deref())?.to_string();
             let snapshot = source.snapshot(Some(&commit), &path)?;
             // Rego policies of the repository's `policies/` at this commit.
-            let policies = crate::commands::policy::read(
-                &source,
-                &snapshot,
-                &PolicyArgs::default(),
-            )
-            .map_err(|failure| {
-                crate::source::SourceError::Read(format!("reading policies: {}", failure.error))
-            });
+            let policies = read_policies(Some(&source), &snapshot, &PolicyOptions::default());
             Ok::<_, crate::source::SourceError>((snapshot, policies))
         })
         .await
@@ -447,8 +439,12 @@ impl<T: Target> Inner<T> {
         if let Some(desired) = memory.desired.as_ref().filter(|d| d.commit == commit) {
             return Ok(Ok(desired.clone()));
         }
-        let (loaded, findings) =
-            load_and_check_with(&with_config_backends(&snapshot, &self.backends), &policies);
+        let Checked {
+            loaded,
+            findings,
+            policies,
+            windows,
+        } = check_revision(&with_config_backends(&snapshot, &self.backends), policies);
         let counts = Counts::of(&findings);
         let refusal = if counts.errors > 0 {
             let first = findings
@@ -486,7 +482,7 @@ impl<T: Target> Inner<T> {
                 let state = self.target.state_of(&config);
                 let desired = Arc::new(Desired {
                     policies: Arc::new(policies),
-                    windows: Windows::from_loaded(&loaded),
+                    windows,
                     commit: commit.clone(),
                     revision: snapshot.revision.clone(),
                     loaded: Arc::new(loaded),

@@ -1,10 +1,13 @@
-//! `meshcd.yaml`, the daemon's configuration: loaded strictly (unknown fields are errors) and
-//! every problem reported at once as `meshcd.yaml:LINE:COL: message`.
+//! `meshcd.yaml`, the agent's configuration, read by the daemon, the commands and the targets:
+//! loaded strictly (unknown fields are errors), every problem reported at once as
+//! `meshcd.yaml:LINE:COL: message`.
 //!
 //! Relative paths in the file (`repo`, `stateDir`, secret files, Envoy paths) are taken from
 //! the folder holding the file, so a configuration means the same from any working directory.
 
 mod validate;
+mod yaml_de;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -16,10 +19,10 @@ use chrono::{DateTime, FixedOffset, Local, Utc};
 use meshcd_core::yaml;
 use meshcd_core::{Location, Pos, SourceFile};
 
-use super::yaml_de::from_node;
 use crate::source::RepoSpec;
-pub use validate::parse_cron;
+pub use validate::{parse_cron, parse_endpoint};
 use validate::{Checker, RawConfig};
+use yaml_de::from_node;
 
 /// Where the HTTP server listens unless `server.listen` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9090";
@@ -65,7 +68,7 @@ pub struct Config {
     /// `stateDir` (default `/var/lib/meshcd`): state and cached clones.
     pub state_dir: PathBuf,
     /// `target`.
-    pub target: TargetConfig,
+    pub target: Option<TargetConfig>,
 }
 
 impl Config {
@@ -101,7 +104,7 @@ pub struct WebhookConfig {
 }
 
 /// A secret value. Its `Debug` output is redacted; it has no `Display` and no `PartialEq`
-/// (compare with the constant-time checks of [`super::webhook`]).
+/// (compared in constant time by the daemon's webhook handlers).
 #[derive(Clone)]
 pub struct Secret(Vec<u8>);
 
@@ -218,33 +221,70 @@ pub struct RetryConfig {
     pub max: Duration,
 }
 
-/// `target`: where routes are applied. With no target set, the daemon only follows Git.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TargetConfig {
+/// `target`: where routes are applied (one of four). With no target set, the daemon only
+/// follows Git.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetConfig {
     /// `envoy`: a local Envoy that meshcd configures (and may start).
-    pub envoy: Option<EnvoyConfig>,
+    Envoy(EnvoyConfig),
     /// `gcp`: the Cloud Service Mesh service routing API of a project.
-    pub gcp: Option<GcpTargetConfig>,
+    Gcp(GcpTargetConfig),
     /// `kubernetes`: a cluster's API server (Istio and Gateway API resources).
-    pub kubernetes: Option<KubernetesTargetConfig>,
+    Kubernetes(KubernetesTargetConfig),
     /// `render`: files for `gcloud … import` and `kubectl apply`.
-    pub render: Option<RenderTargetConfig>,
+    Render(RenderTargetConfig),
+}
+
+/// The kind of a [`TargetConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    /// `envoy`.
+    Envoy,
+    /// `gcp`.
+    Gcp,
+    /// `kubernetes`.
+    Kubernetes,
+    /// `render`.
+    Render,
+}
+
+impl TargetKind {
+    /// Every kind, in the order `meshcd.yaml` documents them.
+    pub const ALL: [TargetKind; 4] = [Self::Envoy, Self::Gcp, Self::Kubernetes, Self::Render];
+
+    /// The key under `target:` (`envoy`, `gcp`, `kubernetes`, `render`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Envoy => "envoy",
+            Self::Gcp => "gcp",
+            Self::Kubernetes => "kubernetes",
+            Self::Render => "render",
+        }
+    }
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl TargetConfig {
-    /// The configured target's kind (`envoy`, `gcp`, `kubernetes`, `render`), if any (at most
-    /// one is allowed).
-    pub fn kind(&self) -> Option<&'static str> {
-        if self.envoy.is_some() {
-            Some("envoy")
-        } else if self.gcp.is_some() {
-            Some("gcp")
-        } else if self.kubernetes.is_some() {
-            Some("kubernetes")
-        } else if self.render.is_some() {
-            Some("render")
-        } else {
-            None
+    /// The configured target's kind.
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            Self::Envoy(_) => TargetKind::Envoy,
+            Self::Gcp(_) => TargetKind::Gcp,
+            Self::Kubernetes(_) => TargetKind::Kubernetes,
+            Self::Render(_) => TargetKind::Render,
+        }
+    }
+
+    /// The Envoy target's configuration, when the target is Envoy.
+    pub fn envoy(&self) -> Option<&EnvoyConfig> {
+        match self {
+            Self::Envoy(envoy) => Some(envoy),
+            _ => None,
         }
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{Map, Value as Json};
 use super::resources::{ResourceApi, ResourceTarget, KUBERNETES_MANAGED_LABEL};
 use super::TargetError;
 use crate::cluster::{api_resource, ClusterClient, ClusterError, ClusterOptions};
-use crate::daemon::config::KubernetesTargetConfig;
+use crate::config::KubernetesTargetConfig;
 
 /// The `kubernetes` target.
 pub type KubernetesTarget = ResourceTarget<ClusterResources>;

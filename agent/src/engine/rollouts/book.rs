@@ -19,7 +19,7 @@ use super::hooks::{self, HookPayload};
 use super::tracked::Tracked;
 use crate::analysis::{MetricsSource, TemplateVars};
 use crate::store::{AuditAction, AuditEntry, Store};
-use crate::target::MetricNames;
+use crate::targets::MetricNames;
 
 /// Weights to put on top of the desired configuration: the route, its moving splits (rule and
 /// backend keys), and the weights.
@@ -119,7 +119,7 @@ impl Book {
     }
 
     /// Loads the rollouts the store holds for this target (once, after a start) and resumes
-    /// the active ones (see the module docs of [`crate::rollout`]): each re-applies its weights,
+    /// the active ones (see the module docs of [`crate::engine::rollouts`]): each re-applies its weights,
     /// so the caller must publish. `loaded` is the revision whose policies give analysis and
     /// hooks; `names` maps backend keys to metric names (for Envoy, clusters).
     pub async fn recover(&mut self, loaded: &Loaded, names: MetricNames<'_>) {

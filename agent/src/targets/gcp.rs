@@ -20,7 +20,7 @@ use serde_json::Value as Json;
 
 use super::resources::{ResourceApi, ResourceTarget, GCP_MANAGED_LABEL};
 use super::TargetError;
-use crate::daemon::config::{GcpAuthConfig, GcpTargetConfig};
+use crate::config::{GcpAuthConfig, GcpTargetConfig};
 use crate::gcp::{AuthConfig, Collection, GcpClient, GcpError, GcpOptions};
 
 /// The `gcp` target.

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use meshcd_core::finding::Counts;
 use meshcd_core::{Loaded, Severity};
 
-use super::config::Config;
+use super::check::load_and_check;
 use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
-use crate::commands::load_and_check;
+use crate::config::Config;
 use crate::source::{short_commit, GitSource, RepoSpec, SnapshotCache};
 
 /// Follows a Git revision and runs the built-in policy on each new commit; applies nothing.

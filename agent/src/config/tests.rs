@@ -33,7 +33,7 @@ fn a_minimal_file_gets_the_defaults() {
     assert_eq!(config.retry.initial, Duration::from_secs(1));
     assert_eq!(config.retry.max, Duration::from_secs(300));
     assert!(config.watch && !config.self_heal);
-    assert!(config.schedules.is_empty() && config.target.envoy.is_none());
+    assert!(config.schedules.is_empty() && config.target.is_none());
 }
 
 #[test]
@@ -69,7 +69,9 @@ target:
         format!("{:?}", config.webhook.github_secret),
         "Some(Secret(<redacted>))"
     );
-    let envoy = config.target.envoy.unwrap();
+    let Some(TargetConfig::Envoy(envoy)) = config.target else {
+        panic!("not envoy: {:?}", config.target)
+    };
     assert!(envoy.work_dir.ends_with("state/envoy"));
     let next = config.schedules[0]
         .next_after("2024-05-01T10:00:00Z".parse().unwrap())
@@ -207,7 +209,9 @@ fn envoy_backends_take_host_and_port() {
         "repo: .\ntarget:\n  envoy:\n    backends:\n      target: [\"127.0.0.1:18081\", \"[::1]:18082\"]\n",
     )
     .unwrap();
-    let envoy = config.target.envoy.unwrap();
+    let Some(TargetConfig::Envoy(envoy)) = config.target else {
+        panic!("not envoy: {:?}", config.target)
+    };
     assert_eq!(envoy.backends["target"].len(), 2);
     let problems =
         issues("repo: .\ntarget:\n  envoy:\n    backends:\n      target: [\"127.0.0.1\"]\n");
@@ -222,8 +226,13 @@ fn envoy_backends_take_host_and_port() {
 #[test]
 fn cloud_and_cluster_targets_get_their_defaults() {
     let config = load("repo: r\ntarget:\n  gcp:\n    project: my-project\n").unwrap();
-    assert_eq!(config.target.kind(), Some("gcp"));
-    let gcp = config.target.gcp.expect("gcp");
+    assert_eq!(
+        config.target.as_ref().map(TargetConfig::kind),
+        Some(TargetKind::Gcp)
+    );
+    let Some(TargetConfig::Gcp(gcp)) = config.target else {
+        panic!("not gcp: {:?}", config.target)
+    };
     assert_eq!(gcp.location, "global");
     assert_eq!(gcp.endpoint, "https://networkservices.googleapis.com");
     assert_eq!(gcp.auth, GcpAuthConfig::Metadata { host: None });
@@ -231,7 +240,9 @@ fn cloud_and_cluster_targets_get_their_defaults() {
     assert_eq!(gcp.requests_per_second, 10);
     assert_eq!(gcp.operation_timeout, Duration::from_secs(600));
     let config = load("repo: r\ntarget:\n  gcp:\n    project: p\n    auth: {accessTokenEnv: TOKEN}\n    operationTimeout: 2m\n").unwrap();
-    let gcp = config.target.gcp.expect("gcp");
+    let Some(TargetConfig::Gcp(gcp)) = config.target else {
+        panic!("not gcp: {:?}", config.target)
+    };
     assert_eq!(
         gcp.auth,
         GcpAuthConfig::AccessTokenEnv {
@@ -241,12 +252,16 @@ fn cloud_and_cluster_targets_get_their_defaults() {
     assert_eq!(gcp.operation_timeout, Duration::from_secs(120));
 
     let config = load("repo: r\ntarget:\n  kubernetes: {}\n").unwrap();
-    let kubernetes = config.target.kubernetes.expect("kubernetes");
+    let Some(TargetConfig::Kubernetes(kubernetes)) = config.target else {
+        panic!("not kubernetes: {:?}", config.target)
+    };
     assert_eq!(kubernetes.field_manager, "meshcd");
     assert!(!kubernetes.force_conflicts && !kubernetes.prune && kubernetes.kubeconfig.is_none());
 
     let config = load("repo: r\ntarget:\n  render: {dir: out}\n").unwrap();
-    let render = config.target.render.expect("render");
+    let Some(TargetConfig::Render(render)) = config.target else {
+        panic!("not render: {:?}", config.target)
+    };
     assert!(
         render.dir.is_absolute() && render.dir.ends_with("out"),
         "{render:?}"

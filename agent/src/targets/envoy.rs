@@ -13,6 +13,7 @@ use meshcd_core::plan::{Plan, WeightMap};
 use meshcd_core::{Loaded, SourceFile};
 use serde_json::json;
 
+use crate::config::parse_endpoint;
 use crate::envoy::{
     files, find_envoy, publish, AdminClient, ConfigDir, EnvoyError, EnvoyOptions, EnvoyProcess,
     PublishReport,
@@ -52,14 +53,6 @@ pub fn config_backends_file(backends: &BTreeMap<String, Vec<String>>) -> Option<
 /// The name findings use for backends from the agent's configuration.
 pub const CONFIG_BACKENDS_FILE: &str = "(meshcd.yaml target.envoy.backends)";
 
-/// Splits `host:port` (`[v6]:port` too).
-pub fn parse_endpoint(text: &str) -> Option<(String, u16)> {
-    let (host, port) = text.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
-    (!host.is_empty()).then(|| (host.to_string(), port))
-}
-
 /// A snapshot with the configured backends added (unchanged when there are none).
 pub fn with_config_backends(
     snapshot: &Snapshot,
@@ -96,7 +89,7 @@ pub struct EnvoyTargetOptions {
 impl EnvoyTargetOptions {
     /// The options of a `target.envoy` configuration; `manage: false` forces attaching (what
     /// one-shot commands do: an Envoy they started would die when they exit).
-    pub fn from_config(envoy: &crate::daemon::config::EnvoyConfig, manage: bool) -> Self {
+    pub fn from_config(envoy: &crate::config::EnvoyConfig, manage: bool) -> Self {
         Self {
             manage: manage && envoy.manage,
             binary: envoy.binary.clone(),

@@ -456,7 +456,7 @@ impl Checker {
         root: &Node,
         base: &Path,
         state_dir: &Path,
-    ) -> TargetConfig {
+    ) -> Option<TargetConfig> {
         let envoy = raw.envoy.map(|envoy| {
             let admin_port = envoy.admin_port.unwrap_or(9901);
             let http_port = envoy.http_port.unwrap_or(10000);
@@ -468,7 +468,7 @@ impl Checker {
             }
             for (name, endpoints) in &envoy.backends {
                 for (i, endpoint) in endpoints.iter().enumerate() {
-                    if crate::target::envoy::parse_endpoint(endpoint).is_none() {
+                    if parse_endpoint(endpoint).is_none() {
                         self.field(
                             root,
                             &format!("target.envoy.backends.{name}[{i}]"),
@@ -535,12 +535,12 @@ impl Checker {
                 None
             }
         });
-        TargetConfig {
-            envoy,
-            gcp,
-            kubernetes,
-            render,
-        }
+        // One target at most (a second one was reported above).
+        envoy
+            .map(TargetConfig::Envoy)
+            .or(gcp.map(TargetConfig::Gcp))
+            .or(kubernetes.map(TargetConfig::Kubernetes))
+            .or(render.map(TargetConfig::Render))
     }
 
     fn gcp(&mut self, raw: RawGcp, root: &Node, base: &Path) -> GcpTargetConfig {
@@ -628,4 +628,12 @@ fn absolute(base: &Path, path: &Path) -> PathBuf {
         let joined = base.join(path);
         std::path::absolute(&joined).unwrap_or(joined)
     }
+}
+
+/// `host:port` of a backend endpoint (`[::1]:8080` for IPv6), or `None` when it is not one.
+pub fn parse_endpoint(text: &str) -> Option<(String, u16)> {
+    let (host, port) = text.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    (!host.is_empty()).then(|| (host.to_string(), port))
 }

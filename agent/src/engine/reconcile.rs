@@ -4,7 +4,7 @@
 //! implementation decides *what* a reconcile does (load → policy → plan → apply → verify →
 //! record). As in kube-rs, a successful run returns its next step ([`Next`]); failures go
 //! to a separate error policy in the daemon (capped exponential backoff, see
-//! [`super::backoff`]), never to the reconciler itself.
+//! `crate::daemon::backoff`), never to the reconciler itself.
 
 use std::fmt;
 use std::future::Future;
@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::triggers::TriggerSender;
+use std::sync::Arc;
+
+use super::rollouts::RolloutHandle;
 
 /// One reconcile: make the target hold what the configured Git revision wants.
 ///
@@ -43,7 +45,7 @@ pub trait Reconcile: Send + Sync + 'static {
     /// Called once by the daemon before the first run, with a handle to submit triggers (for
     /// instance [`Trigger::TargetRestarted`] when a supervised Envoy restarts). The default
     /// ignores it.
-    fn attach(&self, triggers: TriggerSender) {
+    fn attach(&self, triggers: Arc<dyn TriggerSink>) {
         let _ = triggers;
     }
 
@@ -55,7 +57,7 @@ pub trait Reconcile: Send + Sync + 'static {
 
     /// The rollouts this reconciler runs, for `/api/v1/rollouts` and `/metrics`. The default
     /// has none.
-    fn rollouts(&self) -> Option<super::rollouts_api::RolloutHandle> {
+    fn rollouts(&self) -> Option<RolloutHandle> {
         None
     }
 
@@ -64,6 +66,13 @@ pub trait Reconcile: Send + Sync + 'static {
     fn describe_target(&self) -> String {
         "none".to_string()
     }
+}
+
+/// Where an engine submits triggers of its own (for instance [`Trigger::TargetRestarted`]): the
+/// daemon's trigger queue, which coalesces them with the others.
+pub trait TriggerSink: Send + Sync + 'static {
+    /// Submits `trigger`; false once the daemon no longer takes triggers (it is stopping).
+    fn submit(&self, trigger: Trigger) -> bool;
 }
 
 /// Why a reconcile runs.

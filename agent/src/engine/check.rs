@@ -1,0 +1,126 @@
+//! Loading and checking a revision: the one function every command and the daemon use to turn a
+//! snapshot into a typed, checked revision (built-in rules, the Rego policies of the repository
+//! and of the options, the change windows it declares).
+
+use std::path::PathBuf;
+
+use meshcd_core::finding::{attach_snippets, sort_findings};
+use meshcd_core::plan::Plan;
+use meshcd_core::policy::rego::{self, Options, Policies};
+use meshcd_core::policy::windows::Windows;
+use meshcd_core::{Finding, Loaded, SourceFile};
+
+use crate::source::{policy_files, GitSource, Snapshot, SourceError};
+
+/// Which Rego policies a check evaluates besides the built-in rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyOptions {
+    /// Files or folders of `.rego` policies read from disk, in addition to the repository's
+    /// `policies/` at the revision.
+    pub extra_paths: Vec<PathBuf>,
+    /// The package namespaces evaluated (empty: `main` and `meshcd`).
+    pub namespaces: Vec<String>,
+    /// Evaluate every package, whatever its namespace.
+    pub all_namespaces: bool,
+}
+
+impl PolicyOptions {
+    /// The Rego evaluation options these stand for.
+    pub fn rego(&self) -> Options {
+        let mut options = Options {
+            all_namespaces: self.all_namespaces,
+            ..Options::default()
+        };
+        if !self.namespaces.is_empty() {
+            options.namespaces = self.namespaces.clone();
+        }
+        options
+    }
+}
+
+/// A revision loaded and checked.
+#[derive(Debug)]
+pub struct Checked {
+    /// The typed revision.
+    pub loaded: Loaded,
+    /// Every finding (built-in rules and Rego resource packages), sorted, with snippets.
+    pub findings: Vec<Finding>,
+    /// The compiled policies (their plan-level packages judge plans later).
+    pub policies: Policies,
+    /// The revision's change windows, parsed once.
+    pub windows: Windows,
+}
+
+/// Reads the Rego policies that apply to `snapshot`: the repository's `policies/` at its commit
+/// (none for a snapshot read from a folder) and `options.extra_paths`. Test files are left out.
+pub fn read_policies(
+    source: Option<&GitSource>,
+    snapshot: &Snapshot,
+    options: &PolicyOptions,
+) -> Result<Policies, SourceError> {
+    let mut files = Vec::new();
+    if let Some(source) = source.filter(|_| !snapshot.revision.commit.is_empty()) {
+        files.extend(source.policy_files(&snapshot.revision.commit)?);
+    }
+    for path in &options.extra_paths {
+        files.extend(policy_files::from_disk(path)?);
+    }
+    files.retain(|f| !rego::is_test_path(&f.path));
+    Ok(compile_policies(&files, &options.rego()))
+}
+
+/// Compiles policy files (errors become findings of the policies, not failures).
+pub fn compile_policies(files: &[SourceFile], options: &Options) -> Policies {
+    let policies = Policies::compile(files, options);
+    tracing::debug!(
+        files = files.len(),
+        packages = ?policies.packages(),
+        errors = policies.errors().len(),
+        "Rego policies"
+    );
+    policies
+}
+
+/// Loads a snapshot and runs the built-in rules: the loaded revision and all its findings (with
+/// snippets).
+pub fn load_and_check(snapshot: &Snapshot) -> (Loaded, Vec<Finding>) {
+    let loaded = meshcd_core::load(snapshot.files.as_ref().clone());
+    let mut findings = meshcd_core::policy::check(&loaded);
+    attach_snippets(&mut findings, &loaded.files);
+    (loaded, findings)
+}
+
+/// Loads and checks a revision against the built-in rules and `policies` (their compile errors
+/// and the findings of their resource packages), and parses its change windows.
+pub fn check_revision(snapshot: &Snapshot, policies: Policies) -> Checked {
+    let (loaded, mut findings) = load_and_check(snapshot);
+    add_resource_findings(&policies, &loaded, &mut findings);
+    let windows = Windows::from_loaded(&loaded);
+    Checked {
+        loaded,
+        findings,
+        policies,
+        windows,
+    }
+}
+
+/// Adds the findings of the policies' resource packages to `findings` (sorted).
+pub fn add_resource_findings(policies: &Policies, loaded: &Loaded, findings: &mut Vec<Finding>) {
+    let mut found = rego::check_resources(policies, loaded);
+    attach_snippets(&mut found, &loaded.files);
+    findings.extend(found);
+    sort_findings(findings);
+}
+
+/// Adds the findings of the policies' plan packages on `plan` to `findings` (sorted).
+pub fn add_plan_findings(
+    policies: &Policies,
+    desired: &Loaded,
+    plan: &Plan,
+    findings: &mut Vec<Finding>,
+) {
+    let mut found = rego::check_plan(policies, desired, plan);
+    attach_snippets(&mut found, &desired.files);
+    findings.extend(found);
+    sort_findings(findings);
+}
