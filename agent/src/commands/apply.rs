@@ -73,7 +73,7 @@ async fn apply_to<T: Target>(
         let outcome = reconciler
             .reconcile(Trigger::Manual)
             .await
-            .map_err(|e| cannot_run(anyhow::anyhow!(e.message)))?;
+            .map_err(cannot_run)?;
         if !json {
             println!("{}: {}", outcome.action.as_str(), outcome.message);
         }

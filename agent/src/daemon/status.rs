@@ -13,7 +13,17 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
+use crate::engine::reconcile::report;
 use crate::engine::{Outcome, ReconcileError, Trigger};
+
+/// The last failed reconcile, as the status API shows it.
+#[derive(Debug, Clone)]
+struct LastError {
+    /// The error and its causes, on one line.
+    message: String,
+    /// Whether the daemon retries it.
+    retryable: bool,
+}
 use crate::source::short_commit;
 
 #[derive(Debug, Clone)]
@@ -27,7 +37,7 @@ struct Finished {
 struct State {
     applied_commit: Option<String>,
     last_outcome: Option<(Outcome, Finished)>,
-    last_error: Option<(ReconcileError, Finished)>,
+    last_error: Option<(LastError, Finished)>,
     /// Why the last finished run left the daemon unready (`None`: it succeeded).
     not_ready: Option<String>,
     ever_succeeded: bool,
@@ -109,8 +119,12 @@ impl Status {
                 state.last_outcome = Some((outcome.clone(), finished));
             }
             Err(error) => {
+                let error = LastError {
+                    message: report(error),
+                    retryable: error.is_retryable(),
+                };
                 state.not_ready = Some(format!("the last reconcile failed: {}", error.message));
-                state.last_error = Some((error.clone(), finished));
+                state.last_error = Some((error, finished));
             }
         }
     }

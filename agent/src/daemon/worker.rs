@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use super::backoff::Backoff;
 use super::Shared;
 use crate::config::RetryConfig;
+use crate::engine::reconcile::report;
 use crate::engine::{Next, Outcome, Reconcile, ReconcileError, Trigger};
 
 /// Runs until the queue is closed. A reconcile in progress when the queue closes finishes
@@ -72,17 +73,17 @@ pub(super) async fn run<R: Reconcile>(reconciler: Arc<R>, shared: Arc<Shared>, r
                     Next::RequeueAfter(delay) => Some((Instant::now() + delay, Trigger::Requeue)),
                 }
             }
-            Err(error) if error.retryable => {
+            Err(error) if error.is_retryable() => {
                 let delay = backoff.next_delay();
                 let attempt = backoff.failures();
-                tracing::warn!(%trigger, error = %error.message, retry_in = ?delay, attempt, "reconcile failed");
+                tracing::warn!(%trigger, error = %report(error), retry_in = ?delay, attempt, "reconcile failed");
                 shared
                     .status
                     .set_next_retry(Some((Utc::now() + to_chrono(delay), attempt)));
                 Some((Instant::now() + delay, Trigger::Retry { attempt }))
             }
             Err(error) => {
-                tracing::warn!(%trigger, error = %error.message, "reconcile failed; waiting for the next trigger");
+                tracing::warn!(%trigger, error = %report(error), "reconcile failed; waiting for the next trigger");
                 None
             }
         };

@@ -15,6 +15,9 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use super::rollouts::RolloutHandle;
+use crate::source::SourceError;
+use crate::store::StoreError;
+use crate::targets::TargetError;
 
 /// One reconcile: make the target hold what the configured Git revision wants.
 ///
@@ -228,37 +231,60 @@ impl Outcome {
     }
 }
 
-/// A reconcile that could not finish.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ReconcileError {
-    /// What went wrong, in one line (no secrets).
-    pub message: String,
-    /// True: retry with capped exponential backoff. False: wait for the next trigger (the
-    /// error needs a new commit or an operator, e.g. a revision that does not exist).
-    pub retryable: bool,
-}
-
-/// Source errors that may pass (a repository being written, a remote that is down) are
-/// retried; an unknown revision or a bad path waits for the next trigger.
-impl From<crate::source::SourceError> for ReconcileError {
-    fn from(error: crate::source::SourceError) -> Self {
-        use crate::source::SourceError;
-        let retryable = matches!(
-            error,
-            SourceError::Open { .. } | SourceError::Fetch { .. } | SourceError::Read(_)
-        );
-        Self {
-            message: error.to_string(),
-            retryable,
-        }
-    }
+/// A reconcile that could not finish. Its `Display` says what failed in this layer; the cause is
+/// its [`std::error::Error::source`] (see [`report`] for the whole chain on one line).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The repository could not be read.
+    #[error("reading the repository")]
+    Source(#[from] SourceError),
+    /// What the target holds could not be read.
+    #[error("reading what {target} holds")]
+    ReadTarget {
+        /// The target's id.
+        target: String,
+        /// Why.
+        #[source]
+        source: TargetError,
+    },
+    /// The target did not take a change.
+    #[error("{commit} not applied")]
+    Apply {
+        /// The short commit id.
+        commit: String,
+        /// Why.
+        #[source]
+        source: TargetError,
+    },
+    /// The change was applied, but the state store did not record it.
+    #[error("applied, but not recorded")]
+    Record(#[source] StoreError),
+    /// A blocking task panicked or was cancelled.
+    #[error("{what} failed")]
+    Task {
+        /// The task.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// The desired revision is refused by policy (asked for its plan).
+    #[error("{0}")]
+    Refused(String),
+    /// A failure described by its message alone (custom reconcilers and tests).
+    #[error("{message}")]
+    Other {
+        /// What went wrong, in one line (no secrets).
+        message: String,
+        /// Whether trying again may help.
+        retryable: bool,
+    },
 }
 
 impl ReconcileError {
     /// A transient failure (network, a busy target): retried with backoff.
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self {
+        Self::Other {
             message: message.into(),
             retryable: true,
         }
@@ -266,9 +292,43 @@ impl ReconcileError {
 
     /// A failure that retrying will not fix: waits for the next trigger.
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self {
+        Self::Other {
             message: message.into(),
             retryable: false,
         }
     }
+
+    /// True: retry with capped exponential backoff. False: wait for the next trigger (the error
+    /// needs a new commit or an operator: an unknown revision, a change the target rejects).
+    ///
+    /// Source errors that may pass (a repository being written, a remote that is down) are
+    /// retried; an unknown revision or a bad path waits for the next trigger.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Source(error) => matches!(
+                error,
+                SourceError::Open { .. } | SourceError::Fetch { .. } | SourceError::Read(_)
+            ),
+            Self::ReadTarget { source, .. } | Self::Apply { source, .. } => source.is_retryable(),
+            Self::Record(_) | Self::Task { .. } => true,
+            Self::Refused(_) => false,
+            Self::Other { retryable, .. } => *retryable,
+        }
+    }
+}
+
+/// An error and its causes on one line, each said once: `a not applied: envoy rejected …`.
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let part = error.to_string();
+        // A cause whose text the layer above already carries is not repeated.
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = error.source();
+    }
+    text
 }

@@ -659,12 +659,9 @@ impl<T: Target> Inner<T> {
                 self.target
                     .apply(&effective, &applied, &plan)
                     .await
-                    .map_err(|e| {
-                        let message = format!("{} not applied: {e}", short_commit(&desired.commit));
-                        ReconcileError {
-                            message,
-                            retryable: e.retryable,
-                        }
+                    .map_err(|source| ReconcileError::Apply {
+                        commit: short_commit(&desired.commit).to_string(),
+                        source,
                     })?,
             )
         };

@@ -51,6 +51,12 @@ pub struct TargetError {
 }
 
 impl TargetError {
+    /// True when trying again later may succeed (a connection failure, 429, 5xx); false when
+    /// the target rejected the change itself (invalid configuration, a conflict, a 4xx).
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
     /// A target error from a client's error and whether retrying may help.
     pub fn from_client(error: &impl std::fmt::Display, retryable: bool) -> Self {
         Self {
