@@ -148,10 +148,7 @@ async fn measure<T: Target>(
     clear();
     let started = Instant::now();
     let outcome = reconciler.reconcile(Trigger::Manual).await.expect("step");
-    while reconciler.rollouts_moving().await {
-        reconciler.tick().await;
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
+    reconciler.rollout_driver().settled().await;
     let step = started.elapsed();
     let step_requests = requests();
     let _ = outcome;

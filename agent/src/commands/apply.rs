@@ -3,7 +3,6 @@
 //! per line on stdout with `--format json`).
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use serde_json::json;
 
@@ -69,7 +68,7 @@ async fn apply_to<T: Target>(
             );
         }
         let json = matches!(args.format, PlanFormat::Json);
-        let events = reconciler.subscribe().await;
+        let events = reconciler.subscribe();
         let outcome = reconciler
             .reconcile(Trigger::Manual)
             .await
@@ -78,7 +77,7 @@ async fn apply_to<T: Target>(
             println!("{}: {}", outcome.action.as_str(), outcome.message);
         }
         let interrupted = drive_rollouts(&reconciler, events, json).await;
-        let rollouts = reconciler.rollouts().await;
+        let rollouts = reconciler.rollouts();
         let failed = rollouts.iter().filter(|r| r.phase == "rolled-back").count();
         let waiting = rollouts
             .iter()
@@ -121,8 +120,9 @@ async fn apply_to<T: Target>(
     }
 }
 
-/// Ticks the rollouts until none moves (all promoted, rolled back or paused), showing each
-/// event. Returns true when interrupted (Ctrl-C): the rollouts stay persisted as they are.
+/// Shows each rollout event until no rollout moves (all promoted, rolled back or paused, or
+/// waiting for a change window). Returns true when interrupted (Ctrl-C): the rollouts stay
+/// persisted as they are.
 async fn drive_rollouts<T: Target>(
     reconciler: &TargetReconciler<T>,
     mut events: tokio::sync::broadcast::Receiver<RolloutEvent>,
@@ -130,43 +130,28 @@ async fn drive_rollouts<T: Target>(
 ) -> bool {
     let mut progress = Progress::new(json);
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut settled = std::pin::pin!(reconciler.rollout_driver().settled());
     loop {
-        while let Ok(event) = events.try_recv() {
-            progress.show(&event);
-        }
-        if !reconciler.rollouts_moving().await {
-            break;
-        }
-        // Rollouts whose next step waits for a change window may wait for hours: leave them
-        // recorded (the daemon, or the next apply, carries on).
-        let rollouts = reconciler.rollouts().await;
-        let active: Vec<&RolloutEvent> = rollouts
-            .iter()
-            .filter(|r| matches!(r.phase.as_str(), "pending" | "progressing" | "rolling-back"))
-            .collect();
-        if !active.is_empty() && active.iter().all(|r| r.waiting.is_some()) {
-            for event in active {
-                progress.show(event);
-            }
-            break;
-        }
-        let wait = reconciler
-            .next_due()
-            .await
-            .map(|at| at.saturating_duration_since(std::time::Instant::now()))
-            .unwrap_or(Duration::from_millis(100))
-            .clamp(Duration::from_millis(5), Duration::from_millis(250));
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            event = events.recv() => match event {
+                Ok(event) => progress.show(&event),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+            () = &mut settled => break,
             _ = &mut interrupt => {
                 progress.finish();
                 return true;
             }
         }
-        reconciler.tick().await;
     }
     while let Ok(event) = events.try_recv() {
         progress.show(&event);
+    }
+    // Rollouts whose next step waits for a change window may wait for hours: they stay
+    // recorded (the daemon, or the next apply, carries on).
+    for event in reconciler.rollouts().iter().filter(|r| r.waiting.is_some()) {
+        progress.show(event);
     }
     progress.finish();
     false

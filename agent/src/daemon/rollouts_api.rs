@@ -65,6 +65,7 @@ pub(super) async fn gate(
                 GateError::NotFound(_) => StatusCode::NOT_FOUND,
                 GateError::Ambiguous(..) => StatusCode::BAD_REQUEST,
                 GateError::NotNow(_) => StatusCode::CONFLICT,
+                GateError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
             };
             (status, Json(json!({"error": error.to_string()}))).into_response()
         }

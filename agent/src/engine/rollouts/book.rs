@@ -1,24 +1,28 @@
-//! The book of rollouts on one target: starts, drives, persists and reports them. The target
-//! itself is not touched here: the owner (a reconciler) asks [`Book::overrides`] which weights
-//! to put on top of the desired configuration, publishes, and reports back with
-//! [`Book::applied`].
+//! The book of rollouts on one target: which rollouts exist, what each waits for, and what must
+//! be done next. It does no I/O and never waits: every effect (persist, audit, call hooks, read
+//! metrics, publish weights) is queued as [`Work`] that the rollout driver
+//! ([`super::driver`]) carries out outside the book and feeds back as results. So the book can
+//! be held only by the driver's task, readers get [`View`]s, and a slow hook or metrics server
+//! never holds up another route.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use meshcd_core::plan::{Plan, WeightMap};
+use meshcd_core::model::meshcd::Hook;
+use meshcd_core::plan::{Plan, RolloutPlan, WeightMap};
+use meshcd_core::rollout::analysis::QuerySpec;
+use meshcd_core::rollout::judge::QueryValue;
 use meshcd_core::rollout::judge::{judge, Observation};
 use meshcd_core::rollout::machine::{Effect, Event, Gate, HookKind, Phase, Rollout};
-use meshcd_core::rollout::{Provider, Sample, Verdict};
+use meshcd_core::rollout::{Counters, Judgement, Provider, Sample, Verdict};
 use meshcd_core::Loaded;
-use tokio::sync::broadcast;
 
 use super::events::RolloutEvent;
-use super::hooks::{self, HookPayload};
 use super::tracked::Tracked;
+use super::view::{RolloutView, View};
 use crate::analysis::{MetricsSource, TemplateVars};
-use crate::store::{AuditAction, AuditEntry, Store};
+use crate::store::{AuditAction, AuditEntry};
 use crate::targets::MetricNames;
 
 /// Weights to put on top of the desired configuration: the route, its moving splits (rule and
@@ -40,23 +44,104 @@ pub enum GateError {
     /// The rollout cannot take this gate in its phase.
     #[error("{0}")]
     NotNow(String),
+    /// The rollout engine has stopped (the daemon is shutting down).
+    #[error("the rollout engine has stopped")]
+    Stopped,
 }
 
-/// Every rollout of one target, with the store that persists them.
+/// An effect the book asks for, carried out by the driver in order. Store writes come before
+/// the effects that follow them (a crash from there on finds the intent).
+#[derive(Debug)]
+pub enum Work {
+    /// Write the rollout's state machine to the store.
+    Persist(String, Box<Rollout>),
+    /// Delete the rollout of a route from the store.
+    Forget(String),
+    /// Append to the audit log.
+    Audit(Box<AuditEntry>),
+    /// Mark a commit failed (a rolled-back rollout).
+    MarkFailed {
+        /// The commit.
+        commit: String,
+        /// Why.
+        reason: String,
+    },
+    /// Call the pre-step hooks of a route; on success the book goes on with `rest`
+    /// ([`Book::hooks_passed`]), else it feeds [`Event::HookFailed`] ([`Book::hooks_failed`]).
+    PreStep(Call),
+    /// Tell hooks what happened (post-promotion, on-rollback); failures are only logged.
+    Notify(Call),
+    /// Read the counters a route's step starts from ([`Book::baseline_read`]).
+    Baseline(Reading),
+    /// Read a route's metrics to judge its step ([`Book::measured`]).
+    Measure(Reading),
+}
+
+/// Hooks to call, with the payload.
+#[derive(Debug)]
+pub struct Call {
+    /// The route.
+    pub route: String,
+    /// Its epoch when the call was asked for (a later answer for another epoch is dropped).
+    pub epoch: u64,
+    /// Which hooks.
+    pub kind: HookKind,
+    /// The hooks.
+    pub hooks: Vec<Hook>,
+    /// The rollout as the hooks receive it.
+    pub event: RolloutEvent,
+    /// What follows a successful pre-step call.
+    pub rest: Vec<Effect>,
+}
+
+/// A metrics reading to make.
+#[derive(Debug)]
+pub struct Reading {
+    /// The route.
+    pub route: String,
+    /// Its epoch when the reading was asked for.
+    pub epoch: u64,
+    /// Where the metrics come from (`None`: they cannot be read).
+    pub source: Option<Arc<MetricsSource>>,
+    /// Metric names: the canary first.
+    pub backends: Vec<String>,
+    /// Custom queries to run, with their template variables.
+    pub queries: Option<(Vec<QuerySpec>, TemplateVars)>,
+}
+
+/// What a [`Reading`] brought back.
+#[derive(Debug, Default)]
+pub struct Readout {
+    /// Counters by metric name, or why they could not be read.
+    pub counters: Option<BTreeMap<String, Counters>>,
+    /// The custom queries' values.
+    pub queries: Vec<QueryValue>,
+}
+
+/// Every rollout of one target.
 pub struct Book {
     target: String,
-    store: Arc<Store>,
     admin_url: Option<String>,
     rollouts: BTreeMap<String, Entry>,
-    events: broadcast::Sender<RolloutEvent>,
-    client: reqwest::Client,
+    /// Bumped whenever some rollout asks the target for new weights.
+    generation: u64,
+    /// Effects to carry out, in order.
+    outbox: Vec<Work>,
+    /// Routes whose rollout changed since the last [`Book::take_changed`].
+    changed: Vec<String>,
     recovered: bool,
 }
 
 struct Entry {
     tracked: Tracked,
-    source: Option<MetricsSource>,
+    source: Option<Arc<MetricsSource>>,
     finished_at: Option<Instant>,
+    /// Bumped on every event: results asked for in an earlier epoch are stale.
+    epoch: u64,
+    /// The generation at which the target was asked for `rollout.want`.
+    want_generation: u64,
+    /// A hook call or a metrics reading is under way.
+    busy: bool,
 }
 
 /// Unix time in milliseconds.
@@ -69,71 +154,76 @@ pub fn now_ms() -> u64 {
 impl Book {
     /// An empty book for `target` (its id in the store); `admin_url` is the Envoy admin URL the
     /// `envoy` analysis provider reads by default.
-    pub fn new(target: impl Into<String>, store: Arc<Store>, admin_url: Option<String>) -> Book {
-        let (events, _) = broadcast::channel(256);
+    pub fn new(target: impl Into<String>, admin_url: Option<String>) -> Book {
         Book {
             target: target.into(),
-            store,
             admin_url,
             rollouts: BTreeMap::new(),
-            events,
-            client: reqwest::Client::new(),
+            generation: 0,
+            outbox: Vec::new(),
+            changed: Vec::new(),
             recovered: false,
         }
     }
 
-    /// Progress events, as they happen.
-    pub fn subscribe(&self) -> broadcast::Receiver<RolloutEvent> {
-        self.events.subscribe()
+    /// The work queued since the last call.
+    pub fn take_work(&mut self) -> Vec<Work> {
+        std::mem::take(&mut self.outbox)
     }
 
-    /// Every rollout the book holds, as events (sorted by route).
-    pub fn snapshot(&self) -> Vec<RolloutEvent> {
+    /// The progress events of the rollouts that changed since the last call.
+    pub fn take_changed(&mut self) -> Vec<RolloutEvent> {
+        let mut routes = std::mem::take(&mut self.changed);
+        routes.dedup();
         let now = now_ms();
-        self.rollouts
-            .values()
+        routes
+            .iter()
+            .filter_map(|route| self.rollouts.get(route))
             .map(|e| e.tracked.event(now))
             .collect()
     }
 
-    /// True while a rollout is pending, progressing or rolling back (paused ones wait for an
-    /// operator and do not count).
-    pub fn is_moving(&self) -> bool {
-        self.rollouts.values().any(|e| {
-            matches!(
-                e.tracked.rollout.phase,
-                Phase::Pending | Phase::Progressing | Phase::RollingBack
-            ) || e.tracked.pending_apply
-        })
+    /// What readers see.
+    pub fn view(&self) -> View {
+        let now = now_ms();
+        View {
+            generation: self.generation,
+            rollouts: self
+                .rollouts
+                .values()
+                .map(|e| RolloutView {
+                    event: e.tracked.event(now),
+                    splits: e.tracked.rollout.splits.clone(),
+                    want: e.tracked.rollout.want.clone(),
+                    target: e.tracked.rollout.target().clone(),
+                    phase: e.tracked.rollout.phase,
+                    active: e.tracked.rollout.is_active(),
+                    pending_apply: e.tracked.pending_apply,
+                    want_generation: e.want_generation,
+                })
+                .collect(),
+        }
     }
 
-    /// The rollouts that ended, paused or still run, by route (for `meshcd apply`'s summary).
-    pub fn phases(&self) -> Vec<(String, Phase, Option<String>)> {
-        self.rollouts
-            .values()
-            .map(|e| {
-                let r = &e.tracked.rollout;
-                (r.route.clone(), r.phase, r.reason.clone())
-            })
-            .collect()
+    /// True once [`Self::recover`] ran.
+    pub fn recovered(&self) -> bool {
+        self.recovered
     }
 
-    /// Loads the rollouts the store holds for this target (once, after a start) and resumes
-    /// the active ones (see the module docs of [`crate::engine::rollouts`]): each re-applies its weights,
-    /// so the caller must publish. `loaded` is the revision whose policies give analysis and
-    /// hooks; `names` maps backend keys to metric names (for Envoy, clusters).
-    pub async fn recover(&mut self, loaded: &Loaded, names: MetricNames<'_>) {
+    /// Takes the rollouts the store held for this target (once, after a start) and resumes the
+    /// active ones (see the module docs of [`crate::engine::rollouts`]): each re-applies its
+    /// weights. `loaded` is the revision whose policies give analysis and hooks; `names` maps
+    /// backend keys to metric names (for Envoy, clusters).
+    pub fn recover(
+        &mut self,
+        stored: Vec<(String, Rollout)>,
+        loaded: &Loaded,
+        names: MetricNames<'_>,
+    ) {
         if self.recovered {
             return;
         }
         self.recovered = true;
-        let store = self.store.clone();
-        let target = self.target.clone();
-        let stored = tokio::task::spawn_blocking(move || store.list_rollouts::<Rollout>(&target))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
         for (route, rollout) in stored {
             if rollout.phase.is_terminal() {
                 // Kept for the hold of a rolled-back route; dropped when its commit is gone.
@@ -149,34 +239,23 @@ impl Book {
                 "resuming a rollout after a restart"
             );
             self.insert(rollout, loaded, names, false);
-            self.event(&route, Event::Recover).await;
+            self.event(&route, Event::Recover);
         }
     }
 
     /// Brings the book in line with a revision's plan (desired `commit` against what the target
     /// serves): keeps rollouts whose final weights the commit still asks for, drops superseded
-    /// and old rolled-back ones, and starts a rollout for each weight move of `plan` that none
-    /// covers (only when `start_new`). `names` maps backend keys to metric names.
-    pub async fn sync(
+    /// and old rolled-back ones, and starts a rollout for each weight move of `moves` that none
+    /// covers (only when `start_new`). `touched` are the routes the plan changes at all.
+    pub fn sync(
         &mut self,
         commit: &str,
-        plan: &Plan,
+        moves: &BTreeMap<String, RolloutPlan>,
+        touched: &[String],
         loaded: &Loaded,
         names: MetricNames<'_>,
-        vhost_of: impl Fn(&meshcd_core::plan::Change) -> Option<String>,
         start_new: bool,
     ) {
-        let mut moves: BTreeMap<String, meshcd_core::plan::RolloutPlan> = BTreeMap::new();
-        let mut touched: Vec<String> = Vec::new();
-        for change in &plan.changes {
-            let Some(vhost) = vhost_of(change) else {
-                continue;
-            };
-            touched.push(vhost.clone());
-            if let Some(rollout) = &change.rollout {
-                moves.insert(vhost, rollout.clone());
-            }
-        }
         let routes: Vec<String> = self.rollouts.keys().cloned().collect();
         for route in routes {
             let Some(entry) = self.rollouts.get_mut(&route) else {
@@ -194,7 +273,7 @@ impl Book {
             };
             if keep {
                 rollout.commit = commit.to_string();
-                self.persist(&route).await;
+                self.persist(&route);
                 continue;
             }
             let message = match rollout.phase {
@@ -221,10 +300,10 @@ impl Book {
             if let Some(message) = &message {
                 tracing::info!(%route, "{message}");
             }
-            self.remove(&route, message.as_deref()).await;
+            self.remove(&route, message.as_deref());
         }
         for (route, plan) in moves {
-            if !start_new || self.rollouts.contains_key(&route) {
+            if !start_new || self.rollouts.contains_key(route) {
                 continue;
             }
             let rollout = Rollout::new(
@@ -235,81 +314,39 @@ impl Book {
                 now_ms(),
             );
             self.insert(rollout, loaded, names, false);
-            self.event(&route, Event::Start).await;
+            self.event(route, Event::Start);
         }
-    }
-
-    /// The weights to put on top of the desired configuration: every rollout whose route must
-    /// not (yet) hold the desired weights, with its splits.
-    pub fn overrides(&self) -> Vec<Override> {
-        self.rollouts
-            .values()
-            .filter_map(|e| {
-                let r = &e.tracked.rollout;
-                (r.want != *r.target() || r.phase == Phase::RolledBack)
-                    .then(|| (r.route.clone(), r.splits.clone(), r.want.clone()))
-            })
-            .collect()
-    }
-
-    /// The rollouts of `commit` that rolled back, with their reasons (the route is held at its
-    /// weights before the rollout until a new commit arrives).
-    pub fn rolled_back(&self, commit: &str) -> Vec<(String, String)> {
-        self.rollouts
-            .values()
-            .map(|e| &e.tracked.rollout)
-            .filter(|r| r.phase == Phase::RolledBack && r.commit == commit)
-            .map(|r| (r.route.clone(), r.reason.clone().unwrap_or_default()))
-            .collect()
-    }
-
-    /// True when `plan` (a weight move of `route` from its current weights) only carries on
-    /// the active rollout of the route: it ends at the same weights.
-    pub fn continues(&self, route: &str, plan: &meshcd_core::plan::RolloutPlan) -> bool {
-        self.rollouts.get(route).is_some_and(|e| {
-            e.tracked.rollout.is_active() && plan.steps.last() == Some(e.tracked.rollout.target())
-        })
-    }
-
-    /// True when some rollout waits for its weights to be published.
-    pub fn needs_publish(&self) -> bool {
-        self.rollouts.values().any(|e| e.tracked.pending_apply)
     }
 
     /// Drops a rollout whose weights cannot be put into the configuration any more (the route
     /// changed shape); the desired route is then applied as it is.
-    pub async fn abandon(&mut self, route: &str, why: &str) {
+    pub fn abandon(&mut self, route: &str, why: &str) {
         if self.rollouts.contains_key(route) {
             tracing::warn!(%route, "rollout dropped: {why}");
-            self.remove(route, Some(&format!("dropped: {why}"))).await;
+            self.remove(route, Some(&format!("dropped: {why}")));
         }
     }
 
-    /// The owner published the overrides and the target confirmed them: every rollout that
-    /// waited takes `Applied`.
-    pub async fn applied(&mut self) {
-        let waiting: Vec<String> = self
+    /// The target confirmed the weights published at `generation`: every rollout that waited
+    /// for weights asked for at or before it takes `Applied`.
+    pub fn applied(&mut self, generation: u64) {
+        let confirmed: Vec<String> = self
             .rollouts
             .iter()
-            .filter(|(_, e)| e.tracked.pending_apply)
+            .filter(|(_, e)| e.tracked.pending_apply && e.want_generation <= generation)
             .map(|(route, _)| route.clone())
             .collect();
-        for route in waiting {
+        for route in confirmed {
             if let Some(entry) = self.rollouts.get_mut(&route) {
                 entry.tracked.pending_apply = false;
             }
-            self.event(&route, Event::Applied).await;
+            self.event(&route, Event::Applied);
         }
     }
 
-    /// Reads metrics and judges every baking rollout whose interval is due. Returns true when a
-    /// rollout needs its weights published.
-    ///
-    /// `closed` says whether a change window holds a route back (its reason): a step that
-    /// passed then waits at its weights until the window opens; failures and rollbacks never
-    /// wait.
-    pub async fn tick(&mut self, closed: impl Fn(&str) -> Option<String>) -> bool {
-        let now = Instant::now();
+    /// Forgets rollouts that ended long ago and asks for a metrics reading of every baking
+    /// rollout whose interval is due and which has none under way.
+    pub fn due(&mut self, now: Instant) {
         self.rollouts.retain(|_, e| {
             e.finished_at.is_none_or(|at| {
                 now.duration_since(at) < KEEP_FINISHED
@@ -319,63 +356,107 @@ impl Book {
         let due: Vec<String> = self
             .rollouts
             .iter()
-            .filter(|(_, e)| e.tracked.rollout.is_baking() && e.tracked.next_check <= now)
+            .filter(|(_, e)| {
+                !e.busy && e.tracked.rollout.is_baking() && e.tracked.next_check <= now
+            })
             .map(|(route, _)| route.clone())
             .collect();
         for route in due {
-            let Some(judgement) = self.measure(&route).await else {
-                continue;
-            };
-            let advances = match judgement.verdict {
-                Verdict::Healthy => true,
-                Verdict::Inconclusive => self
-                    .rollouts
-                    .get(&route)
-                    .is_some_and(|e| e.tracked.rollout.plan.on_inconclusive == "continue"),
-                _ => false,
-            };
-            let waiting = if advances { closed(&route) } else { None };
-            if let Some(entry) = self.rollouts.get_mut(&route) {
-                entry.tracked.waiting = waiting.clone();
-            }
-            if let Some(why) = waiting {
-                if let Some(entry) = self.rollouts.get_mut(&route) {
-                    entry.tracked.rollout.conditions = judgement.conditions.clone();
-                }
-                tracing::info!(%route, "step passed; the next waits for a change window: {why}");
-                self.publish_event(&route);
-                continue;
-            }
-            self.event(&route, Event::Judged(judgement)).await;
+            self.ask_measure(&route, now);
         }
-        self.needs_publish()
     }
 
-    /// When the next rollout is due for a measurement (for the caller's sleep).
+    /// When the next rollout is due for a measurement (for the driver's sleep).
     pub fn next_due(&self) -> Option<Instant> {
         self.rollouts
             .values()
-            .filter(|e| e.tracked.rollout.is_baking())
+            .filter(|e| !e.busy && e.tracked.rollout.is_baking())
             .map(|e| e.tracked.next_check)
             .min()
     }
 
     /// An operator gate on the rollout of `route` (a full name, or a short name that matches
     /// one rollout's name or `namespace/name`).
-    pub async fn gate(&mut self, route: &str, gate: Gate) -> Result<RolloutEvent, GateError> {
+    pub fn gate(&mut self, route: &str, gate: Gate) -> Result<RolloutEvent, GateError> {
         let route = self.resolve(route)?;
-        let now = now_ms();
         let entry = self
             .rollouts
             .get(&route)
             .ok_or_else(|| GateError::NotFound(route.clone()))?;
         // Tried on a copy first, so a refused gate is an error and changes nothing.
-        if let Err(e) = entry.tracked.rollout.clone().on(Event::Manual(gate), now) {
+        if let Err(e) = entry
+            .tracked
+            .rollout
+            .clone()
+            .on(Event::Manual(gate), now_ms())
+        {
             return Err(GateError::NotNow(e.to_string()));
         }
-        self.event(&route, Event::Manual(gate)).await;
+        self.event(&route, Event::Manual(gate));
         let entry = &self.rollouts[&route];
         Ok(entry.tracked.event(now_ms()))
+    }
+
+    /// The pre-step hooks of `call` answered 2xx: the step goes on.
+    pub fn hooks_passed(&mut self, route: &str, epoch: u64, rest: Vec<Effect>) {
+        if let Some(entry) = self.current(route, epoch) {
+            entry.busy = false;
+            self.effects(route, rest);
+        }
+    }
+
+    /// A pre-step hook refused: the rollout halts (see [`Event::HookFailed`]).
+    pub fn hooks_failed(&mut self, route: &str, epoch: u64, why: String) {
+        if let Some(entry) = self.current(route, epoch) {
+            entry.busy = false;
+            self.event(route, Event::HookFailed(why));
+        }
+    }
+
+    /// The counters a step starts from were read (or not: the first reading then serves).
+    pub fn baseline_read(&mut self, route: &str, epoch: u64, readout: Readout) {
+        if let Some(entry) = self.current(route, epoch) {
+            entry.busy = false;
+            entry.tracked.baseline = readout.counters;
+        }
+    }
+
+    /// A reading of a baking rollout came back: judge the step.
+    ///
+    /// `closed` says whether a change window holds the route back (its reason): a step that
+    /// passed then waits at its weights until the window opens; failures never wait.
+    pub fn measured(
+        &mut self,
+        route: &str,
+        epoch: u64,
+        readout: Readout,
+        closed: impl Fn(&str) -> Option<String>,
+    ) {
+        let Some(entry) = self.current(route, epoch) else {
+            return;
+        };
+        entry.busy = false;
+        let Some(judgement) = judgement(entry, readout) else {
+            return;
+        };
+        let advances = match judgement.verdict {
+            Verdict::Healthy => true,
+            Verdict::Inconclusive => entry.tracked.rollout.plan.on_inconclusive == "continue",
+            _ => false,
+        };
+        let waiting = if advances { closed(route) } else { None };
+        entry.tracked.waiting = waiting.clone();
+        if let Some(why) = waiting {
+            entry.tracked.rollout.conditions = judgement.conditions.clone();
+            tracing::info!(%route, "step passed; the next waits for a change window: {why}");
+            self.changed.push(route.to_string());
+            return;
+        }
+        self.event(route, Event::Judged(judgement));
+    }
+
+    fn current(&mut self, route: &str, epoch: u64) -> Option<&mut Entry> {
+        self.rollouts.get_mut(route).filter(|e| e.epoch == epoch)
     }
 
     fn resolve(&self, name: &str) -> Result<String, GateError> {
@@ -411,7 +492,7 @@ impl Book {
         let route = rollout.route.clone();
         let tracked = Tracked::new(rollout, loaded, &clusters);
         let source = match MetricsSource::for_spec(&tracked.analysis, self.admin_url.as_deref()) {
-            Ok(source) => Some(source),
+            Ok(source) => Some(Arc::new(source)),
             Err(error) => {
                 tracing::warn!(%route, %error, "the rollout's metrics cannot be read");
                 None
@@ -423,207 +504,164 @@ impl Book {
                 tracked,
                 source,
                 finished_at: finished.then(Instant::now),
+                epoch: 0,
+                want_generation: 0,
+                busy: false,
             },
         );
     }
 
-    async fn remove(&mut self, route: &str, message: Option<&str>) {
+    fn remove(&mut self, route: &str, message: Option<&str>) {
         if let Some(entry) = self.rollouts.remove(route) {
-            let store = self.store.clone();
-            let target = self.target.clone();
-            let key = route.to_string();
-            let _ = tokio::task::spawn_blocking(move || store.delete_rollout(&target, &key)).await;
+            self.outbox.push(Work::Forget(route.to_string()));
             if let Some(message) = message {
                 self.audit(
                     &entry.tracked.rollout,
                     AuditAction::RolloutSuperseded,
                     message,
-                )
-                .await;
+                );
             }
         }
     }
 
-    /// Feeds `event` to the rollout of `route`, persists, and carries out the effects (which may
-    /// feed further events: a refusing pre-step hook).
-    async fn event(&mut self, route: &str, event: Event) {
-        let mut queue = vec![event];
-        while let Some(event) = queue.pop() {
-            let Some(entry) = self.rollouts.get_mut(route) else {
-                return;
-            };
-            let effects = match entry.tracked.rollout.on(event, now_ms()) {
-                Ok(effects) => effects,
-                Err(refused) => {
-                    tracing::debug!(%route, "{refused}");
-                    continue;
-                }
-            };
-            // Persist before carrying out: a crash from here on finds the intent.
-            self.persist(route).await;
-            let mut halted = false;
-            for effect in effects {
-                if halted {
-                    break;
-                }
-                match effect {
-                    Effect::Hooks(HookKind::PreStep) => {
-                        if let Err(why) = self.call_hooks(route, HookKind::PreStep).await {
-                            queue.push(Event::HookFailed(why));
-                            halted = true;
-                        }
-                    }
-                    Effect::Hooks(kind) => {
-                        if let Err(why) = self.call_hooks(route, kind).await {
-                            tracing::warn!(%route, "{why}");
-                        }
-                    }
-                    Effect::Apply(_) => {
-                        if let Some(entry) = self.rollouts.get_mut(route) {
-                            entry.tracked.pending_apply = true;
-                        }
-                    }
-                    Effect::Baseline => self.baseline(route).await,
-                    Effect::MarkFailed(reason) => self.mark_failed(route, &reason).await,
-                    Effect::Finished(phase) => self.finished(route, phase).await,
-                }
-            }
-            self.publish_event(route);
-        }
-    }
-
-    fn publish_event(&self, route: &str) {
-        if let Some(entry) = self.rollouts.get(route) {
-            let _ = self.events.send(entry.tracked.event(now_ms()));
-        }
-    }
-
-    async fn persist(&self, route: &str) {
-        let Some(entry) = self.rollouts.get(route) else {
-            return;
-        };
-        let store = self.store.clone();
-        let target = self.target.clone();
-        let rollout = entry.tracked.rollout.clone();
-        let key = route.to_string();
-        let result =
-            tokio::task::spawn_blocking(move || store.put_rollout(&target, &key, &rollout)).await;
-        if !matches!(result, Ok(Ok(()))) {
-            tracing::error!(%route, "could not persist the rollout's state");
-        }
-    }
-
-    async fn baseline(&mut self, route: &str) {
+    /// Feeds `event` to the rollout of `route`, persists, and queues the effects.
+    fn event(&mut self, route: &str, event: Event) {
         let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
-        entry.tracked.baseline = None;
-        let interval = entry.tracked.analysis.interval();
-        entry.tracked.next_check = Instant::now() + interval;
-        let backends = entry.tracked.backends();
-        let Some(source) = &entry.source else {
-            return;
-        };
-        match source.counters(&backends).await {
-            Ok(counters) => entry.tracked.baseline = Some(counters),
-            Err(error) => {
-                tracing::warn!(%route, %error, "reading the step's first counters failed")
+        let effects = match entry.tracked.rollout.on(event, now_ms()) {
+            Ok(effects) => effects,
+            Err(refused) => {
+                tracing::debug!(%route, "{refused}");
+                return;
             }
-        }
+        };
+        entry.epoch += 1;
+        entry.busy = false;
+        self.changed.push(route.to_string());
+        // Persist before carrying out: a crash from here on finds the intent.
+        self.persist(route);
+        self.effects(route, effects);
     }
 
-    /// Reads the metrics of one baking rollout and judges them; `None` when they cannot be read
-    /// (retried next interval).
-    async fn measure(&mut self, route: &str) -> Option<meshcd_core::rollout::Judgement> {
-        let entry = self.rollouts.get_mut(route)?;
-        let tracked = &mut entry.tracked;
-        let interval = tracked.analysis.interval();
-        tracked.next_check = Instant::now() + interval;
-        let elapsed = Duration::from_millis(now_ms().saturating_sub(tracked.rollout.since_ms));
-        let mut observation = Observation {
-            elapsed,
-            bake: tracked.bake,
-            ..Observation::default()
-        };
-        if tracked.analysis.provider != Provider::None {
-            let Some(source) = &entry.source else {
-                // Without a source the step can never be judged healthy.
-                observation.elapsed = observation.elapsed.max(tracked.bake);
-                return Some(judge(&tracked.analysis, &observation));
-            };
-            source.probe_round().await;
-            let backends = tracked.backends();
-            let counters = match source.counters(&backends).await {
-                Ok(counters) => counters,
-                Err(error) => {
-                    tracing::warn!(%route, %error, "reading metrics failed");
-                    return None;
+    /// Queues `effects` of the rollout of `route`, in order. A pre-step hook call stops the
+    /// queue: what follows waits for its answer.
+    fn effects(&mut self, route: &str, effects: Vec<Effect>) {
+        let mut effects = effects.into_iter();
+        while let Some(effect) = effects.next() {
+            match effect {
+                Effect::Hooks(kind) => {
+                    let Some(call) = self.call(route, kind) else {
+                        continue;
+                    };
+                    if kind == HookKind::PreStep {
+                        if let Some(entry) = self.rollouts.get_mut(route) {
+                            entry.busy = true;
+                        }
+                        self.outbox.push(Work::PreStep(Call {
+                            rest: effects.collect(),
+                            ..call
+                        }));
+                        return;
+                    }
+                    self.outbox.push(Work::Notify(call));
                 }
-            };
-            let Some(baseline) = &tracked.baseline else {
-                tracked.baseline = Some(counters);
-                return None;
-            };
-            let window = |name: &String| window_of(&counters, baseline, name);
-            observation.canary = window_of(&counters, baseline, &tracked.canary);
-            if !tracked.stable.is_empty() && counters.len() > 1 {
-                observation.stable = Some(
-                    tracked
-                        .stable
-                        .iter()
-                        .map(window)
-                        .fold(Sample::default(), |a, b| a.merged(&b)),
-                );
-            }
-            if !tracked.analysis.queries.is_empty() {
-                let (namespace, name) = split_route(route);
-                let vars = TemplateVars {
-                    canary: tracked.canary.clone(),
-                    stable: tracked.stable.clone(),
-                    route: name,
-                    namespace,
-                    window: elapsed,
-                };
-                observation.queries = source.queries(&tracked.analysis.queries, &vars).await;
+                Effect::Apply(_) => {
+                    self.generation += 1;
+                    if let Some(entry) = self.rollouts.get_mut(route) {
+                        entry.tracked.pending_apply = true;
+                        entry.want_generation = self.generation;
+                    }
+                }
+                Effect::Baseline => self.ask_baseline(route),
+                Effect::MarkFailed(reason) => {
+                    if let Some(entry) = self.rollouts.get(route) {
+                        self.outbox.push(Work::MarkFailed {
+                            commit: entry.tracked.rollout.commit.clone(),
+                            reason: format!("rollout of {route} rolled back: {reason}"),
+                        });
+                    }
+                }
+                Effect::Finished(phase) => self.finished(route, phase),
             }
         }
-        Some(judge(&tracked.analysis, &observation))
     }
 
-    async fn call_hooks(&self, route: &str, kind: HookKind) -> Result<(), String> {
-        let Some(entry) = self.rollouts.get(route) else {
-            return Ok(());
-        };
+    fn persist(&mut self, route: &str) {
+        if let Some(entry) = self.rollouts.get(route) {
+            self.outbox.push(Work::Persist(
+                route.to_string(),
+                Box::new(entry.tracked.rollout.clone()),
+            ));
+        }
+    }
+
+    /// The hooks of `kind` of a route, or `None` when it has none.
+    fn call(&self, route: &str, kind: HookKind) -> Option<Call> {
+        let entry = self.rollouts.get(route)?;
         let hooks = match kind {
             HookKind::PreStep => &entry.tracked.hooks.pre_step,
             HookKind::PostPromotion => &entry.tracked.hooks.post_promotion,
             HookKind::OnRollback => &entry.tracked.hooks.on_rollback,
         };
-        if hooks.is_empty() {
-            return Ok(());
-        }
-        let event = entry.tracked.event(now_ms());
-        let payload = HookPayload {
-            hook: kind,
-            target: &self.target,
-            rollout: &event,
-        };
-        hooks::call_all(&self.client, hooks, &payload).await
+        (!hooks.is_empty()).then(|| Call {
+            route: route.to_string(),
+            epoch: entry.epoch,
+            kind,
+            hooks: hooks.clone(),
+            event: entry.tracked.event(now_ms()),
+            rest: Vec::new(),
+        })
     }
 
-    async fn mark_failed(&self, route: &str, reason: &str) {
-        let Some(entry) = self.rollouts.get(route) else {
+    fn ask_baseline(&mut self, route: &str) {
+        let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
-        let store = self.store.clone();
-        let target = self.target.clone();
-        let commit = entry.tracked.rollout.commit.clone();
-        let reason = format!("rollout of {route} rolled back: {reason}");
-        let _ =
-            tokio::task::spawn_blocking(move || store.mark_failed(&target, &commit, &reason)).await;
+        entry.tracked.baseline = None;
+        entry.tracked.next_check = Instant::now() + entry.tracked.analysis.interval();
+        if entry.source.is_none() {
+            return;
+        }
+        entry.busy = true;
+        self.outbox.push(Work::Baseline(Reading {
+            route: route.to_string(),
+            epoch: entry.epoch,
+            source: entry.source.clone(),
+            backends: entry.tracked.backends(),
+            queries: None,
+        }));
     }
 
-    async fn finished(&mut self, route: &str, phase: Phase) {
+    fn ask_measure(&mut self, route: &str, now: Instant) {
+        let Some(entry) = self.rollouts.get_mut(route) else {
+            return;
+        };
+        let tracked = &mut entry.tracked;
+        tracked.next_check = now + tracked.analysis.interval();
+        let elapsed = Duration::from_millis(now_ms().saturating_sub(tracked.rollout.since_ms));
+        let queries = (!tracked.analysis.queries.is_empty()).then(|| {
+            let (namespace, name) = split_route(route);
+            let vars = TemplateVars {
+                canary: tracked.canary.clone(),
+                stable: tracked.stable.clone(),
+                route: name,
+                namespace,
+                window: elapsed,
+            };
+            (tracked.analysis.queries.clone(), vars)
+        });
+        entry.busy = true;
+        self.outbox.push(Work::Measure(Reading {
+            route: route.to_string(),
+            epoch: entry.epoch,
+            source: entry.source.clone(),
+            backends: entry.tracked.backends(),
+            queries,
+        }));
+    }
+
+    fn finished(&mut self, route: &str, phase: Phase) {
         let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
@@ -648,23 +686,59 @@ impl Book {
             ),
         };
         tracing::info!("{message}");
-        self.audit(&rollout, action, &message).await;
+        self.audit(&rollout, action, &message);
     }
 
-    async fn audit(&self, rollout: &Rollout, action: AuditAction, message: &str) {
+    fn audit(&mut self, rollout: &Rollout, action: AuditAction, message: &str) {
         let mut entry = AuditEntry::new(&self.target, action);
         entry.commit = rollout.commit.clone();
         entry.resources = vec![rollout.route.clone()];
         entry.message = message.to_string();
-        let store = self.store.clone();
-        let _ = tokio::task::spawn_blocking(move || store.append_audit(&entry)).await;
+        self.outbox.push(Work::Audit(Box::new(entry)));
     }
+}
+
+/// The judgement of a baking step on a reading; `None` when there is nothing to judge yet (the
+/// reading failed and will be retried, or it is the step's first reading, which becomes the
+/// baseline).
+fn judgement(entry: &mut Entry, readout: Readout) -> Option<Judgement> {
+    let tracked = &mut entry.tracked;
+    let elapsed = Duration::from_millis(now_ms().saturating_sub(tracked.rollout.since_ms));
+    let mut observation = Observation {
+        elapsed,
+        bake: tracked.bake,
+        ..Observation::default()
+    };
+    if tracked.analysis.provider != Provider::None {
+        if entry.source.is_none() {
+            // Without a source the step can never be judged healthy.
+            observation.elapsed = observation.elapsed.max(tracked.bake);
+            return Some(judge(&tracked.analysis, &observation));
+        }
+        let counters = readout.counters?;
+        let Some(baseline) = &tracked.baseline else {
+            tracked.baseline = Some(counters);
+            return None;
+        };
+        observation.canary = window_of(&counters, baseline, &tracked.canary);
+        if !tracked.stable.is_empty() && counters.len() > 1 {
+            observation.stable = Some(
+                tracked
+                    .stable
+                    .iter()
+                    .map(|name| window_of(&counters, baseline, name))
+                    .fold(Sample::default(), |a, b| a.merged(&b)),
+            );
+        }
+        observation.queries = readout.queries;
+    }
+    Some(judge(&tracked.analysis, &observation))
 }
 
 /// What `name` did between `baseline` and `now` (all of `now` when it has no baseline).
 fn window_of(
-    now: &BTreeMap<String, meshcd_core::rollout::Counters>,
-    baseline: &BTreeMap<String, meshcd_core::rollout::Counters>,
+    now: &BTreeMap<String, Counters>,
+    baseline: &BTreeMap<String, Counters>,
     name: &String,
 ) -> Sample {
     match (now.get(name), baseline.get(name)) {
@@ -695,4 +769,24 @@ fn split_route(route: &str) -> (String, String) {
         [_, name] => (String::new(), name.to_string()),
         _ => (String::new(), route.to_string()),
     }
+}
+
+/// The weight moves and touched routes of a plan, keyed by route (`vhost_of` names the route of
+/// a change, or `None` for changes that are not routes).
+pub fn moves_of(
+    plan: &Plan,
+    vhost_of: impl Fn(&meshcd_core::plan::Change) -> Option<String>,
+) -> (BTreeMap<String, RolloutPlan>, Vec<String>) {
+    let mut moves = BTreeMap::new();
+    let mut touched = Vec::new();
+    for change in &plan.changes {
+        let Some(vhost) = vhost_of(change) else {
+            continue;
+        };
+        touched.push(vhost.clone());
+        if let Some(rollout) = &change.rollout {
+            moves.insert(vhost, rollout.clone());
+        }
+    }
+    (moves, touched)
 }

@@ -41,12 +41,16 @@
 
 pub mod book;
 mod control;
+pub mod driver;
 mod events;
 mod hooks;
 mod tracked;
+pub mod view;
 
 pub use book::{Book, GateError};
 pub use control::{BoxFuture, RolloutControl, RolloutHandle};
+pub use driver::{Closed, Names, Rollouts};
 pub use events::{progress_line, RolloutEvent};
 pub use hooks::HookPayload;
 pub use tracked::Tracked;
+pub use view::View;
