@@ -7,8 +7,9 @@
 //!    one client request fails over the whole period. Then, with meshcd and Envoy both killed
 //!    (a stale pid file), a restarted meshcd starts a new Envoy and says why in its log; SIGTERM
 //!    still stops meshcd and its Envoy.
-//! 2. The runtime alone ([`EnvoyProcess`]): a detached Envoy is adopted by the next start on its
-//!    folder; once it is gone, its stale pid file makes the next start a new Envoy.
+//! 2. The runtime alone ([`EnvoyProcess`]): an Envoy left running by a panic (and by
+//!    [`EnvoyProcess::detach`]) is adopted by the next start on its folder; once it is gone, its
+//!    stale pid file makes the next start a new Envoy.
 //!
 //! Scenarios run one at a time (a lock); waits are bounded polls; nothing is asserted on time.
 //! Envoy comes from `MESHCD_ENVOY` (or `.venv`): without it these tests fail, never skip.
@@ -79,6 +80,13 @@ fn gone(pid: u32) -> bool {
     })
 }
 
+/// The process group of `pid` (field 5 of `/proc/<pid>/stat`).
+fn process_group(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
 /// The one Envoy running on the setup's folder.
 fn the_envoy(s: &Setup, when: &str) -> u32 {
     let pids = s.envoy_pids();
@@ -92,6 +100,12 @@ fn a_killed_meshcd_leaves_envoy_serving_and_its_successor_adopts_it() {
     let started = Instant::now();
     let mut s = Setup::start_with(100, 0, LONG_BAKE_POLICY, "");
     let envoy = the_envoy(&s, "at start");
+    assert_eq!(
+        process_group(envoy),
+        Some(envoy),
+        "Envoy runs in its own process group, not meshcd's ({})",
+        s.daemon.pid()
+    );
     let record = PidRecord::read(&pid_path(&s.work_dir))
         .expect("a readable pid file")
         .expect("the managed Envoy is recorded");
@@ -140,9 +154,12 @@ fn a_killed_meshcd_leaves_envoy_serving_and_its_successor_adopts_it() {
         "the restarted meshcd replaced the Envoy instead of adopting it\n{}",
         s.daemon.log_tail()
     );
+    let adopted = s.daemon.log_lines("adopted the Envoy");
     assert!(
-        !s.daemon.log_lines("adopted the Envoy").is_empty(),
-        "the daemon logs the adoption:\n{}",
+        adopted
+            .iter()
+            .any(|l| l.contains(&format!("pid={envoy}")) && l.contains("it serves the published configuration")),
+        "the daemon logs the adoption of Envoy {envoy}, serving what its files hold: {adopted:?}\n{}",
         s.daemon.log_tail()
     );
     assert!(
@@ -192,8 +209,11 @@ fn a_killed_meshcd_leaves_envoy_serving_and_its_successor_adopts_it() {
     // Both killed: the pid file is stale, and the next meshcd starts a new Envoy, saying why.
     let status = s.daemon.kill9();
     assert!(signal(envoy, "-KILL"), "kill -9 {envoy}");
-    s.daemon
-        .wait_until("the killed Envoy gone", |_| gone(envoy));
+    let deadline = Instant::now() + WAIT;
+    while !gone(envoy) {
+        assert!(Instant::now() < deadline, "Envoy {envoy} did not die");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     println!("killed meshcd ({status}) and Envoy {envoy}");
     s.restart_daemon_over_orphans();
     let fresh = the_envoy(&s, "after a restart over a stale pid file");
@@ -237,7 +257,7 @@ impl Drop for Cleanup {
 }
 
 #[test]
-fn a_detached_envoy_is_adopted_and_a_stale_pid_file_is_not() {
+fn an_envoy_left_by_a_panic_is_adopted_and_a_stale_pid_file_is_not() {
     let _serial = serial();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -259,7 +279,7 @@ async fn detached_then_stale() {
         options
     };
 
-    let mut first = EnvoyProcess::start(options()).await.expect("start Envoy");
+    let first = EnvoyProcess::start(options()).await.expect("start Envoy");
     assert!(
         matches!(first.origin(), Some(Origin::Started { not_adopted: None })),
         "{:?}",
@@ -267,9 +287,18 @@ async fn detached_then_stale() {
     );
     let pid = first.pid().expect("running");
     let admin = first.admin_url().to_string();
-    // What meshcd does when it dies: Envoy is left running, with its pid file.
-    first.detach();
-    drop(first);
+    assert_eq!(
+        process_group(pid),
+        Some(pid),
+        "Envoy runs in its own process group"
+    );
+    // meshcd panics while it holds the Envoy: unwinding leaves Envoy running, with its pid file.
+    let panicked = std::thread::spawn(move || {
+        let _held = first;
+        panic!("a panic while holding the Envoy (expected by this test)");
+    })
+    .join();
+    assert!(panicked.is_err());
     assert!(
         Path::new(&format!("/proc/{pid}")).exists(),
         "Envoy {pid} runs on"

@@ -272,6 +272,10 @@ impl EnvoyProcess {
         origin: Origin,
     ) -> Result<Self, EnvoyError> {
         let shared = Arc::new(Shared::default());
+        if let First::Adopt(running) = &first {
+            // Known at once (a spawned Envoy's pid is stored once it runs).
+            shared.pid.store(running.pid(), Ordering::SeqCst);
+        }
         let (stop_tx, stop_rx) = std::sync::mpsc::channel();
         let thread = {
             let (logs, shared, supervise) = (logs.clone(), shared.clone(), options.supervise);

@@ -124,7 +124,7 @@ pub(super) enum Running {
 }
 
 impl Running {
-    fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         match self {
             Self::Child(child) => child.id(),
             Self::Adopted { pid, .. } => *pid,
