@@ -13,7 +13,7 @@
 //! 5. Different while the recorded commit is this one: drift. With `selfHeal` it is corrected
 //!    (`DriftCorrected`), else reported (`DriftDetected`) and left alone.
 //! 6. Otherwise apply (Envoy: validate, clusters, routes, verify, clean up, see
-//!    [`crate::envoy::publish`]; resource targets: one call per changed resource, see
+//!    [`crate::envoy::publish()`]; resource targets: one call per changed resource, see
 //!    [`crate::target::resources`]) and record the apply and an audit entry in one
 //!    transaction. Resources Git no longer has are deleted only by targets that prune
 //!    ([`Target::prunes`]); the others keep them and say so.

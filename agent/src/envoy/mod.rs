@@ -17,6 +17,10 @@
 //! - **It survives restarts by itself.** After a crash or restart Envoy re-reads the current
 //!   files on start, so the last published routes come back without meshcd having to be up.
 //!
+//! A managed Envoy also outlives meshcd itself: when meshcd dies (`kill -9`, out of memory, a
+//! panic), Envoy goes on serving, and the restarted meshcd adopts it instead of replacing it
+//! (see [`process`] and [`process::adopt`]).
+//!
 //! The price: files give **no per-version ACK/NACK**. An invalid update is silently kept out by
 //! Envoy (the old configuration keeps serving) and only shows in counters
 //! (`http.<prefix>.rds.<name>.update_rejected`, `cluster_manager.cds.update_rejected`,

@@ -4,7 +4,7 @@
 //!
 //! # The data plane outlives the control plane
 //!
-//! A started Envoy does not die with meshcd (see [`supervisor`]), and is recorded in
+//! A started Envoy does not die with meshcd (see `supervisor.rs`), and is recorded in
 //! `run/envoy.pid.json` in its folder. When meshcd dies without stopping it (`kill -9`, out of
 //! memory, a panic), Envoy goes on serving the last published configuration; the next
 //! [`EnvoyProcess::start`] on the same folder adopts it when it can verify it (see [`adopt`]), and

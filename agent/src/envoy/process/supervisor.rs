@@ -8,7 +8,6 @@
 //! it (`kill -9`, out of memory, a panic), Envoy goes on serving; a restarted meshcd adopts it
 //! (see [`super::adopt`]). Only a stop request (meshcd's orderly shutdown) stops it.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -77,13 +76,18 @@ impl CommandSpec {
     /// in the pid file.
     fn spawn(&self) -> std::io::Result<Child> {
         let stderr = stderr_file(&self.log_file).map_err(std::io::Error::other)?;
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .process_group(0)
-            .spawn()?;
+            .stderr(stderr);
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+        let child = command.spawn()?;
         self.record(child.id());
         Ok(child)
     }

@@ -3,11 +3,11 @@
 //!
 //! The contract (ordering, failure at each step, idempotency, cancellation) is in the
 //! [module documentation of `envoy`](super). By concern:
-//! - [`prepare`]: the configuration in the form it is written (types, RDS pointed at the folder);
-//! - [`validate`]: `envoy --mode validate` before anything is written;
-//! - [`verify`]: writing each file and waiting until Envoy serves it (or rejects it);
-//! - [`restore`]: the previous files, put back when a publish fails or is cancelled;
-//! - [`shape`]: what is compared between the written and the served routes.
+//! - `prepare.rs`: the configuration in the form it is written (types, RDS pointed at the folder);
+//! - `validate.rs`: `envoy --mode validate` before anything is written;
+//! - `verify.rs`: writing each file and waiting until Envoy serves it (or rejects it);
+//! - `restore.rs`: the previous files, put back when a publish fails or is cancelled;
+//! - `shape.rs`: what is compared between the written and the served routes.
 
 mod prepare;
 mod restore;
