@@ -13,9 +13,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use backend::Backend;
-use meshcd::envoy::apply::RouteShape;
 use meshcd::envoy::files::{self, ResourceKind};
 use meshcd::envoy::process::free_port;
+use meshcd::envoy::RouteShape;
 use meshcd::envoy::{find_envoy, publish, ConfigDir, EnvoyConfig, EnvoyOptions, EnvoyProcess};
 use serde_json::json;
 

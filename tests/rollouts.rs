@@ -11,7 +11,7 @@
 //! 3. a latency breach rolls back;
 //! 4. a quiet canary is inconclusive and follows `onInconclusive` (pause, then an operator's
 //!    promote; rollback);
-//! 5. `kill -9` of the daemon mid-step: a restarted daemon stops the orphaned Envoy, resumes the
+//! 5. `kill -9` of the daemon mid-step: a restarted daemon adopts the orphaned Envoy, resumes the
 //!    step (and says so), and an abort rolls back to the starting weights;
 //! 6. analysis through a real Prometheus scraping the daemon's Envoy (a 503 canary rolled back,
 //!    a healthy one promoted);
@@ -679,8 +679,8 @@ fn a_quiet_canary_rolls_back_when_told_to() {
 /// daemon resumes the step (same step, its weights again, a fresh bake, `last.message` saying
 /// so), and an abort then rolls back to the weights before the rollout.
 ///
-/// The Envoy orphaned by the `kill -9` is left running: the restarted daemon stops it and
-/// starts its own, which loads the same files.
+/// The Envoy orphaned by the `kill -9` is left running: the restarted daemon adopts it (see
+/// `tests/envoy_adoption.rs`).
 #[test]
 fn a_rollout_resumes_its_step_after_kill_9() {
     let _serial = serial();
@@ -715,9 +715,9 @@ fn a_rollout_resumes_its_step_after_kill_9() {
     s.restart_daemon_over_orphans();
     let restarted = Instant::now();
     let now_running = s.envoy_folder_pids();
-    assert!(
-        orphans.iter().all(|pid| !now_running.contains(pid)),
-        "the restarted daemon stopped the orphaned Envoy {orphans:?}; running: {now_running:?}"
+    assert_eq!(
+        now_running, orphans,
+        "the restarted daemon adopted the orphaned Envoy {orphans:?}; running: {now_running:?}"
     );
     let mut seen: Vec<String> = Vec::new();
     let r = wait_rollout(&s, "step 2 live again after the restart", WAIT, |r| {
@@ -769,7 +769,7 @@ fn a_rollout_resumes_its_step_after_kill_9() {
     assert_canary_quiet(&s, &load, "after the abort");
     let counts = load.stop();
     println!(
-        "kill -9 scenario: {} requests, {} failed (Envoy was restarted with the daemon)",
+        "kill -9 scenario: {} requests, {} failed (Envoy was adopted by the restarted daemon)",
         counts.total(),
         counts.failed()
     );

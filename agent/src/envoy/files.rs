@@ -128,8 +128,14 @@ pub fn write_bootstrap(dir: &Path, admin_port: u16) -> Result<PathBuf, EnvoyErro
         }
     }
     let path = dir.join(BOOTSTRAP_FILE);
-    write_json(&path, &bootstrap(&dir, admin_port)?)?;
+    write_atomic(&path, &bootstrap_bytes(&dir, admin_port)?)?;
     Ok(path)
+}
+
+/// The bytes [`write_bootstrap`] writes as `bootstrap.yaml` for `dir` and `admin_port`.
+pub fn bootstrap_bytes(dir: &Path, admin_port: u16) -> Result<Vec<u8>, EnvoyError> {
+    let dir = absolute_dir(dir)?;
+    json_bytes(&dir.join(BOOTSTRAP_FILE), &bootstrap(&dir, admin_port)?)
 }
 
 /// Publishes `resources` as `kind`'s file in `dir` with `version_info` = `version`, by atomic
@@ -182,11 +188,16 @@ pub fn read_raw(path: &Path) -> Result<Option<Vec<u8>>, EnvoyError> {
 }
 
 fn write_json(path: &Path, value: &Json) -> Result<(), EnvoyError> {
+    write_atomic(path, &json_bytes(path, value)?)
+}
+
+/// `value` as pretty JSON text ending with a newline; `path` names the file in errors.
+fn json_bytes(path: &Path, value: &Json) -> Result<Vec<u8>, EnvoyError> {
     let mut text = serde_json::to_vec_pretty(value).map_err(|e| EnvoyError::Invalid {
         reason: format!("{}: cannot serialize: {e}", path.display()),
     })?;
     text.push(b'\n');
-    write_atomic(path, &text)
+    Ok(text)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename over

@@ -119,15 +119,17 @@ impl std::fmt::Debug for EnvoyTarget {
 }
 
 impl EnvoyTarget {
-    /// Starts (or attaches to) the Envoy and waits until it is ready. A managed Envoy is started
-    /// from the files in `work_dir`, so a restart of meshcd keeps serving the last routes.
+    /// Starts (or attaches to) the Envoy and waits until it is ready. A managed Envoy left running
+    /// by an earlier meshcd (killed, or panicked) is adopted when it can be verified, so it keeps
+    /// serving through meshcd's restart; a new one is started from the files in `work_dir`, so it
+    /// serves the last published routes too.
     pub async fn open(options: &EnvoyTargetOptions) -> Result<Self, EnvoyError> {
         let binary = find_envoy(options.binary.as_deref())?;
         std::fs::create_dir_all(&options.work_dir)
             .map_err(|e| EnvoyError::io(&options.work_dir, e))?;
         let work_dir = files::absolute_dir(&options.work_dir)?;
         let process = if options.manage {
-            files::write_bootstrap(&work_dir, options.admin_port)?;
+            // Adopts the Envoy an earlier meshcd left running here when it can verify it.
             EnvoyProcess::start(EnvoyOptions::new(&binary, &work_dir, options.admin_port)).await?
         } else {
             EnvoyProcess::attach(&format!("http://127.0.0.1:{}", options.admin_port)).await?
@@ -193,7 +195,7 @@ impl EnvoyTarget {
         })
     }
 
-    /// Validates, publishes and verifies a configuration (see [`crate::envoy::publish`]).
+    /// Validates, publishes and verifies a configuration (see [`crate::envoy::publish()`]).
     pub async fn apply(&self, config: &EnvoyConfig) -> Result<PublishReport, EnvoyError> {
         publish(&self.dir, &self.admin, config).await
     }
