@@ -5,6 +5,7 @@
 //!   state is read back from its admin `/config_dump`.
 //! - [`gcp`]: the Cloud Service Mesh service routing API (`networkservices.googleapis.com`).
 //! - [`kubernetes`]: server-side apply of Istio and Gateway API resources.
+//! - [`memory`]: an in-memory resource API, for fast engine tests.
 //! - [`render`]: the files `gcloud network-services … import` and `kubectl apply -f` take, for
 //!   pipelines that apply them themselves.
 //!
@@ -15,6 +16,7 @@
 pub mod envoy;
 pub mod gcp;
 pub mod kubernetes;
+pub mod memory;
 pub mod render;
 pub mod resources;
 
