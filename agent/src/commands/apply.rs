@@ -5,6 +5,8 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use meshcd_core::model::ResourceId;
+use meshcd_core::rollout::machine::Phase;
 use serde_json::json;
 
 use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
@@ -78,11 +80,11 @@ async fn apply_to<T: Target>(
         }
         let interrupted = drive_rollouts(&reconciler, events, json).await;
         let rollouts = reconciler.rollouts().await;
-        let failed = rollouts.iter().filter(|r| r.phase == "rolled-back").count();
-        let waiting = rollouts
+        let failed = rollouts
             .iter()
-            .filter(|r| !matches!(r.phase.as_str(), "promoted" | "rolled-back"))
+            .filter(|r| r.phase == Phase::RolledBack)
             .count();
+        let waiting = rollouts.iter().filter(|r| !r.phase.is_terminal()).count();
         if json {
             let plan = planned.ok().map(|(_, plan)| plan);
             let value = json!({
@@ -141,7 +143,12 @@ async fn drive_rollouts<T: Target>(
         let rollouts = reconciler.rollouts().await;
         let active: Vec<&RolloutEvent> = rollouts
             .iter()
-            .filter(|r| matches!(r.phase.as_str(), "pending" | "progressing" | "rolling-back"))
+            .filter(|r| {
+                matches!(
+                    r.phase,
+                    Phase::Pending | Phase::Progressing | Phase::RollingBack
+                )
+            })
             .collect();
         if !active.is_empty() && active.iter().all(|r| r.waiting.is_some()) {
             for event in active {
@@ -173,9 +180,9 @@ async fn drive_rollouts<T: Target>(
 
 /// `promoted (3 steps)`, `rolled back: step 1 failed: ...`, `paused at step 2/4: ...`.
 fn rollout_summary(r: &RolloutEvent) -> String {
-    match r.phase.as_str() {
-        "promoted" => format!("promoted through {} step(s) to {}", r.steps, weights_text(&r.weights)),
-        "rolled-back" => format!(
+    match r.phase {
+        Phase::Promoted => format!("promoted through {} step(s) to {}", r.steps, weights_text(&r.weights)),
+        Phase::RolledBack => format!(
             "rolled back to {}: {}",
             weights_text(&r.weights),
             r.reason.clone().unwrap_or_default()
@@ -198,7 +205,7 @@ fn rollout_summary(r: &RolloutEvent) -> String {
 struct Progress {
     json: bool,
     tty: bool,
-    open_line: Option<(String, String, usize)>,
+    open_line: Option<(ResourceId, Phase, usize)>,
 }
 
 impl Progress {
@@ -220,7 +227,7 @@ impl Progress {
             return;
         }
         let line = progress_line(event);
-        let key = (event.route.clone(), event.phase.clone(), event.step);
+        let key = (event.route.clone(), event.phase, event.step);
         if self.tty {
             if self.open_line.as_ref() == Some(&key) {
                 eprint!("\r\x1b[2K{line}");

@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use meshcd_core::finding::Counts;
+use meshcd_core::model::ResourceId;
 use meshcd_core::plan::windows::{held_changes_with, Held};
 use meshcd_core::plan::{Action, Plan};
 use meshcd_core::policy::windows::Windows;
@@ -340,11 +341,10 @@ impl<T: Target> Inner<T> {
 
     async fn tick(&self) {
         let desired = self.memory.lock().await.desired.clone();
-        let closed = |route: &str| -> Option<String> {
+        let closed = |route: &ResourceId| -> Option<String> {
             let desired = desired.as_ref().filter(|d| !d.windows.is_empty())?;
             let windows = &desired.windows;
-            let id = meshcd_core::envoy::parse_vhost_name(route)?;
-            let resource = desired.loaded.resources.iter().find(|r| r.id == id)?;
+            let resource = desired.loaded.resources.iter().find(|r| r.id == *route)?;
             let state = windows.state(&meshcd_core::ir::route(resource)?, Utc::now());
             (!state.open).then(|| state.reason.unwrap_or_default())
         };
@@ -545,7 +545,7 @@ impl<T: Target> Inner<T> {
             ));
         }
         let mut book = self.book.lock().await;
-        let names = |route: &str, splits: &[(String, Vec<String>)]| {
+        let names = |route: &ResourceId, splits: &[(String, Vec<String>)]| {
             self.target.metric_names(&desired.config, route, splits)
         };
         book.recover(&desired.loaded, &names).await;
@@ -559,7 +559,7 @@ impl<T: Target> Inner<T> {
                     c.id().to_string() == h.resource
                         && c.rollout
                             .as_ref()
-                            .is_some_and(|r| book.continues(&h.resource, r))
+                            .is_some_and(|r| book.continues(&c.id(), r))
                 });
                 !ongoing
             })
@@ -598,7 +598,7 @@ impl<T: Target> Inner<T> {
             &full,
             &desired.loaded,
             &names,
-            |change| change.kind.is_route().then(|| change.id().to_string()),
+            |change| change.kind.is_route().then(|| change.id()),
             !recorded || self.self_heal,
         )
         .await;
@@ -676,7 +676,7 @@ impl<T: Target> Inner<T> {
         let rollouts = book
             .snapshot()
             .iter()
-            .filter(|r| !matches!(r.phase.as_str(), "promoted" | "rolled-back"))
+            .filter(|r| !r.phase.is_terminal())
             .count();
         drop(book);
         let mut message = match (&report, drift) {

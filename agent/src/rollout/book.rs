@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use meshcd_core::model::ResourceId;
 use meshcd_core::plan::{Plan, WeightMap};
 use meshcd_core::rollout::judge::{judge, Observation};
 use meshcd_core::rollout::machine::{Effect, Event, Gate, HookKind, Phase, Rollout};
-use meshcd_core::rollout::{Provider, Sample, Verdict};
+use meshcd_core::rollout::{OnInconclusive, Provider, Sample, Verdict};
 use meshcd_core::Loaded;
 use tokio::sync::broadcast;
 
@@ -23,7 +24,7 @@ use crate::target::MetricNames;
 
 /// Weights to put on top of the desired configuration: the route, its moving splits (rule and
 /// backend keys), and the weights.
-pub type Override = (String, Vec<(String, Vec<String>)>, WeightMap);
+pub type Override = (ResourceId, Vec<(String, Vec<String>)>, WeightMap);
 
 /// How long a terminal rollout stays in the book (and in `meshcd status`) after it ended.
 const KEEP_FINISHED: Duration = Duration::from_secs(600);
@@ -47,7 +48,7 @@ pub struct Book {
     target: String,
     store: Arc<Store>,
     admin_url: Option<String>,
-    rollouts: BTreeMap<String, Entry>,
+    rollouts: BTreeMap<ResourceId, Entry>,
     events: broadcast::Sender<RolloutEvent>,
     client: reqwest::Client,
     recovered: bool,
@@ -108,7 +109,7 @@ impl Book {
     }
 
     /// The rollouts that ended, paused or still run, by route (for `meshcd apply`'s summary).
-    pub fn phases(&self) -> Vec<(String, Phase, Option<String>)> {
+    pub fn phases(&self) -> Vec<(ResourceId, Phase, Option<String>)> {
         self.rollouts
             .values()
             .map(|e| {
@@ -134,7 +135,8 @@ impl Book {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        for (route, rollout) in stored {
+        for (_, rollout) in stored {
+            let route = rollout.route.clone();
             if rollout.phase.is_terminal() {
                 // Kept for the hold of a rolled-back route; dropped when its commit is gone.
                 if rollout.phase == Phase::RolledBack {
@@ -163,11 +165,11 @@ impl Book {
         plan: &Plan,
         loaded: &Loaded,
         names: MetricNames<'_>,
-        vhost_of: impl Fn(&meshcd_core::plan::Change) -> Option<String>,
+        vhost_of: impl Fn(&meshcd_core::plan::Change) -> Option<ResourceId>,
         start_new: bool,
     ) {
-        let mut moves: BTreeMap<String, meshcd_core::plan::RolloutPlan> = BTreeMap::new();
-        let mut touched: Vec<String> = Vec::new();
+        let mut moves: BTreeMap<ResourceId, meshcd_core::plan::RolloutPlan> = BTreeMap::new();
+        let mut touched: Vec<ResourceId> = Vec::new();
         for change in &plan.changes {
             let Some(vhost) = vhost_of(change) else {
                 continue;
@@ -177,7 +179,7 @@ impl Book {
                 moves.insert(vhost, rollout.clone());
             }
         }
-        let routes: Vec<String> = self.rollouts.keys().cloned().collect();
+        let routes: Vec<ResourceId> = self.rollouts.keys().cloned().collect();
         for route in routes {
             let Some(entry) = self.rollouts.get_mut(&route) else {
                 continue;
@@ -254,7 +256,7 @@ impl Book {
 
     /// The rollouts of `commit` that rolled back, with their reasons (the route is held at its
     /// weights before the rollout until a new commit arrives).
-    pub fn rolled_back(&self, commit: &str) -> Vec<(String, String)> {
+    pub fn rolled_back(&self, commit: &str) -> Vec<(ResourceId, String)> {
         self.rollouts
             .values()
             .map(|e| &e.tracked.rollout)
@@ -265,7 +267,7 @@ impl Book {
 
     /// True when `plan` (a weight move of `route` from its current weights) only carries on
     /// the active rollout of the route: it ends at the same weights.
-    pub fn continues(&self, route: &str, plan: &meshcd_core::plan::RolloutPlan) -> bool {
+    pub fn continues(&self, route: &ResourceId, plan: &meshcd_core::plan::RolloutPlan) -> bool {
         self.rollouts.get(route).is_some_and(|e| {
             e.tracked.rollout.is_active() && plan.steps.last() == Some(e.tracked.rollout.target())
         })
@@ -278,7 +280,7 @@ impl Book {
 
     /// Drops a rollout whose weights cannot be put into the configuration any more (the route
     /// changed shape); the desired route is then applied as it is.
-    pub async fn abandon(&mut self, route: &str, why: &str) {
+    pub async fn abandon(&mut self, route: &ResourceId, why: &str) {
         if self.rollouts.contains_key(route) {
             tracing::warn!(%route, "rollout dropped: {why}");
             self.remove(route, Some(&format!("dropped: {why}"))).await;
@@ -288,7 +290,7 @@ impl Book {
     /// The owner published the overrides and the target confirmed them: every rollout that
     /// waited takes `Applied`.
     pub async fn applied(&mut self) {
-        let waiting: Vec<String> = self
+        let waiting: Vec<ResourceId> = self
             .rollouts
             .iter()
             .filter(|(_, e)| e.tracked.pending_apply)
@@ -308,7 +310,7 @@ impl Book {
     /// `closed` says whether a change window holds a route back (its reason): a step that
     /// passed then waits at its weights until the window opens; failures and rollbacks never
     /// wait.
-    pub async fn tick(&mut self, closed: impl Fn(&str) -> Option<String>) -> bool {
+    pub async fn tick(&mut self, closed: impl Fn(&ResourceId) -> Option<String>) -> bool {
         let now = Instant::now();
         self.rollouts.retain(|_, e| {
             e.finished_at.is_none_or(|at| {
@@ -316,7 +318,7 @@ impl Book {
                     || e.tracked.rollout.phase == Phase::RolledBack
             })
         });
-        let due: Vec<String> = self
+        let due: Vec<ResourceId> = self
             .rollouts
             .iter()
             .filter(|(_, e)| e.tracked.rollout.is_baking() && e.tracked.next_check <= now)
@@ -328,10 +330,9 @@ impl Book {
             };
             let advances = match judgement.verdict {
                 Verdict::Healthy => true,
-                Verdict::Inconclusive => self
-                    .rollouts
-                    .get(&route)
-                    .is_some_and(|e| e.tracked.rollout.plan.on_inconclusive == "continue"),
+                Verdict::Inconclusive => self.rollouts.get(&route).is_some_and(|e| {
+                    e.tracked.rollout.plan.on_inconclusive == OnInconclusive::Continue
+                }),
                 _ => false,
             };
             let waiting = if advances { closed(&route) } else { None };
@@ -368,7 +369,7 @@ impl Book {
         let entry = self
             .rollouts
             .get(&route)
-            .ok_or_else(|| GateError::NotFound(route.clone()))?;
+            .ok_or_else(|| GateError::NotFound(route.to_string()))?;
         // Tried on a copy first, so a refused gate is an error and changes nothing.
         if let Err(e) = entry.tracked.rollout.clone().on(Event::Manual(gate), now) {
             return Err(GateError::NotNow(e.to_string()));
@@ -378,14 +379,18 @@ impl Book {
         Ok(entry.tracked.event(now_ms()))
     }
 
-    fn resolve(&self, name: &str) -> Result<String, GateError> {
-        if self.rollouts.contains_key(name) {
-            return Ok(name.to_string());
+    fn resolve(&self, name: &str) -> Result<ResourceId, GateError> {
+        if let Some(route) = name
+            .parse::<ResourceId>()
+            .ok()
+            .filter(|route| self.rollouts.contains_key(route))
+        {
+            return Ok(route);
         }
-        let matches: Vec<&String> = self
+        let matches: Vec<&ResourceId> = self
             .rollouts
             .keys()
-            .filter(|route| route.ends_with(&format!("/{name}")))
+            .filter(|route| route.answers_to(name))
             .collect();
         match matches.as_slice() {
             [] => Err(GateError::NotFound(name.to_string())),
@@ -393,7 +398,7 @@ impl Book {
             many => Err(GateError::Ambiguous(
                 name.to_string(),
                 many.iter()
-                    .map(|s| s.as_str())
+                    .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
             )),
@@ -427,7 +432,7 @@ impl Book {
         );
     }
 
-    async fn remove(&mut self, route: &str, message: Option<&str>) {
+    async fn remove(&mut self, route: &ResourceId, message: Option<&str>) {
         if let Some(entry) = self.rollouts.remove(route) {
             let store = self.store.clone();
             let target = self.target.clone();
@@ -446,7 +451,7 @@ impl Book {
 
     /// Feeds `event` to the rollout of `route`, persists, and carries out the effects (which may
     /// feed further events: a refusing pre-step hook).
-    async fn event(&mut self, route: &str, event: Event) {
+    async fn event(&mut self, route: &ResourceId, event: Event) {
         let mut queue = vec![event];
         while let Some(event) = queue.pop() {
             let Some(entry) = self.rollouts.get_mut(route) else {
@@ -492,13 +497,13 @@ impl Book {
         }
     }
 
-    fn publish_event(&self, route: &str) {
+    fn publish_event(&self, route: &ResourceId) {
         if let Some(entry) = self.rollouts.get(route) {
             let _ = self.events.send(entry.tracked.event(now_ms()));
         }
     }
 
-    async fn persist(&self, route: &str) {
+    async fn persist(&self, route: &ResourceId) {
         let Some(entry) = self.rollouts.get(route) else {
             return;
         };
@@ -513,7 +518,7 @@ impl Book {
         }
     }
 
-    async fn baseline(&mut self, route: &str) {
+    async fn baseline(&mut self, route: &ResourceId) {
         let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
@@ -534,7 +539,7 @@ impl Book {
 
     /// Reads the metrics of one baking rollout and judges them; `None` when they cannot be read
     /// (retried next interval).
-    async fn measure(&mut self, route: &str) -> Option<meshcd_core::rollout::Judgement> {
+    async fn measure(&mut self, route: &ResourceId) -> Option<meshcd_core::rollout::Judgement> {
         let entry = self.rollouts.get_mut(route)?;
         let tracked = &mut entry.tracked;
         let interval = tracked.analysis.interval();
@@ -576,12 +581,11 @@ impl Book {
                 );
             }
             if !tracked.analysis.queries.is_empty() {
-                let (namespace, name) = split_route(route);
                 let vars = TemplateVars {
                     canary: tracked.canary.clone(),
                     stable: tracked.stable.clone(),
-                    route: name,
-                    namespace,
+                    route: route.name.clone(),
+                    namespace: route.namespace.clone(),
                     window: elapsed,
                 };
                 observation.queries = source.queries(&tracked.analysis.queries, &vars).await;
@@ -590,7 +594,7 @@ impl Book {
         Some(judge(&tracked.analysis, &observation))
     }
 
-    async fn call_hooks(&self, route: &str, kind: HookKind) -> Result<(), String> {
+    async fn call_hooks(&self, route: &ResourceId, kind: HookKind) -> Result<(), String> {
         let Some(entry) = self.rollouts.get(route) else {
             return Ok(());
         };
@@ -611,7 +615,7 @@ impl Book {
         hooks::call_all(&self.client, hooks, &payload).await
     }
 
-    async fn mark_failed(&self, route: &str, reason: &str) {
+    async fn mark_failed(&self, route: &ResourceId, reason: &str) {
         let Some(entry) = self.rollouts.get(route) else {
             return;
         };
@@ -623,7 +627,7 @@ impl Book {
             tokio::task::spawn_blocking(move || store.mark_failed(&target, &commit, &reason)).await;
     }
 
-    async fn finished(&mut self, route: &str, phase: Phase) {
+    async fn finished(&mut self, route: &ResourceId, phase: Phase) {
         let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
@@ -654,7 +658,7 @@ impl Book {
     async fn audit(&self, rollout: &Rollout, action: AuditAction, message: &str) {
         let mut entry = AuditEntry::new(&self.target, action);
         entry.commit = rollout.commit.clone();
-        entry.resources = vec![rollout.route.clone()];
+        entry.resources = vec![rollout.route.to_string()];
         entry.message = message.to_string();
         let store = self.store.clone();
         let _ = tokio::task::spawn_blocking(move || store.append_audit(&entry)).await;
@@ -685,14 +689,4 @@ pub fn weights_text(weights: &WeightMap) -> String {
 
 fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
-}
-
-/// `(namespace, name)` of a route id `Kind/ns/name` or `Kind/name`.
-fn split_route(route: &str) -> (String, String) {
-    let parts: Vec<&str> = route.split('/').collect();
-    match parts.as_slice() {
-        [_, ns, name] => (ns.to_string(), name.to_string()),
-        [_, name] => (String::new(), name.to_string()),
-        _ => (String::new(), route.to_string()),
-    }
 }
