@@ -80,12 +80,12 @@ pub fn format(duration: Duration) -> String {
     out
 }
 
-/// Serde of a [`Duration`] as the text [`format`] writes (`"30s"`, `"1m30s"`), read back with
+/// Serde of a [`Duration`] as the text [`format()`] writes (`"30s"`, `"1m30s"`), read back with
 /// [`parse_field`]: `#[serde(with = "crate::rollout::duration::text")]`.
 pub mod text {
     use super::*;
 
-    /// Writes `duration` as [`format`] does.
+    /// Writes `duration` as [`format()`](super::format) does.
     pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format(*duration))
     }
