@@ -574,14 +574,14 @@ fn rollout_gates_without_a_daemon_use_the_state_store() {
         .collect()
     };
     let mut rollout = Rollout::new(
-        "HTTPRoute/web/web",
+        "HTTPRoute/web/web".parse().expect("a route id"),
         "c0ffee",
         RolloutPlan {
             policy: "p".into(),
             canary: "canary".into(),
-            bake_time: "30s".into(),
-            on_failure: "rollback".into(),
-            on_inconclusive: "pause".into(),
+            bake_time: std::time::Duration::from_secs(30),
+            on_failure: meshcd_core::rollout::OnFailure::Rollback,
+            on_inconclusive: meshcd_core::rollout::OnInconclusive::Pause,
             from: shares(0),
             steps: vec![shares(10), shares(100)],
             splits: vec![],
@@ -597,7 +597,7 @@ fn rollout_gates_without_a_daemon_use_the_state_store() {
             meshcd::store::Store::open(meshcd::store::state_path_in(&tmp.path().join("state")))
                 .expect("store");
         store
-            .put_rollout("envoy:test", &rollout.route, &rollout)
+            .put_rollout("envoy:test", &rollout.route.to_string(), &rollout)
             .expect("put");
     }
     let config = config.to_str().expect("utf-8");

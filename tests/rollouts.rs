@@ -147,8 +147,8 @@ fn assert_canary_quiet(s: &Setup, load: &Load, when: &str) {
 /// A loose upper bound on the client requests a canary failing every request may fail before a
 /// fail-fast rollback, from the design (`agent/core/src/rollout/judge.rs`, `book.rs`): the
 /// step's counters are read when its weights go live and every analysis interval after; a
-/// canary failing every request fails the step at the first read that sees one failure
-/// (one-sided Wilson bound at confidence 0.99, success rate 99 %); the rollback is a
+/// canary failing every request fails the step at the first read that sees two failures
+/// (one-sided exact Clopper-Pearson bound at confidence 0.99, success rate 99 %); the rollback is a
 /// weights-only publish. So the canary serves about one interval plus a publish (plus
 /// `metrics_lag`, e.g. a Prometheus scrape interval). The bound allows 4 intervals, the lag
 /// twice and 1 s of publishing and scheduling slack at the canary's `share` of `rate`, and twice

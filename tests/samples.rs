@@ -251,8 +251,14 @@ fn cloud_run_mesh_holds_a_canary_an_even_split_and_a_grpc_route() {
     let policy = rollout_policy(&loaded, "target-canary");
     assert_eq!(policy.selector.routes, strings(&["target-route"]));
     assert_eq!(policy.steps, vec![1, 10, 50, 100]);
-    assert_eq!(policy.bake_time.as_deref(), Some("30s"));
-    assert_eq!(policy.on_failure.as_deref(), Some("rollback"));
+    assert_eq!(
+        policy
+            .bake_time
+            .map(meshcd_core::rollout::duration::format)
+            .as_deref(),
+        Some("30s")
+    );
+    assert_eq!(policy.on_failure.map(|a| a.as_str()), Some("rollback"));
     let analysis = policy.analysis.as_ref().expect("analysis");
     assert_eq!(analysis.min_requests, Some(50));
     assert_eq!(analysis.success_rate.as_ref().map(|s| s.min), Some(99.0));

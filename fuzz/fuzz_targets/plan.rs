@@ -1,6 +1,6 @@
 //! Fuzz target `plan`: the input split in two (at the first NUL byte, else in the middle) is a
-//! desired and an applied file; planning either way must not panic, a plan's inverse has as many
-//! changes as the plan, and the reverse plan creates what the forward plan deletes.
+//! desired and an applied file; planning either way must not panic, and the reverse plan has as
+//! many changes as the forward plan and creates what it deletes.
 
 #![no_main]
 
@@ -20,11 +20,8 @@ fuzz_target!(|data: &[u8]| {
     let (a, b) = (load(a), load(b));
     let forward = plan(&a, &b);
     let backward = plan(&b, &a);
-    let inverse = forward.inverse();
-    assert_eq!(inverse.changes.len(), forward.changes.len());
     assert_eq!(backward.changes.len(), forward.changes.len());
     assert_eq!(backward.summary.create, forward.summary.delete);
     assert_eq!(backward.summary.delete, forward.summary.create);
     assert_eq!(backward.summary.update, forward.summary.update);
-    assert_eq!(inverse.summary.create, backward.summary.create);
 });

@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 
 use crate::finding::{sort_findings, Finding, Severity};
 use crate::model::kubernetes::ObjectMeta;
+use crate::model::meshcd::{RolloutPolicySpec, RolloutPolicyWire};
 use crate::model::{networkservices as ns, Family, Kind, Resource, ResourceId, Spec};
 use crate::path::FieldPath;
 use crate::policy::{rules, Rule};
@@ -359,9 +360,10 @@ fn typed(
         Kind::ReferenceGrant => {
             Spec::ReferenceGrant(deserialize(spec_json, &at, true, file, tree, loaded)?)
         }
-        Kind::RolloutPolicy => Spec::RolloutPolicy(Box::new(deserialize(
-            spec_json, &at, true, file, tree, loaded,
-        )?)),
+        Kind::RolloutPolicy => {
+            let wire = deserialize(spec_json, &at, true, file, tree, loaded)?;
+            Spec::RolloutPolicy(Box::new(rollout_policy(wire, &at, file, tree, loaded)))
+        }
         Kind::Backend => Spec::Backend(deserialize(spec_json, &at, true, file, tree, loaded)?),
         Kind::ChangeWindow => {
             Spec::ChangeWindow(deserialize(spec_json, &at, true, file, tree, loaded)?)
@@ -373,6 +375,35 @@ fn typed(
         _ => unreachable!("networkservices kinds are handled above"),
     };
     Some((name, namespace, meta.labels, spec))
+}
+
+/// The typed RolloutPolicy of its wire form; each field that cannot be read is an MC303 error
+/// (and is left unset, so the rest of the policy is still checked).
+fn rollout_policy(
+    wire: RolloutPolicyWire,
+    at: &FieldPath,
+    file: &SourceFile,
+    tree: &Node,
+    loaded: &mut Loaded,
+) -> RolloutPolicySpec {
+    RolloutPolicySpec::try_from(wire).unwrap_or_else(|invalid| {
+        for problem in &invalid.problems {
+            let path = at.key(problem.key());
+            loaded.findings.push(Finding {
+                rule: rules::rollout_policy_invalid::RULE.code,
+                name: rules::rollout_policy_invalid::RULE.name,
+                severity: Severity::Error,
+                location: Location {
+                    file: file.path.clone(),
+                    pos: tree.locate(&path, false),
+                },
+                message: problem.to_string(),
+                field: Some(path),
+                snippet: None,
+            });
+        }
+        *invalid.rest
+    })
 }
 
 fn typed_networkservices(

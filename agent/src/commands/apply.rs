@@ -4,6 +4,8 @@
 
 use std::io::IsTerminal;
 
+use meshcd_core::model::ResourceId;
+use meshcd_core::rollout::machine::Phase;
 use serde_json::json;
 
 use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
@@ -78,11 +80,11 @@ async fn apply_to<T: Target>(
         }
         let interrupted = drive_rollouts(&reconciler, events, json).await;
         let rollouts = reconciler.rollouts();
-        let failed = rollouts.iter().filter(|r| r.phase == "rolled-back").count();
-        let waiting = rollouts
+        let failed = rollouts
             .iter()
-            .filter(|r| !matches!(r.phase.as_str(), "promoted" | "rolled-back"))
+            .filter(|r| r.phase == Phase::RolledBack)
             .count();
+        let waiting = rollouts.iter().filter(|r| !r.phase.is_terminal()).count();
         if json {
             let plan = planned.ok().map(|(_, plan)| plan);
             let value = json!({
@@ -159,9 +161,9 @@ async fn drive_rollouts<T: Target>(
 
 /// `promoted (3 steps)`, `rolled back: step 1 failed: ...`, `paused at step 2/4: ...`.
 fn rollout_summary(r: &RolloutEvent) -> String {
-    match r.phase.as_str() {
-        "promoted" => format!("promoted through {} step(s) to {}", r.steps, weights_text(&r.weights)),
-        "rolled-back" => format!(
+    match r.phase {
+        Phase::Promoted => format!("promoted through {} step(s) to {}", r.steps, weights_text(&r.weights)),
+        Phase::RolledBack => format!(
             "rolled back to {}: {}",
             weights_text(&r.weights),
             r.reason.clone().unwrap_or_default()
@@ -184,7 +186,7 @@ fn rollout_summary(r: &RolloutEvent) -> String {
 struct Progress {
     json: bool,
     tty: bool,
-    open_line: Option<(String, String, usize)>,
+    open_line: Option<(ResourceId, Phase, usize)>,
 }
 
 impl Progress {
@@ -206,7 +208,7 @@ impl Progress {
             return;
         }
         let line = progress_line(event);
-        let key = (event.route.clone(), event.phase.clone(), event.step);
+        let key = (event.route.clone(), event.phase, event.step);
         if self.tty {
             if self.open_line.as_ref() == Some(&key) {
                 eprint!("\r\x1b[2K{line}");

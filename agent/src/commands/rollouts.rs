@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use meshcd_core::model::ResourceId;
 use meshcd_core::rollout::duration;
 use meshcd_core::rollout::machine::{Event, Gate, Rollout};
 use serde_json::{json, Value};
@@ -78,8 +79,7 @@ fn stored(store: &Store) -> Result<Vec<(String, Rollout)>, Failure> {
 }
 
 fn event_of(rollout: &Rollout) -> RolloutEvent {
-    let bake = duration::parse(&rollout.plan.bake_time).unwrap_or_default();
-    RolloutEvent::of(rollout, bake.as_millis() as u64, now_ms())
+    RolloutEvent::of(rollout, rollout.plan.bake_time.as_millis() as u64, now_ms())
 }
 
 async fn list(place: &Place, client: &reqwest::Client) -> Result<Vec<RolloutEvent>, Failure> {
@@ -127,7 +127,7 @@ pub fn status(args: &StatusArgs) -> Result<u8, Failure> {
         let client = reqwest::Client::new();
         let place = place(&args.source, &client).await?;
         let json = args.source.format == HistoryFormat::Json;
-        let mut last: BTreeMap<String, RolloutEvent> = BTreeMap::new();
+        let mut last: BTreeMap<ResourceId, RolloutEvent> = BTreeMap::new();
         let tty = std::io::stdout().is_terminal();
         let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
         loop {
@@ -254,7 +254,7 @@ fn gate_store(store: &Store, route: &str, gate: Gate) -> Result<GateResult, Fail
     let rollouts = stored(store)?;
     let matches: Vec<&(String, Rollout)> = rollouts
         .iter()
-        .filter(|(_, r)| r.route == route || r.route.ends_with(&format!("/{route}")))
+        .filter(|(_, r)| r.route.answers_to(route))
         .collect();
     let (target, rollout) = match matches.as_slice() {
         [] => {
@@ -264,7 +264,7 @@ fn gate_store(store: &Store, route: &str, gate: Gate) -> Result<GateResult, Fail
         }
         [one] => (*one).clone(),
         many => {
-            let names: Vec<&str> = many.iter().map(|(_, r)| r.route.as_str()).collect();
+            let names: Vec<String> = many.iter().map(|(_, r)| r.route.to_string()).collect();
             return Ok(Err(format!(
                 "`{route}` names several rollouts: {}",
                 names.join(", ")
@@ -276,7 +276,7 @@ fn gate_store(store: &Store, route: &str, gate: Gate) -> Result<GateResult, Fail
         return Ok(Err(refused.to_string()));
     }
     store
-        .put_rollout(&target, &rollout.route, &rollout)
+        .put_rollout(&target, &rollout.route.to_string(), &rollout)
         .map_err(cannot_run)?;
     Ok(Ok((
         event_of(&rollout),

@@ -86,7 +86,7 @@ pub(super) fn metrics_text(rollouts: &[RolloutEvent]) -> String {
     for r in rollouts {
         out.push_str(&format!(
             "meshcd_rollout_phase{{route=\"{}\",phase=\"{}\"}} 1\n",
-            escape(&r.route),
+            escape(&r.route.to_string()),
             r.phase
         ));
     }
@@ -114,7 +114,10 @@ pub(super) fn metrics_text(rollouts: &[RolloutEvent]) -> String {
                 1 => r.steps as u64,
                 _ => r.canary_weight,
             };
-            out.push_str(&format!("{name}{{route=\"{}\"}} {v}\n", escape(&r.route)));
+            out.push_str(&format!(
+                "{name}{{route=\"{}\"}} {v}\n",
+                escape(&r.route.to_string())
+            ));
         }
     }
     out

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use meshcd_core::plan::{Action, Change, Plan, WeightMap};
+use meshcd_core::rollout::duration;
 
 use super::{plural, Style};
 
@@ -65,7 +66,7 @@ fn render_change(out: &mut String, change: &Change, style: Style) {
             style.note("rollout:"),
             rollout.policy,
             rollout.canary,
-            rollout.bake_time,
+            duration::format(rollout.bake_time),
             rollout.on_failure,
             rollout.on_inconclusive
         );

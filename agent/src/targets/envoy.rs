@@ -9,6 +9,7 @@ use std::time::Duration;
 use meshcd_core::envoy::{
     self as translate, EnvoyConfig, EnvoySettings, EnvoyState, TranslateError,
 };
+use meshcd_core::model::ResourceId;
 use meshcd_core::plan::{Plan, WeightMap};
 use meshcd_core::{Loaded, SourceFile};
 use serde_json::json;
@@ -263,20 +264,25 @@ impl super::Target for EnvoyTarget {
     fn set_weights(
         &self,
         config: &mut EnvoyConfig,
-        route: &str,
+        route: &ResourceId,
         splits: &[(String, Vec<String>)],
         weights: &WeightMap,
     ) -> Result<(), String> {
-        translate::set_route_weights(&mut config.route_config, route, splits, weights)
+        translate::set_route_weights(
+            &mut config.route_config,
+            &translate::vhost_name(route),
+            splits,
+            weights,
+        )
     }
 
     fn metric_names(
         &self,
         config: &EnvoyConfig,
-        route: &str,
+        route: &ResourceId,
         splits: &[(String, Vec<String>)],
     ) -> Vec<(String, String)> {
-        translate::split_clusters(&config.route_config, route, splits)
+        translate::split_clusters(&config.route_config, &translate::vhost_name(route), splits)
     }
 
     fn analysis_address(&self) -> Option<String> {

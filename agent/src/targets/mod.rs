@@ -23,6 +23,7 @@ pub mod resources;
 use std::future::Future;
 use std::time::Duration;
 
+use meshcd_core::model::ResourceId;
 use meshcd_core::plan::{Plan, WeightMap};
 use meshcd_core::Loaded;
 
@@ -87,7 +88,7 @@ impl TargetError {
 /// Maps a rollout's backend keys to the names its metrics are read under (for Envoy, its
 /// clusters): `(route, splits) → [(key, metric name)]`.
 pub type MetricNames<'a> =
-    &'a (dyn Fn(&str, &[(String, Vec<String>)]) -> Vec<(String, String)> + Sync);
+    &'a (dyn Fn(&ResourceId, &[(String, Vec<String>)]) -> Vec<(String, String)> + Sync);
 
 /// One place routes are applied to. A revision becomes a `Config` (pure, [`Target::desired`]);
 /// the target's applied state is read back as a `State` ([`Target::applied`]), never taken
@@ -95,7 +96,7 @@ pub type MetricNames<'a> =
 /// [`Target::apply`] carries a configuration out and returns once the target confirmed it.
 ///
 /// Rollouts put their weights on top of the desired configuration with
-/// [`Target::set_weights`]; routes are named by their resource id (`Kind/ns/name`).
+/// [`Target::set_weights`]; routes are named by their [`ResourceId`] (`Kind/ns/name`).
 pub trait Target: Send + Sync + 'static {
     /// What a revision asks the target to hold.
     type Config: Clone + Send + Sync + 'static;
@@ -142,13 +143,13 @@ pub trait Target: Send + Sync + 'static {
         plan: &Plan,
     ) -> impl Future<Output = Result<ApplyReport, TargetError>> + Send;
 
-    /// Puts a rollout step's weights into `config` for the route `route` (a resource id):
-    /// each moving split `(rule, keys)` gets `weights[key]`. Errors, leaving `config` as it
-    /// was, when the route no longer has those splits.
+    /// Puts a rollout step's weights into `config` for the route `route`: each moving split
+    /// `(rule, keys)` gets `weights[key]`. Errors, leaving `config` as it was, when the route
+    /// no longer has those splits.
     fn set_weights(
         &self,
         config: &mut Self::Config,
-        route: &str,
+        route: &ResourceId,
         splits: &[(String, Vec<String>)],
         weights: &WeightMap,
     ) -> Result<(), String>;
@@ -159,7 +160,7 @@ pub trait Target: Send + Sync + 'static {
     fn metric_names(
         &self,
         config: &Self::Config,
-        route: &str,
+        route: &ResourceId,
         splits: &[(String, Vec<String>)],
     ) -> Vec<(String, String)> {
         let _ = (config, route);

@@ -269,14 +269,13 @@ impl<A: ResourceApi> Target for ResourceTarget<A> {
     fn set_weights(
         &self,
         config: &mut Resources,
-        route: &str,
+        route: &ResourceId,
         splits: &[(String, Vec<String>)],
         weights: &WeightMap,
     ) -> Result<(), String> {
         let (id, resource) = config
             .items
-            .iter()
-            .find(|(id, _)| id.to_string() == route)
+            .get_key_value(route)
             .ok_or_else(|| format!("{route} is not in the revision"))?;
         let body = meshcd_core::plan::weights::with_weights(resource, splits, weights)?;
         let text = serde_json::to_string(&body).map_err(|e| e.to_string())?;

@@ -1,8 +1,9 @@
 //! The kinds of resource meshcd understands, grouped by API family.
 
 use std::fmt;
+use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An API family: each has its own weight semantics and validation rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -174,15 +175,28 @@ impl Serialize for Kind {
 }
 
 /// Identifies one resource: its kind, namespace (empty where the API has none) and name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+///
+/// Written `Kind/namespace/name`, or `Kind/name` without a namespace (`HTTPRoute/web/web`,
+/// `HttpRoute/checkout`): [`Display`](fmt::Display) writes that form, [`FromStr`] reads it
+/// back, and serde uses it (a JSON string), so rollouts, the Envoy virtual hosts and the
+/// daemon's API all name a route the same way.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ResourceId {
     /// The resource's kind.
     pub kind: Kind,
     /// Kubernetes namespace; empty for networkservices and cluster-less kinds.
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub namespace: String,
     /// The resource's name.
     pub name: String,
+}
+
+impl ResourceId {
+    /// True when `text`, as a user types it, names this resource: the whole id
+    /// (`HTTPRoute/web/web`), `namespace/name` (`web/web`) or the name alone (`web`).
+    pub fn answers_to(&self, text: &str) -> bool {
+        let full = self.to_string();
+        full == text || full.ends_with(&format!("/{text}"))
+    }
 }
 
 impl fmt::Display for ResourceId {
@@ -195,9 +209,207 @@ impl fmt::Display for ResourceId {
     }
 }
 
+/// Why a text is not a [`ResourceId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseResourceIdError {
+    /// Only a kind, or nothing.
+    #[error(
+        "`{0}` is not a resource id: it has no name (write `Kind/name` or `Kind/namespace/name`)"
+    )]
+    NoName(String),
+    /// More than `Kind/namespace/name`.
+    #[error(
+        "`{0}` is not a resource id: it has more than three parts (write `Kind/name` or \
+         `Kind/namespace/name`)"
+    )]
+    TooManyParts(String),
+    /// `Kind//name` or `Kind/namespace/`.
+    #[error("`{0}` is not a resource id: its namespace or name is empty")]
+    EmptyPart(String),
+    /// The first part names no kind meshcd knows (kinds are case-sensitive: `HTTPRoute` is
+    /// Gateway API's, `HttpRoute` networkservices').
+    #[error("`{text}` is not a resource id: `{kind}` is not a kind meshcd knows")]
+    UnknownKind {
+        /// The whole text.
+        text: String,
+        /// Its first part.
+        kind: String,
+    },
+}
+
+impl FromStr for ResourceId {
+    type Err = ParseResourceIdError;
+
+    /// Reads `Kind/name` or `Kind/namespace/name`, the form [`Display`](fmt::Display) writes.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = text.split('/').collect();
+        let (kind_name, namespace, name) = match parts.as_slice() {
+            [kind, name] => (*kind, "", *name),
+            [kind, namespace, name] => {
+                if namespace.is_empty() {
+                    return Err(ParseResourceIdError::EmptyPart(text.to_string()));
+                }
+                (*kind, *namespace, *name)
+            }
+            [_] => return Err(ParseResourceIdError::NoName(text.to_string())),
+            _ => return Err(ParseResourceIdError::TooManyParts(text.to_string())),
+        };
+        if name.is_empty() {
+            return Err(ParseResourceIdError::EmptyPart(text.to_string()));
+        }
+        let kind = Kind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == kind_name)
+            .ok_or_else(|| ParseResourceIdError::UnknownKind {
+                text: text.to_string(),
+                kind: kind_name.to_string(),
+            })?;
+        Ok(ResourceId {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl Serialize for ResourceId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    fn id(kind: Kind, namespace: &str, name: &str) -> ResourceId {
+        ResourceId {
+            kind,
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn ids_parse_from_their_display_form() {
+        assert_eq!(
+            "HTTPRoute/web/web".parse(),
+            Ok(id(Kind::GwHttpRoute, "web", "web"))
+        );
+        assert_eq!(
+            "HttpRoute/checkout".parse(),
+            Ok(id(Kind::NsHttpRoute, "", "checkout"))
+        );
+        assert_eq!(
+            "Backend/target".parse(),
+            Ok(id(Kind::Backend, "", "target"))
+        );
+    }
+
+    #[test]
+    fn malformed_ids_say_what_is_wrong() {
+        let error = |text: &str| text.parse::<ResourceId>().unwrap_err().to_string();
+        assert_eq!(
+            error("HttpRoute"),
+            "`HttpRoute` is not a resource id: it has no name (write `Kind/name` or \
+             `Kind/namespace/name`)"
+        );
+        assert_eq!(
+            error(""),
+            "`` is not a resource id: it has no name (write `Kind/name` or `Kind/namespace/name`)"
+        );
+        assert_eq!(
+            error("HTTPRoute/a/b/c"),
+            "`HTTPRoute/a/b/c` is not a resource id: it has more than three parts (write \
+             `Kind/name` or `Kind/namespace/name`)"
+        );
+        assert_eq!(
+            error("HttpRoute/"),
+            "`HttpRoute/` is not a resource id: its namespace or name is empty"
+        );
+        assert_eq!(
+            error("HTTPRoute//web"),
+            "`HTTPRoute//web` is not a resource id: its namespace or name is empty"
+        );
+        assert_eq!(
+            error("HttpRoutes/web"),
+            "`HttpRoutes/web` is not a resource id: `HttpRoutes` is not a kind meshcd knows"
+        );
+    }
+
+    #[test]
+    fn ids_are_json_strings_and_refuse_malformed_ones() {
+        let web = id(Kind::GwHttpRoute, "web", "web");
+        let json = serde_json::to_string(&web).expect("serializes");
+        assert_eq!(json, "\"HTTPRoute/web/web\"");
+        assert_eq!(serde_json::from_str::<ResourceId>(&json).ok(), Some(web));
+        let error = serde_json::from_str::<ResourceId>("\"Route/web\"").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`Route` is not a kind meshcd knows"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn users_name_an_id_in_full_by_namespace_and_name_or_by_name() {
+        let web = id(Kind::GwHttpRoute, "shop", "web");
+        for text in ["HTTPRoute/shop/web", "shop/web", "web"] {
+            assert!(web.answers_to(text), "{text}");
+        }
+        for text in [
+            "HTTPRoute/web",
+            "other/web",
+            "we",
+            "HttpRoute/shop/web",
+            "b",
+        ] {
+            assert!(!web.answers_to(text), "{text}");
+        }
+        let checkout = id(Kind::NsHttpRoute, "", "checkout");
+        for text in ["HttpRoute/checkout", "checkout"] {
+            assert!(checkout.answers_to(text), "{text}");
+        }
+        assert!(!checkout.answers_to("/checkout"));
+        assert!(!checkout.answers_to("HTTPRoute/checkout"));
+    }
+
+    fn any_id() -> impl Strategy<Value = ResourceId> {
+        (
+            proptest::sample::select(Kind::ALL),
+            "([a-z0-9][a-z0-9-]{0,8})?",
+            "[a-z0-9][a-z0-9.-]{0,12}",
+        )
+            .prop_map(|(kind, namespace, name)| ResourceId {
+                kind,
+                namespace,
+                name,
+            })
+    }
+
+    proptest! {
+        /// Parsing what `Display` wrote gives the id back, and so does serde.
+        #[test]
+        fn display_and_parse_go_both_ways(id in any_id()) {
+            let text = id.to_string();
+            prop_assert_eq!(text.parse::<ResourceId>(), Ok(id.clone()));
+            prop_assert!(id.answers_to(&text));
+            prop_assert!(id.answers_to(&id.name));
+            let json = serde_json::to_string(&id).expect("serializes");
+            prop_assert_eq!(serde_json::from_str::<ResourceId>(&json).ok(), Some(id));
+        }
+    }
 
     #[test]
     fn resolves_api_versions_of_every_family() {

@@ -21,18 +21,6 @@ pub struct FieldChange {
     pub after: Option<Json>,
 }
 
-impl FieldChange {
-    /// The same change, undone: before and after swapped.
-    #[must_use]
-    pub fn inverse(&self) -> FieldChange {
-        FieldChange {
-            path: self.path.clone(),
-            before: self.after.clone(),
-            after: self.before.clone(),
-        }
-    }
-}
-
 /// The fields that differ between two values, in path order.
 ///
 /// Mappings are compared key by key (a key on one side only is an added or removed field);
@@ -102,13 +90,5 @@ mod tests {
             vec!["a Some(Array [Number(1)]) -> Some(Object {\"b\": Number(1)})"]
         );
         assert!(field_diff(&json!({"a": 1}), &json!({"a": 1})).is_empty());
-    }
-
-    #[test]
-    fn inverse_swaps_before_and_after() {
-        let change = &field_diff(&json!({"a": 1}), &json!({}))[0];
-        assert_eq!(change.inverse().before, None);
-        assert_eq!(change.inverse().after, Some(json!(1)));
-        assert_eq!(&change.inverse().inverse(), change);
     }
 }

@@ -8,7 +8,10 @@
 //! and the step algorithm). meshcd's own kinds (RolloutPolicy, Backend) configure meshcd and are
 //! never part of a plan.
 //!
-//! Rolling back is applying the plan's [inverse](Plan::inverse).
+//! A plan is not undone by inverting it: a failed rollout returns its route to the `from`
+//! weights of its [`RolloutPlan`], recorded in the persisted state machine
+//! ([`crate::rollout::machine::Rollout`]), and any other change is undone by the next revision
+//! Git holds.
 
 pub(crate) mod canonical;
 mod fields;
@@ -49,16 +52,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// The action that undoes this one.
-    #[must_use]
-    pub fn inverse(self) -> Action {
-        match self {
-            Action::Create => Action::Delete,
-            Action::Update => Action::Update,
-            Action::Delete => Action::Create,
-        }
-    }
-
     /// `create`, `update` or `delete`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -107,23 +100,6 @@ impl Change {
             kind: self.kind,
             namespace: self.namespace.clone(),
             name: self.name.clone(),
-        }
-    }
-
-    /// The change that undoes this one: create and delete swapped, fields' before and after
-    /// swapped, the diff reversed, the rollout walked back.
-    #[must_use]
-    pub fn inverse(&self) -> Change {
-        Change {
-            action: self.action.inverse(),
-            kind: self.kind,
-            family: self.family,
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-            file: self.file.clone(),
-            fields: self.fields.iter().map(FieldChange::inverse).collect(),
-            diff: text::reverse(&self.diff),
-            rollout: self.rollout.as_ref().map(RolloutPlan::inverse),
         }
     }
 
@@ -207,17 +183,6 @@ impl Plan {
             },
             deletes,
         )
-    }
-
-    /// The plan that undoes this one (rolling back is applying it): every change inverted, in
-    /// the same order.
-    #[must_use]
-    pub fn inverse(&self) -> Plan {
-        let changes: Vec<Change> = self.changes.iter().map(Change::inverse).collect();
-        Plan {
-            summary: Summary::of(&changes, self.summary.unchanged),
-            changes,
-        }
     }
 }
 

@@ -33,6 +33,7 @@
 //! `http[0]/reviews/v2`. A backend listed twice in one split gets `#index` appended.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -43,6 +44,7 @@ use crate::ir::{self, RouteIr, Split};
 use crate::model::meshcd::RolloutPolicySpec;
 use crate::model::Resource;
 use crate::path::FieldPath;
+use crate::rollout::{OnFailure, OnInconclusive};
 
 /// Backend key → traffic share in percent.
 pub type WeightMap = BTreeMap<String, u64>;
@@ -52,11 +54,11 @@ pub const DEFAULT_POLICY_NAME: &str = "default";
 /// Canary shares of the default policy.
 pub const DEFAULT_STEPS: [i64; 3] = [10, 50, 100];
 /// Bake time of the default policy (and of a policy that sets none).
-pub const DEFAULT_BAKE_TIME: &str = "30s";
+pub const DEFAULT_BAKE_TIME: Duration = Duration::from_secs(30);
 /// What the default policy does when a step fails.
-pub const DEFAULT_ON_FAILURE: &str = "rollback";
+pub const DEFAULT_ON_FAILURE: OnFailure = OnFailure::Rollback;
 /// What the default policy does when a step's analysis is inconclusive.
-pub const DEFAULT_ON_INCONCLUSIVE: &str = "pause";
+pub const DEFAULT_ON_INCONCLUSIVE: OnInconclusive = OnInconclusive::Pause;
 
 /// The policy used for routes no RolloutPolicy selects: steps `[10, 50, 100]`, bake time
 /// `30s`, roll back on failure, pause when inconclusive. Fields a selected policy leaves unset
@@ -64,9 +66,9 @@ pub const DEFAULT_ON_INCONCLUSIVE: &str = "pause";
 pub fn default_policy() -> RolloutPolicySpec {
     RolloutPolicySpec {
         steps: DEFAULT_STEPS.to_vec(),
-        bake_time: Some(DEFAULT_BAKE_TIME.into()),
-        on_failure: Some(DEFAULT_ON_FAILURE.into()),
-        on_inconclusive: Some(DEFAULT_ON_INCONCLUSIVE.into()),
+        bake_time: Some(DEFAULT_BAKE_TIME),
+        on_failure: Some(DEFAULT_ON_FAILURE),
+        on_inconclusive: Some(DEFAULT_ON_INCONCLUSIVE),
         ..RolloutPolicySpec::default()
     }
 }
@@ -79,12 +81,13 @@ pub struct RolloutPlan {
     pub policy: String,
     /// Key of the backend whose share grows the most.
     pub canary: String,
-    /// How long each step bakes before it is judged.
-    pub bake_time: String,
+    /// How long each step bakes before it is judged; written as text (`"30s"`, `"1m"`).
+    #[serde(with = "crate::rollout::duration::text")]
+    pub bake_time: Duration,
     /// What to do when a step fails (`rollback`, `pause`).
-    pub on_failure: String,
+    pub on_failure: OnFailure,
     /// What to do when a step is inconclusive (`pause`, `rollback`, `continue`).
-    pub on_inconclusive: String,
+    pub on_inconclusive: OnInconclusive,
     /// Shares before the rollout (the applied weights).
     pub from: WeightMap,
     /// Shares at each step; the last is the desired split.
@@ -94,24 +97,6 @@ pub struct RolloutPlan {
     /// in place; not shown in plans.
     #[serde(skip)]
     pub splits: Vec<(String, Vec<String>)>,
-}
-
-impl RolloutPlan {
-    /// The rollout that walks back: from the last step through the earlier ones to `from`.
-    /// Policy and canary are kept (the canary is still the backend being judged).
-    #[must_use]
-    pub fn inverse(&self) -> RolloutPlan {
-        let Some((last, earlier)) = self.steps.split_last() else {
-            return self.clone();
-        };
-        let mut steps: Vec<WeightMap> = earlier.iter().rev().cloned().collect();
-        steps.push(self.from.clone());
-        RolloutPlan {
-            from: last.clone(),
-            steps,
-            ..self.clone()
-        }
-    }
 }
 
 /// The canary shares a policy stops at, increasing, each in `1..=100`: its `steps` when it has
@@ -221,15 +206,12 @@ pub fn rollout_steps(
         })
         .collect();
     steps.push(weight_map(changes, |change| change.to.clone()));
-    let or_default = |value: &Option<String>, default: &str| {
-        value.clone().unwrap_or_else(|| default.to_string())
-    };
     Some(RolloutPlan {
         policy: policy_name.to_string(),
         canary,
-        bake_time: or_default(&policy.bake_time, DEFAULT_BAKE_TIME),
-        on_failure: or_default(&policy.on_failure, DEFAULT_ON_FAILURE),
-        on_inconclusive: or_default(&policy.on_inconclusive, DEFAULT_ON_INCONCLUSIVE),
+        bake_time: policy.bake_time.unwrap_or(DEFAULT_BAKE_TIME),
+        on_failure: policy.on_failure.unwrap_or(DEFAULT_ON_FAILURE),
+        on_inconclusive: policy.on_inconclusive.unwrap_or(DEFAULT_ON_INCONCLUSIVE),
         from: weight_map(changes, |change| change.from.clone()),
         steps,
         splits: changes
@@ -520,24 +502,5 @@ mod tests {
             rollout_steps("default", &default_policy(), &malformed),
             None
         );
-    }
-
-    #[test]
-    fn inverse_walks_back_and_inverts_twice_to_itself() {
-        let map = |a: u64, b: u64| WeightMap::from([("a".into(), a), ("b".into(), b)]);
-        let plan = RolloutPlan {
-            policy: "p".into(),
-            canary: "b".into(),
-            bake_time: "30s".into(),
-            on_failure: "rollback".into(),
-            on_inconclusive: "pause".into(),
-            from: map(99, 1),
-            steps: vec![map(90, 10), map(50, 50), map(0, 100)],
-            splits: vec![("rules[0]".into(), vec!["a".into(), "b".into()])],
-        };
-        let back = plan.inverse();
-        assert_eq!(back.from, map(0, 100));
-        assert_eq!(back.steps, vec![map(50, 50), map(90, 10), map(99, 1)]);
-        assert_eq!(back.inverse(), plan);
     }
 }

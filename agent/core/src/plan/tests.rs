@@ -197,9 +197,9 @@ fn networkservices_weight_shift_follows_the_policy_that_names_the_route() {
         &RolloutPlan {
             policy: "target-canary".into(),
             canary: "target-green".into(),
-            bake_time: "1m".into(),
-            on_failure: "rollback".into(),
-            on_inconclusive: "pause".into(),
+            bake_time: std::time::Duration::from_secs(60),
+            on_failure: crate::rollout::OnFailure::Rollback,
+            on_inconclusive: crate::rollout::OnInconclusive::Pause,
             from: weights(&[("target", 99), ("target-green", 1)]),
             steps: vec![
                 weights(&[("target", 90), ("target-green", 10)]),
@@ -237,7 +237,7 @@ fn istio_subset_shift_uses_the_default_policy() {
     assert_eq!(rollout.canary, "reviews/v2");
     assert_eq!(
         (
-            rollout.bake_time.as_str(),
+            crate::rollout::duration::format(rollout.bake_time).as_str(),
             rollout.on_failure.as_str(),
             rollout.on_inconclusive.as_str()
         ),
@@ -347,8 +347,8 @@ fn step_weight_and_max_weight_with_a_label_selector() {
     let applied = store("    - {name: store-v1, weight: 1}\n    - {name: store-v2, weight: 0}\n");
     let rollout = only_rollout(&plan_of(&desired, &applied)).clone();
     assert_eq!(rollout.policy, "store-labels");
-    assert_eq!(rollout.on_failure, "pause");
-    assert_eq!(rollout.bake_time, "30s");
+    assert_eq!(rollout.on_failure.as_str(), "pause");
+    assert_eq!(crate::rollout::duration::format(rollout.bake_time), "30s");
     let canary: Vec<u64> = rollout.steps.iter().map(|s| s["store-v2"]).collect();
     assert_eq!(canary, vec![20, 40, 60, 100]);
     assert!(rollout.steps.iter().all(|s| s.values().sum::<u64>() == 100));
@@ -428,48 +428,6 @@ fn policy_precedence_is_name_then_hostname_then_labels_then_policy_name() {
 }
 
 #[test]
-fn inverse_undoes_and_inverts_twice_to_the_original() {
-    let desired = revision(&[
-        ("a.yaml", &vs("a", "a", 50, 50)),
-        ("b.yaml", &vs("b", "b", 1, 0)),
-        ("t.yaml", &ns_route(0, 100)),
-    ]);
-    let applied = revision(&[
-        ("a.yaml", &vs("a", "a", 90, 10)),
-        ("c.yaml", &vs("c", "c", 1, 0)),
-        (
-            "t.yaml",
-            &ns_route(99, 1).replace("target.meshapps", "t.meshapps"),
-        ),
-    ]);
-    let forward = plan(&desired, &applied);
-    assert_eq!(forward.changes.len(), 4);
-    let back = forward.inverse();
-    assert_eq!(back.inverse(), forward);
-
-    // The inverse is the plan from desired back to applied, but for the direction of diffs
-    // that `similar` might align differently (not here) and the canary, which is kept.
-    let expected = plan(&applied, &desired);
-    let summary = |p: &Plan| {
-        p.changes
-            .iter()
-            .map(|c| (c.action, c.id()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(summary(&back), summary(&expected));
-    assert_eq!(back.summary, expected.summary);
-    for (got, want) in back.changes.iter().zip(&expected.changes) {
-        assert_eq!(got.fields, want.fields);
-        assert_eq!(got.diff, want.diff, "{}", got.name);
-    }
-    let rollout = back.changes.iter().find_map(|c| c.rollout.as_ref());
-    let rollout = rollout.unwrap_or_else(|| panic!("{back:#?}"));
-    assert_eq!(rollout.canary, "a/v2");
-    assert_eq!(rollout.from, weights(&[("a/v1", 50), ("a/v2", 50)]));
-    assert_eq!(rollout.steps, vec![weights(&[("a/v1", 90), ("a/v2", 10)])]);
-}
-
-#[test]
 fn meshcd_kinds_are_not_planned_and_order_is_by_family_kind_namespace_name() {
     let gw = store("    - {name: store-v1}\n");
     let backend = "apiVersion: meshcd.dev/v1alpha1\nkind: Backend\nmetadata: {name: b}\nspec: {endpoints: [{address: 127.0.0.1, port: 8080}]}\n";
@@ -532,8 +490,7 @@ fn vs3(w: [i64; 3]) -> String {
 
 proptest::proptest! {
     /// Whatever the weights: every step is a whole split of 100, the canary only grows, the
-    /// rollout starts at the applied shares and ends at the desired ones, and the plan's inverse
-    /// inverts back to it.
+    /// rollout starts at the applied shares and ends at the desired ones.
     #[test]
     fn rollouts_walk_from_applied_to_desired(
         applied in proptest::array::uniform3(0i64..40),
@@ -545,7 +502,6 @@ proptest::proptest! {
             &format!("  selector: {{routes: [r]}}\n  steps: {steps:?}\n"),
         );
         let plan = plan_of(&format!("{}---\n{policy}", vs3(desired)), &vs3(applied));
-        proptest::prop_assert_eq!(&plan.inverse().inverse(), &plan);
         let percent = |w: [i64; 3]| {
             let total: i64 = w.iter().sum();
             (total > 0).then(|| crate::ir::percentages(&w.map(|v| v as u64)))
@@ -568,16 +524,5 @@ proptest::proptest! {
             proptest::prop_assert!(step[&rollout.canary] > canary);
             canary = step[&rollout.canary];
         }
-    }
-
-    /// Reversing a diff twice gives it back.
-    #[test]
-    fn diffs_reverse_twice_to_themselves(
-        before in proptest::collection::vec("[abc]{1,2}", 0..12),
-        after in proptest::collection::vec("[abc]{1,2}", 0..12),
-    ) {
-        let text = |lines: &[String]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
-        let diff = text::unified(&text(&before), &text(&after), "f.yaml");
-        proptest::prop_assert_eq!(text::reverse(&text::reverse(&diff)), diff);
     }
 }

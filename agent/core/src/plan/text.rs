@@ -1,9 +1,8 @@
-//! Unified text diffs of canonical YAML, and their reversal.
+//! Unified text diffs of canonical YAML.
 //!
 //! Diffs are made with `similar` (Myers, 3 lines of context, headers `a/<file>` and
 //! `b/<file>`) and then normalized so that in every run of changed lines the removed lines come
-//! before the added ones. Reversing a normalized diff swaps `-`/`+` lines and the hunk ranges
-//! and normalizes again, so reversing twice gives back the same text.
+//! before the added ones.
 
 use similar::TextDiff;
 
@@ -17,17 +16,11 @@ pub(crate) fn unified(before: &str, after: &str, file: &str) -> String {
         .context_radius(CONTEXT)
         .header(&format!("a/{file}"), &format!("b/{file}"))
         .to_string();
-    reorder(&diff, false)
+    reorder(&diff)
 }
 
-/// The diff that undoes `diff` (made by [`unified`]).
-pub(crate) fn reverse(diff: &str) -> String {
-    reorder(diff, true)
-}
-
-/// Rewrites a unified diff so every run of changed lines lists removals first; with `flip`,
-/// removals and additions (and the hunk ranges) are swapped first.
-fn reorder(diff: &str, flip: bool) -> String {
+/// Rewrites a unified diff so every run of changed lines lists removals first.
+fn reorder(diff: &str) -> String {
     let mut out = String::with_capacity(diff.len());
     let mut removed: Vec<&str> = Vec::new();
     let mut added: Vec<&str> = Vec::new();
@@ -42,7 +35,7 @@ fn reorder(diff: &str, flip: bool) -> String {
         let (sign, rest) = line.split_at(line.chars().next().map_or(0, char::len_utf8));
         match sign {
             "-" | "+" => {
-                let is_added = (sign == "+") != flip;
+                let is_added = sign == "+";
                 last_was_added = is_added;
                 if is_added {
                     added.push(rest);
@@ -60,11 +53,7 @@ fn reorder(diff: &str, flip: bool) -> String {
             }
             _ => {
                 flush(&mut out, &mut removed, &mut added);
-                if sign == "@" && flip {
-                    out.push_str(&flip_hunk_header(line));
-                } else {
-                    out.push_str(line);
-                }
+                out.push_str(line);
             }
         }
     }
@@ -85,49 +74,32 @@ fn flush<'a>(out: &mut String, removed: &mut Vec<&'a str>, added: &mut Vec<&'a s
     }
 }
 
-/// `@@ -a,b +c,d @@` → `@@ -c,d +a,b @@`; anything else is kept.
-fn flip_hunk_header(line: &str) -> String {
-    let mut parts = line.splitn(4, ' ');
-    let (Some("@@"), Some(old), Some(new), rest) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return line.to_string();
-    };
-    let (Some(old), Some(new)) = (old.strip_prefix('-'), new.strip_prefix('+')) else {
-        return line.to_string();
-    };
-    format!("@@ -{new} +{old} {}", rest.unwrap_or("@@\n"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn whole_file_creation_and_its_reverse() {
+    fn whole_file_creation_and_deletion() {
         let diff = unified("", "a: 1\nb: 2\n", "r.yaml");
         assert_eq!(
             diff,
             "--- a/r.yaml\n+++ b/r.yaml\n@@ -0,0 +1,2 @@\n+a: 1\n+b: 2\n"
         );
         assert_eq!(
-            reverse(&diff),
+            unified("a: 1\nb: 2\n", "", "r.yaml"),
             "--- a/r.yaml\n+++ b/r.yaml\n@@ -1,2 +0,0 @@\n-a: 1\n-b: 2\n"
         );
-        assert_eq!(reverse(&diff), unified("a: 1\nb: 2\n", "", "r.yaml"));
     }
 
     #[test]
-    fn reversing_twice_is_the_identity() {
+    fn removals_come_before_additions() {
         let before = "a: 1\nb: 2\nc: 3\nd: 4\ne: 5\nf: 6\ng: 7\nh: 8\ni: 9\n";
         let after = "a: 1\nb: 20\nc: 3\nd: 4\ne: 5\nf: 6\ng: 7\nh: 8\ni: 9\nj: 10\n";
         let diff = unified(before, after, "x.yaml");
         assert!(diff.contains("-b: 2\n+b: 20\n"), "{diff}");
-        let back = reverse(&diff);
+        let back = unified(after, before, "x.yaml");
         assert!(back.contains("-b: 20\n+b: 2\n"), "{back}");
         assert!(back.contains("-j: 10\n"), "{back}");
-        assert_eq!(back, unified(after, before, "x.yaml"));
-        assert_eq!(reverse(&back), diff);
     }
 
     #[test]

@@ -108,7 +108,9 @@ spec:
         let routes = crate::ir::routes(&loaded.resources);
         let route = &routes[0];
         let policy = |selector: &str| -> RolloutPolicySpec {
-            serde_json::from_str(&format!("{{\"selector\": {selector}}}")).expect("a valid policy")
+            let wire: crate::model::meshcd::RolloutPolicyWire =
+                serde_json::from_str(&format!("{{\"selector\": {selector}}}")).expect("a policy");
+            RolloutPolicySpec::try_from(wire).expect("a valid policy")
         };
         assert!(selects(&policy(r#"{"routes": ["reviews"]}"#), route));
         assert!(selects(&policy(r#"{"routes": ["prod/reviews"]}"#), route));

@@ -31,6 +31,10 @@ use serde::{Deserialize, Serialize};
 
 use super::duration;
 
+mod validate;
+
+pub use validate::{is_http_url, AnalysisProblem};
+
 /// Canary requests a step needs before it can be judged healthy, when `minRequests` is unset.
 pub const DEFAULT_MIN_REQUESTS: u64 = 20;
 /// How often metrics are read during a bake, when `interval` is unset.

@@ -33,12 +33,21 @@
 //! Events that make no sense in a phase (a verdict for a paused rollout, resume of a running
 //! one) change nothing and return no effects; [`Rollout::on`] says so with `Err`.
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
+use super::actions::{OnFailure, OnInconclusive};
 use super::judge::{ConditionReport, Judgement, Verdict};
+use crate::model::ResourceId;
 use crate::plan::{RolloutPlan, WeightMap};
 
 /// Where a rollout is.
+///
+/// Persisted rollouts spell it in camelCase (`rollingBack`, the derived serde); users, progress
+/// events and the daemon's API see the kebab-case name of [`Phase::as_str`] (`rolling-back`),
+/// which [`FromStr`] reads and [`shown`] (de)serializes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Phase {
@@ -62,6 +71,16 @@ impl Phase {
         matches!(self, Phase::Promoted | Phase::RolledBack)
     }
 
+    /// Every phase, in the order a rollout meets them.
+    pub const ALL: [Phase; 6] = [
+        Phase::Pending,
+        Phase::Progressing,
+        Phase::Paused,
+        Phase::RollingBack,
+        Phase::Promoted,
+        Phase::RolledBack,
+    ];
+
     /// The name as shown to users.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,6 +91,51 @@ impl Phase {
             Phase::Promoted => "promoted",
             Phase::RolledBack => "rolled-back",
         }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A text that is not a phase's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a rollout phase (pending, progressing, paused, rolling-back, promoted, \
+     rolled-back)"
+)]
+pub struct UnknownPhase(pub String);
+
+impl FromStr for Phase {
+    type Err = UnknownPhase;
+
+    /// Reads the name [`Phase::as_str`] gives (`rolling-back`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Phase::ALL
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .ok_or_else(|| UnknownPhase(text.to_string()))
+    }
+}
+
+/// Serde of a [`Phase`] as users see it (`"rolling-back"`), for progress events and the
+/// daemon's API: `#[serde(with = "meshcd_core::rollout::machine::shown")]`.
+pub mod shown {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Phase;
+
+    /// Writes [`Phase::as_str`].
+    pub fn serialize<S: Serializer>(phase: &Phase, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(phase.as_str())
+    }
+
+    /// Reads what [`serialize`] writes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Phase, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -172,8 +236,9 @@ pub const LOG_LIMIT: usize = 64;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Rollout {
-    /// The route (for Envoy, the virtual host name `Kind/namespace/name`).
-    pub route: String,
+    /// The route (for Envoy, its virtual host is named by this id); a string on the wire
+    /// (`HTTPRoute/web/web`).
+    pub route: ResourceId,
     /// The commit whose weights the rollout moves towards.
     pub commit: String,
     /// From, steps, policy, canary, bake time and failure actions.
@@ -220,9 +285,9 @@ pub struct Rollout {
 #[error("{route} is {phase}: cannot {what}")]
 pub struct NotNow {
     /// The route.
-    pub route: String,
+    pub route: ResourceId,
     /// Its phase.
-    pub phase: &'static str,
+    pub phase: Phase,
     /// The event.
     pub what: String,
 }
@@ -231,14 +296,14 @@ impl Rollout {
     /// A pending rollout of `route` towards `commit`'s weights. `plan.steps` must not be empty
     /// (a plan from [`crate::plan::rollout_steps`] never is).
     pub fn new(
-        route: impl Into<String>,
+        route: ResourceId,
         commit: impl Into<String>,
         plan: RolloutPlan,
         splits: Vec<(String, Vec<String>)>,
         now_ms: u64,
     ) -> Rollout {
         Rollout {
-            route: route.into(),
+            route,
             commit: commit.into(),
             want: plan.from.clone(),
             plan,
@@ -375,7 +440,7 @@ impl Rollout {
             (phase, event) => {
                 return Err(NotNow {
                     route: self.route.clone(),
-                    phase: phase.as_str(),
+                    phase,
                     what: describe(&event),
                 })
             }
@@ -412,21 +477,20 @@ impl Rollout {
             Verdict::Healthy => self.step_passed(now_ms, &judgement.reason),
             Verdict::Failed => {
                 let reason = format!("step {} failed: {}", self.step + 1, judgement.reason);
-                if self.plan.on_failure == "pause" {
-                    self.pause_at_last_good(now_ms, reason)
-                } else {
-                    self.roll_back(now_ms, reason)
+                match self.plan.on_failure {
+                    OnFailure::Pause => self.pause_at_last_good(now_ms, reason),
+                    OnFailure::Rollback => self.roll_back(now_ms, reason),
                 }
             }
             Verdict::Inconclusive => {
                 let reason = format!("step {} inconclusive: {}", self.step + 1, judgement.reason);
-                match self.plan.on_inconclusive.as_str() {
-                    "rollback" => self.roll_back(now_ms, reason),
-                    "continue" => {
+                match self.plan.on_inconclusive {
+                    OnInconclusive::Rollback => self.roll_back(now_ms, reason),
+                    OnInconclusive::Continue => {
                         self.note(now_ms, format!("{reason}; continuing (onInconclusive)"));
                         self.step_passed(now_ms, "inconclusive, continued")
                     }
-                    _ => {
+                    OnInconclusive::Pause => {
                         self.phase = Phase::Paused;
                         self.note(now_ms, reason.clone());
                         self.reason = Some(reason);

@@ -5,6 +5,7 @@
 //! [`sample::Counters`] read by a provider into [`judge::judge`], and events into
 //! [`machine::Rollout::on`], and carries out the [`machine::Effect`]s that come back.
 
+pub mod actions;
 pub mod analysis;
 pub mod duration;
 pub mod judge;
@@ -12,6 +13,7 @@ pub mod machine;
 pub mod sample;
 pub mod stats;
 
+pub use actions::{OnFailure, OnInconclusive};
 pub use analysis::{AnalysisSpec, Provider};
 pub use judge::{judge, ConditionReport, Judgement, Verdict};
 pub use sample::{Counters, Histogram, Sample};

@@ -1,8 +1,8 @@
-//! Statistics for the judge: a confidence bound for fail-fast, percentiles and "at most" counts
-//! from latency histograms, and one-sided tests of a canary against the stable backends.
+//! Statistics for the judge: an exact confidence bound for fail-fast, percentiles and "at most"
+//! counts from latency histograms, and one-sided tests of a canary against the stable backends.
 //!
-//! Everything is computed from counts (requests, failures, histogram buckets); the normal and
-//! hypergeometric distributions come from `statrs`. Each test answers one-sided questions
+//! Everything is computed from counts (requests, failures, histogram buckets); the Beta, normal
+//! and hypergeometric distributions come from `statrs`. Each test answers one-sided questions
 //! ("is the canary *worse*?"), since a canary better than stable is never a reason to stop.
 
 use statrs::distribution::{ContinuousCDF, DiscreteCDF, Hypergeometric, Normal};
@@ -18,43 +18,16 @@ fn standard_normal() -> Normal {
     Normal::standard()
 }
 
-/// The one-sided z quantile for `confidence`, clamped to [0.5, 1 − 1e-12] (a NaN is taken as
-/// 0.5): 2.326 for 0.99, 1.645 for 0.95, 0 for 0.5.
-fn z_for(confidence: f64) -> f64 {
-    let confidence = if confidence.is_nan() {
-        0.5
-    } else {
-        confidence.clamp(0.5, 1.0 - 1e-12)
-    };
-    standard_normal().inverse_cdf(confidence)
-}
-
-/// The one-sided upper confidence bound of a binomial proportion (Wilson score interval): with
-/// probability `confidence`, the true success rate is at most this, given `successes` out of
-/// `n` trials.
-///
-/// With `z` the one-sided normal quantile of `confidence` and `p = successes / n`:
-///
-/// ```text
-/// upper = (p + z²/2n + z·sqrt(p(1−p)/n + z²/4n²)) / (1 + z²/n)
-/// ```
-///
-/// `1.0` without trials or when every trial succeeded (no evidence against any rate);
-/// `successes` above `n` count as `n`. The judge fails a step fast when this bound is below
-/// the required rate: even the most optimistic plausible rate is not enough.
-pub fn wilson_upper(successes: u64, n: u64, confidence: f64) -> f64 {
-    wilson_upper_impl(successes, n, confidence)
-}
-
 /// The exact (Clopper-Pearson) one-sided upper confidence bound of a binomial proportion:
 /// with probability `confidence` the true success rate is at most this, given `successes` out
 /// of `n`. It is the `confidence` quantile of Beta(successes + 1, n − successes), i.e. the
 /// rate `p` at which seeing `successes` or fewer has probability `1 − confidence`.
 ///
-/// The judge's fail-fast uses it rather than [`wilson_upper`], which is too bold for small
-/// counts: at 99 % confidence, one failed request alone never fails a step that requires 99 %
-/// (`0 of 1`: bound exactly 0.99), two failures in the first two do (`0 of 2`: bound
-/// `1 − 0.01^(1/2) = 0.9`), and one failure in 13 requests does not (Wilson would say so).
+/// The judge's fail-fast uses it because it is exact for small counts, where the Wilson score
+/// bound is too bold: at 99 % confidence, one failed request alone never fails a step that
+/// requires 99 % (`0 of 1`: bound exactly 0.99), two failures in the first two do (`0 of 2`:
+/// bound `1 − 0.01^(1/2) = 0.9`), and one failure in 13 requests does not (Wilson would say
+/// so).
 ///
 /// `1.0` without trials or when every trial succeeded.
 pub fn exact_upper(successes: u64, n: u64, confidence: f64) -> f64 {
@@ -64,25 +37,9 @@ pub fn exact_upper(successes: u64, n: u64, confidence: f64) -> f64 {
     }
     let confidence = confidence.clamp(0.5, 1.0 - 1e-12);
     match statrs::distribution::Beta::new((successes + 1) as f64, (n - successes) as f64) {
-        Ok(beta) => {
-            use statrs::distribution::ContinuousCDF;
-            beta.inverse_cdf(confidence).clamp(0.0, 1.0)
-        }
+        Ok(beta) => beta.inverse_cdf(confidence).clamp(0.0, 1.0),
         Err(_) => 1.0,
     }
-}
-
-fn wilson_upper_impl(successes: u64, n: u64, confidence: f64) -> f64 {
-    if n == 0 || successes >= n {
-        return 1.0;
-    }
-    let n_f = n as f64;
-    let p = successes as f64 / n_f;
-    let z = z_for(confidence);
-    let z2 = z * z;
-    let centre = p + z2 / (2.0 * n_f);
-    let spread = z * (p * (1.0 - p) / n_f + z2 / (4.0 * n_f * n_f)).sqrt();
-    ((centre + spread) / (1.0 + z2 / n_f)).clamp(0.0, 1.0)
 }
 
 /// True when the histogram has the shape [`Histogram`] documents: one more count than bounds.
@@ -321,39 +278,6 @@ mod tests {
     }
 
     #[test]
-    fn wilson_upper_matches_the_closed_form() {
-        // 0 successes of n: the formula reduces to z²/(n+z²); z(0.99) = 2.3263.
-        let z2 = 2.326_347_874_040_841_f64.powi(2);
-        assert!(close(wilson_upper(0, 3, 0.99), z2 / (3.0 + z2), 1e-12));
-        // 50 of 100 at 95 % (z = 1.644854, z² = 2.705543): (0.5 + z²/200 + z·sqrt(0.0025 +
-        // z²/40000)) / (1 + z²/100) = (0.513528 + 0.083348) / 1.027055 = 0.581152.
-        assert!(close(wilson_upper(50, 100, 0.95), 0.581_152, 1e-5));
-        // At confidence 0.5 (z = 0) the bound is the observed rate.
-        assert!(close(wilson_upper(30, 40, 0.5), 0.75, 1e-12));
-    }
-
-    #[test]
-    fn wilson_upper_edges() {
-        assert_eq!(wilson_upper(0, 0, 0.99), 1.0);
-        assert_eq!(wilson_upper(10, 10, 0.99), 1.0);
-        assert_eq!(wilson_upper(12, 10, 0.99), 1.0);
-        // Out-of-range confidence clamps instead of producing NaN.
-        assert!(wilson_upper(5, 10, 1.0).is_finite());
-        assert!(close(wilson_upper(5, 10, 0.1), 0.5, 1e-12));
-        assert!(close(wilson_upper(5, 10, f64::NAN), 0.5, 1e-12));
-    }
-
-    #[test]
-    fn wilson_upper_decides_the_fail_fast_examples() {
-        // 3 failures of 3 at 99 % confidence: bound 0.643, far below 99 %.
-        assert!(wilson_upper(0, 3, 0.99) < 0.99);
-        // 1 failure in 100: p = 0.99, the bound is above it.
-        assert!(wilson_upper(99, 100, 0.99) > 0.99);
-        // 1 failure in 4 (75 %): bound ≈ 0.97, below 99 %.
-        assert!(wilson_upper(3, 4, 0.99) < 0.99);
-    }
-
-    #[test]
     fn quantile_interpolates_inside_the_bucket() {
         let h = hist(&[10.0, 100.0, 1000.0], &[50, 40, 10, 0]);
         // Rank 50 of 100 is the last request of the first bucket: its upper edge.
@@ -523,17 +447,17 @@ mod tests {
 
     proptest! {
         #[test]
-        fn wilson_upper_bounds_the_observed_rate(
+        fn the_exact_bound_bounds_the_observed_rate(
             n in 1u64..5000,
             share in 0.0f64..=1.0,
             confidence in 0.5f64..0.9999,
         ) {
             let successes = (share * n as f64).round() as u64;
-            let upper = wilson_upper(successes, n, confidence);
+            let upper = exact_upper(successes, n, confidence);
             prop_assert!(upper <= 1.0);
             prop_assert!(upper + 1e-12 >= successes as f64 / n as f64);
             // More confidence, a wider (higher) bound.
-            prop_assert!(wilson_upper(successes, n, (confidence + 1.0) / 2.0) + 1e-12 >= upper);
+            prop_assert!(exact_upper(successes, n, (confidence + 1.0) / 2.0) + 1e-12 >= upper);
         }
 
         #[test]

@@ -107,7 +107,7 @@ pub fn admit(facts: &Admission<'_>) -> Option<Hold> {
                 c.id().to_string() == h.resource
                     && c.rollout
                         .as_ref()
-                        .is_some_and(|r| facts.rollouts.continues(&h.resource, r))
+                        .is_some_and(|r| facts.rollouts.continues(&c.id(), r))
             });
             !ongoing
         })

@@ -1,6 +1,7 @@
 //! The one-line messages a reconcile reports (status API, audit log, `meshcd apply`), written
 //! for people: short commit ids, rounded durations, a few names rather than all.
 
+use meshcd_core::model::ResourceId;
 use meshcd_core::plan::{Change, Plan};
 
 use crate::source::short_commit;
@@ -26,7 +27,7 @@ pub fn kept(kept: &[Change]) -> String {
 }
 
 /// `; Kind/ns/name held at its earlier weights (why)` for each rolled-back route.
-pub fn held(rolled_back: &[(String, String)]) -> String {
+pub fn held(rolled_back: &[(ResourceId, String)]) -> String {
     rolled_back
         .iter()
         .map(|(route, why)| format!("; {route} held at its earlier weights ({why})"))
@@ -74,7 +75,7 @@ pub struct Applied<'a> {
     /// Rollouts not ended.
     pub rollouts: usize,
     /// Rolled-back routes held at their earlier weights.
-    pub rolled_back: &'a [(String, String)],
+    pub rolled_back: &'a [(ResourceId, String)],
     /// Deletions kept back.
     pub kept: &'a [Change],
 }

@@ -276,8 +276,7 @@ impl<T: Target> Inner<T> {
             if desired.windows.is_empty() {
                 return None;
             }
-            let id = meshcd_core::envoy::parse_vhost_name(route)?;
-            let resource = desired.loaded.resources.iter().find(|r| r.id == id)?;
+            let resource = desired.loaded.resources.iter().find(|r| r.id == *route)?;
             let state = desired
                 .windows
                 .state(&meshcd_core::ir::route(resource)?, Utc::now());
@@ -410,9 +409,8 @@ impl<T: Target> Inner<T> {
             == Some(&desired.commit);
         // A weight drift of the recorded commit starts a rollout back only with selfHeal: with
         // it off, drift is reported and left alone.
-        let (moves, touched) = moves_of(&full, |change| {
-            change.kind.is_route().then(|| change.id().to_string())
-        });
+        let (moves, touched) =
+            moves_of(&full, |change| change.kind.is_route().then(|| change.id()));
         let view = self
             .rollouts
             .sync(SyncRequest {

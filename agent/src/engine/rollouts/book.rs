@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshcd_core::model::meshcd::Hook;
+use meshcd_core::model::ResourceId;
 use meshcd_core::plan::{Plan, RolloutPlan, WeightMap};
 use meshcd_core::rollout::analysis::QuerySpec;
 use meshcd_core::rollout::judge::QueryValue;
 use meshcd_core::rollout::judge::{judge, Observation};
 use meshcd_core::rollout::machine::{Effect, Event, Gate, HookKind, Phase, Rollout};
-use meshcd_core::rollout::{Counters, Judgement, Provider, Sample, Verdict};
+use meshcd_core::rollout::{Counters, Judgement, OnInconclusive, Provider, Sample, Verdict};
 use meshcd_core::Loaded;
 
 use super::events::RolloutEvent;
@@ -27,7 +28,7 @@ use crate::targets::MetricNames;
 
 /// Weights to put on top of the desired configuration: the route, its moving splits (rule and
 /// backend keys), and the weights.
-pub type Override = (String, Vec<(String, Vec<String>)>, WeightMap);
+pub type Override = (ResourceId, Vec<(String, Vec<String>)>, WeightMap);
 
 /// How long a terminal rollout stays in the book (and in `meshcd status`) after it ended.
 const KEEP_FINISHED: Duration = Duration::from_secs(600);
@@ -54,9 +55,9 @@ pub enum GateError {
 #[derive(Debug)]
 pub enum Work {
     /// Write the rollout's state machine to the store.
-    Persist(String, Box<Rollout>),
+    Persist(ResourceId, Box<Rollout>),
     /// Delete the rollout of a route from the store.
-    Forget(String),
+    Forget(ResourceId),
     /// Append to the audit log.
     Audit(Box<AuditEntry>),
     /// Mark a commit failed (a rolled-back rollout).
@@ -81,7 +82,7 @@ pub enum Work {
 #[derive(Debug)]
 pub struct Call {
     /// The route.
-    pub route: String,
+    pub route: ResourceId,
     /// Its epoch when the call was asked for (a later answer for another epoch is dropped).
     pub epoch: u64,
     /// Which hooks.
@@ -98,7 +99,7 @@ pub struct Call {
 #[derive(Debug)]
 pub struct Reading {
     /// The route.
-    pub route: String,
+    pub route: ResourceId,
     /// Its epoch when the reading was asked for.
     pub epoch: u64,
     /// Where the metrics come from (`None`: they cannot be read).
@@ -122,13 +123,13 @@ pub struct Readout {
 pub struct Book {
     target: String,
     admin_url: Option<String>,
-    rollouts: BTreeMap<String, Entry>,
+    rollouts: BTreeMap<ResourceId, Entry>,
     /// Bumped whenever some rollout asks the target for new weights.
     generation: u64,
     /// Effects to carry out, in order.
     outbox: Vec<Work>,
     /// Routes whose rollout changed since the last [`Book::take_changed`].
-    changed: Vec<String>,
+    changed: Vec<ResourceId>,
     recovered: bool,
 }
 
@@ -224,7 +225,8 @@ impl Book {
             return;
         }
         self.recovered = true;
-        for (route, rollout) in stored {
+        for (_, rollout) in stored {
+            let route = rollout.route.clone();
             if rollout.phase.is_terminal() {
                 // Kept for the hold of a rolled-back route; dropped when its commit is gone.
                 if rollout.phase == Phase::RolledBack {
@@ -250,13 +252,13 @@ impl Book {
     pub fn sync(
         &mut self,
         commit: &str,
-        moves: &BTreeMap<String, RolloutPlan>,
-        touched: &[String],
+        moves: &BTreeMap<ResourceId, RolloutPlan>,
+        touched: &[ResourceId],
         loaded: &Loaded,
         names: MetricNames<'_>,
         start_new: bool,
     ) {
-        let routes: Vec<String> = self.rollouts.keys().cloned().collect();
+        let routes: Vec<ResourceId> = self.rollouts.keys().cloned().collect();
         for route in routes {
             let Some(entry) = self.rollouts.get_mut(&route) else {
                 continue;
@@ -320,7 +322,7 @@ impl Book {
 
     /// Drops a rollout whose weights cannot be put into the configuration any more (the route
     /// changed shape); the desired route is then applied as it is.
-    pub fn abandon(&mut self, route: &str, why: &str) {
+    pub fn abandon(&mut self, route: &ResourceId, why: &str) {
         if self.rollouts.contains_key(route) {
             tracing::warn!(%route, "rollout dropped: {why}");
             self.remove(route, Some(&format!("dropped: {why}")));
@@ -330,7 +332,7 @@ impl Book {
     /// The target confirmed the weights published at `generation`: every rollout that waited
     /// for weights asked for at or before it takes `Applied`.
     pub fn applied(&mut self, generation: u64) {
-        let confirmed: Vec<String> = self
+        let confirmed: Vec<ResourceId> = self
             .rollouts
             .iter()
             .filter(|(_, e)| e.tracked.pending_apply && e.want_generation <= generation)
@@ -353,7 +355,7 @@ impl Book {
                     || e.tracked.rollout.phase == Phase::RolledBack
             })
         });
-        let due: Vec<String> = self
+        let due: Vec<ResourceId> = self
             .rollouts
             .iter()
             .filter(|(_, e)| {
@@ -382,7 +384,7 @@ impl Book {
         let entry = self
             .rollouts
             .get(&route)
-            .ok_or_else(|| GateError::NotFound(route.clone()))?;
+            .ok_or_else(|| GateError::NotFound(route.to_string()))?;
         // Tried on a copy first, so a refused gate is an error and changes nothing.
         if let Err(e) = entry
             .tracked
@@ -398,7 +400,7 @@ impl Book {
     }
 
     /// The pre-step hooks of `call` answered 2xx: the step goes on.
-    pub fn hooks_passed(&mut self, route: &str, epoch: u64, rest: Vec<Effect>) {
+    pub fn hooks_passed(&mut self, route: &ResourceId, epoch: u64, rest: Vec<Effect>) {
         if let Some(entry) = self.current(route, epoch) {
             entry.busy = false;
             self.effects(route, rest);
@@ -406,7 +408,7 @@ impl Book {
     }
 
     /// A pre-step hook refused: the rollout halts (see [`Event::HookFailed`]).
-    pub fn hooks_failed(&mut self, route: &str, epoch: u64, why: String) {
+    pub fn hooks_failed(&mut self, route: &ResourceId, epoch: u64, why: String) {
         if let Some(entry) = self.current(route, epoch) {
             entry.busy = false;
             self.event(route, Event::HookFailed(why));
@@ -414,7 +416,7 @@ impl Book {
     }
 
     /// The counters a step starts from were read (or not: the first reading then serves).
-    pub fn baseline_read(&mut self, route: &str, epoch: u64, readout: Readout) {
+    pub fn baseline_read(&mut self, route: &ResourceId, epoch: u64, readout: Readout) {
         if let Some(entry) = self.current(route, epoch) {
             entry.busy = false;
             entry.tracked.baseline = readout.counters;
@@ -427,10 +429,10 @@ impl Book {
     /// passed then waits at its weights until the window opens; failures never wait.
     pub fn measured(
         &mut self,
-        route: &str,
+        route: &ResourceId,
         epoch: u64,
         readout: Readout,
-        closed: impl Fn(&str) -> Option<String>,
+        closed: impl Fn(&ResourceId) -> Option<String>,
     ) {
         let Some(entry) = self.current(route, epoch) else {
             return;
@@ -441,7 +443,9 @@ impl Book {
         };
         let advances = match judgement.verdict {
             Verdict::Healthy => true,
-            Verdict::Inconclusive => entry.tracked.rollout.plan.on_inconclusive == "continue",
+            Verdict::Inconclusive => {
+                entry.tracked.rollout.plan.on_inconclusive == OnInconclusive::Continue
+            }
             _ => false,
         };
         let waiting = if advances { closed(route) } else { None };
@@ -449,24 +453,28 @@ impl Book {
         if let Some(why) = waiting {
             entry.tracked.rollout.conditions = judgement.conditions.clone();
             tracing::info!(%route, "step passed; the next waits for a change window: {why}");
-            self.changed.push(route.to_string());
+            self.changed.push(route.clone());
             return;
         }
         self.event(route, Event::Judged(judgement));
     }
 
-    fn current(&mut self, route: &str, epoch: u64) -> Option<&mut Entry> {
+    fn current(&mut self, route: &ResourceId, epoch: u64) -> Option<&mut Entry> {
         self.rollouts.get_mut(route).filter(|e| e.epoch == epoch)
     }
 
-    fn resolve(&self, name: &str) -> Result<String, GateError> {
-        if self.rollouts.contains_key(name) {
-            return Ok(name.to_string());
+    fn resolve(&self, name: &str) -> Result<ResourceId, GateError> {
+        if let Some(route) = name
+            .parse::<ResourceId>()
+            .ok()
+            .filter(|route| self.rollouts.contains_key(route))
+        {
+            return Ok(route);
         }
-        let matches: Vec<&String> = self
+        let matches: Vec<&ResourceId> = self
             .rollouts
             .keys()
-            .filter(|route| route.ends_with(&format!("/{name}")))
+            .filter(|route| route.answers_to(name))
             .collect();
         match matches.as_slice() {
             [] => Err(GateError::NotFound(name.to_string())),
@@ -474,7 +482,7 @@ impl Book {
             many => Err(GateError::Ambiguous(
                 name.to_string(),
                 many.iter()
-                    .map(|s| s.as_str())
+                    .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
             )),
@@ -511,9 +519,9 @@ impl Book {
         );
     }
 
-    fn remove(&mut self, route: &str, message: Option<&str>) {
+    fn remove(&mut self, route: &ResourceId, message: Option<&str>) {
         if let Some(entry) = self.rollouts.remove(route) {
-            self.outbox.push(Work::Forget(route.to_string()));
+            self.outbox.push(Work::Forget(route.clone()));
             if let Some(message) = message {
                 self.audit(
                     &entry.tracked.rollout,
@@ -525,7 +533,7 @@ impl Book {
     }
 
     /// Feeds `event` to the rollout of `route`, persists, and queues the effects.
-    fn event(&mut self, route: &str, event: Event) {
+    fn event(&mut self, route: &ResourceId, event: Event) {
         let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
@@ -538,7 +546,7 @@ impl Book {
         };
         entry.epoch += 1;
         entry.busy = false;
-        self.changed.push(route.to_string());
+        self.changed.push(route.clone());
         // Persist before carrying out: a crash from here on finds the intent.
         self.persist(route);
         self.effects(route, effects);
@@ -546,7 +554,7 @@ impl Book {
 
     /// Queues `effects` of the rollout of `route`, in order. A pre-step hook call stops the
     /// queue: what follows waits for its answer.
-    fn effects(&mut self, route: &str, effects: Vec<Effect>) {
+    fn effects(&mut self, route: &ResourceId, effects: Vec<Effect>) {
         let mut effects = effects.into_iter();
         while let Some(effect) = effects.next() {
             match effect {
@@ -587,17 +595,17 @@ impl Book {
         }
     }
 
-    fn persist(&mut self, route: &str) {
+    fn persist(&mut self, route: &ResourceId) {
         if let Some(entry) = self.rollouts.get(route) {
             self.outbox.push(Work::Persist(
-                route.to_string(),
+                route.clone(),
                 Box::new(entry.tracked.rollout.clone()),
             ));
         }
     }
 
     /// The hooks of `kind` of a route, or `None` when it has none.
-    fn call(&self, route: &str, kind: HookKind) -> Option<Call> {
+    fn call(&self, route: &ResourceId, kind: HookKind) -> Option<Call> {
         let entry = self.rollouts.get(route)?;
         let hooks = match kind {
             HookKind::PreStep => &entry.tracked.hooks.pre_step,
@@ -605,7 +613,7 @@ impl Book {
             HookKind::OnRollback => &entry.tracked.hooks.on_rollback,
         };
         (!hooks.is_empty()).then(|| Call {
-            route: route.to_string(),
+            route: route.clone(),
             epoch: entry.epoch,
             kind,
             hooks: hooks.clone(),
@@ -614,7 +622,7 @@ impl Book {
         })
     }
 
-    fn ask_baseline(&mut self, route: &str) {
+    fn ask_baseline(&mut self, route: &ResourceId) {
         let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
@@ -625,7 +633,7 @@ impl Book {
         }
         entry.busy = true;
         self.outbox.push(Work::Baseline(Reading {
-            route: route.to_string(),
+            route: route.clone(),
             epoch: entry.epoch,
             source: entry.source.clone(),
             backends: entry.tracked.backends(),
@@ -633,7 +641,7 @@ impl Book {
         }));
     }
 
-    fn ask_measure(&mut self, route: &str, now: Instant) {
+    fn ask_measure(&mut self, route: &ResourceId, now: Instant) {
         let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
@@ -641,19 +649,18 @@ impl Book {
         tracked.next_check = now + tracked.analysis.interval();
         let elapsed = Duration::from_millis(now_ms().saturating_sub(tracked.rollout.since_ms));
         let queries = (!tracked.analysis.queries.is_empty()).then(|| {
-            let (namespace, name) = split_route(route);
             let vars = TemplateVars {
                 canary: tracked.canary.clone(),
                 stable: tracked.stable.clone(),
-                route: name,
-                namespace,
+                route: route.name.clone(),
+                namespace: route.namespace.clone(),
                 window: elapsed,
             };
             (tracked.analysis.queries.clone(), vars)
         });
         entry.busy = true;
         self.outbox.push(Work::Measure(Reading {
-            route: route.to_string(),
+            route: route.clone(),
             epoch: entry.epoch,
             source: entry.source.clone(),
             backends: entry.tracked.backends(),
@@ -661,7 +668,7 @@ impl Book {
         }));
     }
 
-    fn finished(&mut self, route: &str, phase: Phase) {
+    fn finished(&mut self, route: &ResourceId, phase: Phase) {
         let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
@@ -692,7 +699,7 @@ impl Book {
     fn audit(&mut self, rollout: &Rollout, action: AuditAction, message: &str) {
         let mut entry = AuditEntry::new(&self.target, action);
         entry.commit = rollout.commit.clone();
-        entry.resources = vec![rollout.route.clone()];
+        entry.resources = vec![rollout.route.to_string()];
         entry.message = message.to_string();
         self.outbox.push(Work::Audit(Box::new(entry)));
     }
@@ -761,22 +768,12 @@ fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
 }
 
-/// `(namespace, name)` of a route id `Kind/ns/name` or `Kind/name`.
-fn split_route(route: &str) -> (String, String) {
-    let parts: Vec<&str> = route.split('/').collect();
-    match parts.as_slice() {
-        [_, ns, name] => (ns.to_string(), name.to_string()),
-        [_, name] => (String::new(), name.to_string()),
-        _ => (String::new(), route.to_string()),
-    }
-}
-
 /// The weight moves and touched routes of a plan, keyed by route (`vhost_of` names the route of
 /// a change, or `None` for changes that are not routes).
 pub fn moves_of(
     plan: &Plan,
-    vhost_of: impl Fn(&meshcd_core::plan::Change) -> Option<String>,
-) -> (BTreeMap<String, RolloutPlan>, Vec<String>) {
+    vhost_of: impl Fn(&meshcd_core::plan::Change) -> Option<ResourceId>,
+) -> (BTreeMap<ResourceId, RolloutPlan>, Vec<ResourceId>) {
     let mut moves = BTreeMap::new();
     let mut touched = Vec::new();
     for change in &plan.changes {

@@ -19,6 +19,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use meshcd_core::model::ResourceId;
 use meshcd_core::rollout::machine::{Effect, Gate, Phase, Rollout};
 use meshcd_core::Loaded;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -32,10 +33,11 @@ use crate::store::Store;
 use meshcd_core::plan::RolloutPlan;
 
 /// Maps a rollout's backend keys to metric names (see [`crate::targets::MetricNames`]).
-pub type Names = Arc<dyn Fn(&str, &[(String, Vec<String>)]) -> Vec<(String, String)> + Send + Sync>;
+pub type Names =
+    Arc<dyn Fn(&ResourceId, &[(String, Vec<String>)]) -> Vec<(String, String)> + Send + Sync>;
 
 /// Whether a change window holds a route back now, and why.
-pub type Closed = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub type Closed = Arc<dyn Fn(&ResourceId) -> Option<String> + Send + Sync>;
 
 /// A handle on the rollout driver of one target.
 #[derive(Clone)]
@@ -56,9 +58,9 @@ pub struct SyncRequest {
     /// The desired commit.
     pub commit: String,
     /// Weight moves by route.
-    pub moves: std::collections::BTreeMap<String, RolloutPlan>,
+    pub moves: std::collections::BTreeMap<ResourceId, RolloutPlan>,
     /// Every route the plan changes.
-    pub touched: Vec<String>,
+    pub touched: Vec<ResourceId>,
     /// The revision (its RolloutPolicies give analysis and hooks).
     pub loaded: Arc<Loaded>,
     /// Metric names of backends.
@@ -75,7 +77,7 @@ enum Command {
     },
     Sync(Box<SyncRequest>, oneshot::Sender<Arc<View>>),
     Abandon {
-        route: String,
+        route: ResourceId,
         why: String,
         reply: oneshot::Sender<Arc<View>>,
     },
@@ -90,18 +92,18 @@ enum Command {
 
 enum Done {
     PreStep {
-        route: String,
+        route: ResourceId,
         epoch: u64,
         result: Result<(), String>,
         rest: Vec<Effect>,
     },
     Baseline {
-        route: String,
+        route: ResourceId,
         epoch: u64,
         readout: Readout,
     },
     Measured {
-        route: String,
+        route: ResourceId,
         epoch: u64,
         readout: Readout,
     },
@@ -164,9 +166,9 @@ impl Rollouts {
     }
 
     /// Drops the rollout of a route whose weights no longer fit it.
-    pub async fn abandon(&self, route: &str, why: &str) -> Arc<View> {
+    pub async fn abandon(&self, route: &ResourceId, why: &str) -> Arc<View> {
         self.ask(|reply| Command::Abandon {
-            route: route.to_string(),
+            route: route.clone(),
             why: why.to_string(),
             reply,
         })
@@ -370,7 +372,7 @@ impl Driver {
             match work {
                 Work::Persist(route, rollout) => {
                     let (store, target) = (self.store.clone(), self.target.clone());
-                    let key = route.clone();
+                    let key = route.to_string();
                     let written = tokio::task::spawn_blocking(move || {
                         store.put_rollout(&target, &key, &rollout)
                     })
@@ -381,8 +383,9 @@ impl Driver {
                 }
                 Work::Forget(route) => {
                     let (store, target) = (self.store.clone(), self.target.clone());
+                    let key = route.to_string();
                     let _ =
-                        tokio::task::spawn_blocking(move || store.delete_rollout(&target, &route))
+                        tokio::task::spawn_blocking(move || store.delete_rollout(&target, &key))
                             .await;
                 }
                 Work::Audit(entry) => {

@@ -1,9 +1,10 @@
 //! Rollout events: what `meshcd apply --format json` prints line by line, what
 //! `meshcd status --watch` draws, and what hooks receive.
 
+use meshcd_core::model::ResourceId;
 use meshcd_core::plan::WeightMap;
 use meshcd_core::rollout::duration;
-use meshcd_core::rollout::machine::{LogEntry, Rollout};
+use meshcd_core::rollout::machine::{LogEntry, Phase, Rollout};
 use meshcd_core::rollout::ConditionReport;
 use serde::{Deserialize, Serialize};
 
@@ -11,14 +12,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutEvent {
-    /// The route.
-    pub route: String,
+    /// The route (`HTTPRoute/web/web` on the wire).
+    pub route: ResourceId,
     /// The commit the rollout moves towards.
     pub commit: String,
     /// The RolloutPolicy (or `default`).
     pub policy: String,
-    /// `pending`, `progressing`, `paused`, `rolling-back`, `promoted`, `rolled-back`.
-    pub phase: String,
+    /// Where the rollout is; on the wire `pending`, `progressing`, `paused`, `rolling-back`,
+    /// `promoted` or `rolled-back`.
+    #[serde(with = "meshcd_core::rollout::machine::shown")]
+    pub phase: Phase,
     /// Current step, 1-based.
     pub step: usize,
     /// Number of steps.
@@ -57,7 +60,7 @@ impl RolloutEvent {
             route: rollout.route.clone(),
             commit: rollout.commit.clone(),
             policy: rollout.plan.policy.clone(),
-            phase: rollout.phase.as_str().to_string(),
+            phase: rollout.phase,
             step: rollout.step + 1,
             steps: rollout.steps(),
             canary: rollout.plan.canary.clone(),

@@ -7,7 +7,7 @@ use std::time::Instant;
 use meshcd_core::model::meshcd::{Hooks, RolloutPolicySpec};
 use meshcd_core::plan::select::policy_named;
 use meshcd_core::rollout::machine::Rollout;
-use meshcd_core::rollout::{duration, AnalysisSpec, Counters};
+use meshcd_core::rollout::{AnalysisSpec, Counters};
 use meshcd_core::Loaded;
 
 use super::events::RolloutEvent;
@@ -47,7 +47,7 @@ impl Tracked {
             .and_then(|p| p.analysis.clone())
             .unwrap_or_else(AnalysisSpec::default_analysis);
         let hooks = policy.map(|p| p.hooks.clone()).unwrap_or_default();
-        let bake = duration::parse(&rollout.plan.bake_time).unwrap_or_default();
+        let bake = rollout.plan.bake_time;
         let canary = clusters
             .iter()
             .find(|(key, _)| *key == rollout.plan.canary)

@@ -2,6 +2,7 @@
 //! change. Readers (the status API, `meshcd status`, the reconcile, the target writer) read it
 //! without waiting for the driver.
 
+use meshcd_core::model::ResourceId;
 use meshcd_core::plan::{RolloutPlan, WeightMap};
 use meshcd_core::rollout::machine::Phase;
 
@@ -81,15 +82,15 @@ impl View {
 
     /// True when `plan` (a weight move of `route` from its current weights) only carries on
     /// the active rollout of the route: it ends at the same weights.
-    pub fn continues(&self, route: &str, plan: &RolloutPlan) -> bool {
+    pub fn continues(&self, route: &ResourceId, plan: &RolloutPlan) -> bool {
         self.rollouts
             .iter()
-            .any(|r| r.event.route == route && r.active && plan.steps.last() == Some(&r.target))
+            .any(|r| r.event.route == *route && r.active && plan.steps.last() == Some(&r.target))
     }
 
     /// The rollouts of `commit` that rolled back, with their reasons (the route is held at its
     /// weights before the rollout until a new commit arrives).
-    pub fn rolled_back(&self, commit: &str) -> Vec<(String, String)> {
+    pub fn rolled_back(&self, commit: &str) -> Vec<(ResourceId, String)> {
         self.rollouts
             .iter()
             .filter(|r| r.phase == Phase::RolledBack && r.event.commit == commit)

@@ -20,6 +20,7 @@
 use std::fmt::Write;
 
 use meshcd_core::plan::{RolloutPlan, WeightMap};
+use meshcd_core::rollout::{duration, OnFailure, OnInconclusive};
 
 /// Rollouts with more steps than this draw their first [`HEAD_STEPS`] and last [`TAIL_STEPS`]
 /// with one node for those between (the table lists them all).
@@ -62,9 +63,12 @@ pub fn chart(rollout: &RolloutPlan, gated: bool) -> String {
         return out;
     };
     let gate = if gated {
-        format!("{} bake, healthy", label(&rollout.bake_time))
+        format!(
+            "{} bake, healthy",
+            label(&duration::format(rollout.bake_time))
+        )
     } else {
-        format!("{} bake", label(&rollout.bake_time))
+        format!("{} bake", label(&duration::format(rollout.bake_time)))
     };
     let _ = writeln!(out, "  s0 --> {first}");
     for (i, id) in drawn.iter().enumerate() {
@@ -73,32 +77,43 @@ pub fn chart(rollout: &RolloutPlan, gated: bool) -> String {
     }
     if gated {
         let steps = drawn.join(" & ");
-        for (when, action) in outcomes(rollout) {
-            let target = match action.as_str() {
-                "rollback" => "s0".to_string(),
-                "pause" => "paused([\"paused\"])".to_string(),
-                // `continue` goes on as a pass does; anything else is not drawn.
-                _ => continue,
+        for (when, (action, target)) in outcomes(rollout) {
+            // `continue` goes on as a pass does: not drawn.
+            let Some(target) = target else {
+                continue;
             };
             let _ = writeln!(
                 out,
                 "  {steps} -.->|\"{when}: {}\"| {target}",
-                label(&action)
+                label(action)
             );
         }
     }
     out
 }
 
+/// Where a step that failed or was inconclusive goes: the action's word and the node it leads
+/// to (`None` for `continue`).
+type Outcome = (&'static str, Option<&'static str>);
+
+const BACK: &str = "s0";
+const PAUSED: &str = "paused([\"paused\"])";
+
 /// What failed and inconclusive steps do, merged when they do the same.
-fn outcomes(rollout: &RolloutPlan) -> Vec<(&'static str, String)> {
-    if rollout.on_failure == rollout.on_inconclusive {
-        vec![("failure or inconclusive", rollout.on_failure.clone())]
+fn outcomes(rollout: &RolloutPlan) -> Vec<(&'static str, Outcome)> {
+    let failure: Outcome = match rollout.on_failure {
+        OnFailure::Rollback => (OnFailure::Rollback.as_str(), Some(BACK)),
+        OnFailure::Pause => (OnFailure::Pause.as_str(), Some(PAUSED)),
+    };
+    let inconclusive: Outcome = match rollout.on_inconclusive {
+        OnInconclusive::Rollback => (OnInconclusive::Rollback.as_str(), Some(BACK)),
+        OnInconclusive::Pause => (OnInconclusive::Pause.as_str(), Some(PAUSED)),
+        OnInconclusive::Continue => (OnInconclusive::Continue.as_str(), None),
+    };
+    if failure == inconclusive {
+        vec![("failure or inconclusive", failure)]
     } else {
-        vec![
-            ("failure", rollout.on_failure.clone()),
-            ("inconclusive", rollout.on_inconclusive.clone()),
-        ]
+        vec![("failure", failure), ("inconclusive", inconclusive)]
     }
 }
 
@@ -137,9 +152,9 @@ mod tests {
         RolloutPlan {
             policy: "p".into(),
             canary: "green".into(),
-            bake_time: "30s".into(),
-            on_failure: "rollback".into(),
-            on_inconclusive: "pause".into(),
+            bake_time: std::time::Duration::from_secs(30),
+            on_failure: OnFailure::Rollback,
+            on_inconclusive: OnInconclusive::Pause,
             from: map(&[("blue", 99), ("green", 1)]),
             steps: vec![
                 map(&[("blue", 50), ("green", 50)]),

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use meshcd_core::model::meshcd::RolloutPolicySpec;
 use meshcd_core::model::Resource;
 use meshcd_core::plan::{default_policy, Change, Plan, RolloutPlan, DEFAULT_POLICY_NAME};
-use meshcd_core::rollout::{AnalysisSpec, Provider};
+use meshcd_core::rollout::{duration, AnalysisSpec, Provider};
 
 use super::split::Block;
 use super::text::{cell, code};
@@ -73,7 +73,9 @@ fn section(change: &Change, rollout: &RolloutPlan, resources: &[Resource]) -> St
     let _ = writeln!(
         out,
         "{named}: each step bakes **{}**; on failure **{}**, when inconclusive **{}**.\n",
-        rollout.bake_time, rollout.on_failure, rollout.on_inconclusive
+        duration::format(rollout.bake_time),
+        rollout.on_failure,
+        rollout.on_inconclusive
     );
     let gated = analysis.provider != Provider::None;
     let _ = write!(out, "```mermaid\n{}```\n\n", mermaid::chart(rollout, gated));

@@ -175,10 +175,6 @@ fn creates_deletes_and_updates_virtual_hosts_and_clusters() {
     assert!(plan.changes[2]
         .diff
         .starts_with("--- a/VirtualService/legacy/old\n"));
-    // The inverse plan undoes it.
-    let back = plan.inverse();
-    assert_eq!(back.summary.create, 2);
-    assert_eq!(back.changes[0].action, Action::Delete);
 }
 
 #[test]
@@ -196,7 +192,7 @@ fn a_weight_change_rolls_out_from_the_weights_envoy_reports() {
     assert_eq!(plan.changes[0].name, "target-route");
     assert_eq!(rollout.policy, "target-canary");
     assert_eq!(rollout.canary, "target-green");
-    assert_eq!(rollout.bake_time, "30s");
+    assert_eq!(crate::rollout::duration::format(rollout.bake_time), "30s");
     assert_eq!(rollout.from, shares(&[("target", 99), ("target-green", 1)]));
     assert_eq!(
         rollout.steps,
@@ -283,7 +279,7 @@ fn istio_rollouts_use_the_route_keys_and_the_policy_selecting_the_host() {
     let rollout = only_rollout(&plan);
     assert_eq!(rollout.policy, "ads-v2");
     assert_eq!(rollout.canary, "ads.ads.svc.cluster.local/v2");
-    assert_eq!(rollout.on_inconclusive, "rollback");
+    assert_eq!(rollout.on_inconclusive.as_str(), "rollback");
     assert_eq!(
         rollout.from,
         shares(&[

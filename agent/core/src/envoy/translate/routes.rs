@@ -19,25 +19,12 @@ pub fn vhost_name(id: &ResourceId) -> String {
     id.to_string()
 }
 
-/// The route resource a virtual host name stands for (the inverse of [`vhost_name`]); `None`
-/// for a name meshcd did not make.
+/// The route resource a virtual host name stands for (the inverse of [`vhost_name`], read as a
+/// [`ResourceId`]); `None` for a name meshcd did not make (not an id, or not of a route kind).
 pub fn parse_vhost_name(name: &str) -> Option<ResourceId> {
-    let mut parts = name.splitn(3, '/');
-    let kind_name = parts.next()?;
-    let kind = Kind::ALL
-        .iter()
-        .copied()
-        .find(|k| k.is_route() && k.name() == kind_name)?;
-    let (namespace, name) = match (parts.next(), parts.next()) {
-        (Some(name), None) => (String::new(), name.to_string()),
-        (Some(namespace), Some(name)) => (namespace.to_string(), name.to_string()),
-        _ => return None,
-    };
-    (!name.is_empty()).then_some(ResourceId {
-        kind,
-        namespace,
-        name,
-    })
+    name.parse::<ResourceId>()
+        .ok()
+        .filter(|id| id.kind.is_route())
 }
 
 /// The route configuration of a revision, with the backends its routes use.

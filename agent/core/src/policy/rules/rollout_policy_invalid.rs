@@ -8,8 +8,12 @@
 //! - `onFailure` is `rollback` or `pause`; `onInconclusive` is `pause`, `rollback` or
 //!   `continue`;
 //! - `bakeTime` is a duration: numbers with units `ms`, `s`, `m`, `h`, as in `500ms`, `30s`,
-//!   `5m`, `1h30m`;
-//! - `analysis`: `successRate.min` is in (0, 100]; each latency `percentile` in (0, 100);
+//!   `5m`, `1h30m`. These three are read into their types once, when the revision is loaded
+//!   ([`RolloutPolicySpec::try_from`](crate::model::meshcd::RolloutPolicySpec)); the loader
+//!   reports a value it cannot read under this rule, and the revision is refused (the value
+//!   never falls back to the default);
+//! - `analysis` ([`AnalysisSpec::problems`](crate::rollout::AnalysisSpec::problems), beside the
+//!   typed analysis): `successRate.min` is in (0, 100]; each latency `percentile` in (0, 100);
 //!   latency `max` (`latency[].max`, `latencyP50`..`latencyP99`), `interval` (above zero) and
 //!   `probe.timeout` are durations; `confidence` is in [0.5, 1) and `compare.alpha` in
 //!   (0, 0.5]; provider `prometheus` needs an `address`, provider `cloud-monitoring` an
@@ -54,7 +58,7 @@ use crate::model::{Kind, Resource, Spec};
 use crate::path::FieldPath;
 use crate::policy::selector::{is_empty, selects};
 use crate::policy::{Context, Rule};
-use crate::rollout::analysis::{is_project_id, token_safe_address, AnalysisSpec, Provider};
+use crate::rollout::analysis::is_http_url;
 use crate::rollout::duration;
 
 /// The rule.
@@ -67,39 +71,11 @@ pub const RULE: Rule = Rule {
     check: Some(check),
 };
 
-const ON_FAILURE: &[&str] = &["rollback", "pause"];
-const ON_INCONCLUSIVE: &[&str] = &["pause", "rollback", "continue"];
-
 /// True for a duration such as `30s`, `5m`, `1h30m`, `500ms` or `1.5h`: one or more numbers,
 /// each followed by a unit (`ms`, `s`, `m`, `h`), without spaces (see
 /// [`crate::rollout::duration::parse`]).
 pub fn is_duration(text: &str) -> bool {
-    text == text.trim() && duration::parse(text).is_some()
-}
-
-const DURATION_HINT: &str = "write a number and a unit, such as `30s`, `5m`, `1h30m` or `500ms`";
-
-/// True for an `http://` or `https://` URL with a host.
-fn is_http_url(text: &str) -> bool {
-    let Some(rest) = text
-        .strip_prefix("http://")
-        .or_else(|| text.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    !host.is_empty()
-        && !host.starts_with(':')
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-fn one_of(values: &[&str]) -> String {
-    values
-        .iter()
-        .map(|v| format!("`{v}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    duration::parse_field(text).is_ok()
 }
 
 fn check_policy(
@@ -169,37 +145,10 @@ fn check_policy(
         }
     }
 
-    if let Some(action) = policy.on_failure.as_deref() {
-        if !ON_FAILURE.contains(&action) {
-            error(
-                spec.key("onFailure"),
-                format!("onFailure `{action}` is not one of {}", one_of(ON_FAILURE)),
-            );
-        }
-    }
-    if let Some(action) = policy.on_inconclusive.as_deref() {
-        if !ON_INCONCLUSIVE.contains(&action) {
-            error(
-                spec.key("onInconclusive"),
-                format!(
-                    "onInconclusive `{action}` is not one of {}",
-                    one_of(ON_INCONCLUSIVE)
-                ),
-            );
-        }
-    }
-    if let Some(bake_time) = policy.bake_time.as_deref() {
-        if !is_duration(bake_time) {
-            error(
-                spec.key("bakeTime"),
-                format!("bakeTime `{bake_time}` is not a duration; {DURATION_HINT}"),
-            );
-        }
-    }
-
-    let analysis_path = spec.key("analysis");
     if let Some(analysis) = &policy.analysis {
-        check_analysis(resource, analysis, &analysis_path, out);
+        for problem in analysis.problems(&spec.key("analysis")) {
+            out.push(resource.finding(&RULE, problem.severity, &problem.field, problem.message));
+        }
     }
     let hooks = spec.key("hooks");
     for (key, list) in [
@@ -229,344 +178,8 @@ fn check_policy(
     }
 }
 
-fn error(resource: &Resource, out: &mut Vec<Finding>, path: FieldPath, message: String) {
+fn error_at(resource: &Resource, out: &mut Vec<Finding>, path: FieldPath, message: String) {
     out.push(resource.finding(&RULE, Severity::Error, &path, message));
-}
-
-/// An error when `text` is not a duration; `what` names the field in the message.
-fn duration_field(
-    resource: &Resource,
-    out: &mut Vec<Finding>,
-    path: FieldPath,
-    what: &str,
-    text: &str,
-) -> Option<std::time::Duration> {
-    if is_duration(text) {
-        return duration::parse(text);
-    }
-    error(
-        resource,
-        out,
-        path,
-        format!("{what} `{text}` is not a duration; {DURATION_HINT}"),
-    );
-    None
-}
-
-fn check_analysis(
-    resource: &Resource,
-    analysis: &AnalysisSpec,
-    path: &FieldPath,
-    out: &mut Vec<Finding>,
-) {
-    let provider = analysis.provider;
-    if let Some(interval) = analysis.interval.as_deref() {
-        let at = path.key("interval");
-        if duration_field(resource, out, at.clone(), "interval", interval)
-            .is_some_and(|d| d.is_zero())
-        {
-            error(
-                resource,
-                out,
-                at,
-                format!("interval `{interval}` must be longer than zero"),
-            );
-        }
-    }
-    if let Some(confidence) = analysis.confidence {
-        if !(0.5..1.0).contains(&confidence) {
-            error(
-                resource,
-                out,
-                path.key("confidence"),
-                format!(
-                    "confidence {confidence} is outside [0.5, 1); it is a probability, such as \
-                     0.99"
-                ),
-            );
-        }
-    }
-    if let Some(success) = &analysis.success_rate {
-        let min = success.min;
-        if !(min > 0.0 && min <= 100.0) {
-            error(
-                resource,
-                out,
-                path.key("successRate").key("min"),
-                format!(
-                    "successRate.min {min} is outside (0, 100]; it is a percentage of canary \
-                     requests, such as 99"
-                ),
-            );
-        }
-    }
-    for (key, shorthand) in [
-        ("latencyP50", &analysis.latency_p50),
-        ("latencyP90", &analysis.latency_p90),
-        ("latencyP95", &analysis.latency_p95),
-        ("latencyP99", &analysis.latency_p99),
-    ] {
-        if let Some(latency) = shorthand {
-            let at = path.key(key).key("max");
-            duration_field(resource, out, at, &format!("{key}.max"), &latency.max);
-        }
-    }
-    for (i, latency) in analysis.latency.iter().enumerate() {
-        let at = path.key("latency").index(i);
-        let percentile = latency.percentile;
-        if !(percentile > 0.0 && percentile < 100.0) {
-            error(
-                resource,
-                out,
-                at.key("percentile"),
-                format!(
-                    "latency percentile {percentile} is outside (0, 100); write 99 for p99, 99.9 \
-                     for p99.9"
-                ),
-            );
-        }
-        duration_field(resource, out, at.key("max"), "latency max", &latency.max);
-    }
-    if let Some(compare) = &analysis.compare {
-        if let Some(alpha) = compare.alpha {
-            if !(alpha > 0.0 && alpha <= 0.5) {
-                error(
-                    resource,
-                    out,
-                    path.key("compare").key("alpha"),
-                    format!(
-                        "compare.alpha {alpha} is outside (0, 0.5]; it is a significance level, \
-                         such as 0.05"
-                    ),
-                );
-            }
-        }
-    }
-
-    match analysis.address.as_deref() {
-        Some(address) if !is_http_url(address) => error(
-            resource,
-            out,
-            path.key("address"),
-            format!("address `{address}` is not an http or https URL"),
-        ),
-        Some(address) if provider == Provider::CloudMonitoring && !token_safe_address(address) => {
-            error(
-                resource,
-                out,
-                path.key("address"),
-                format!(
-                    "provider `cloud-monitoring` sends a Google access token to its address, so \
-                     `{address}` must be an https URL (plain http only to a loopback address)"
-                ),
-            )
-        }
-        None if provider == Provider::Prometheus => error(
-            resource,
-            out,
-            path.key("address"),
-            "provider `prometheus` needs an `address`, the Prometheus server's URL (such as \
-             `http://prometheus:9090`)"
-                .to_string(),
-        ),
-        None if provider == Provider::CloudMonitoring && analysis.project.is_none() => error(
-            resource,
-            out,
-            path.key("project"),
-            "provider `cloud-monitoring` needs a `project`, the Google Cloud project whose \
-             metrics it reads (or an `address`, the URL of a Prometheus-compatible API)"
-                .to_string(),
-        ),
-        _ => {}
-    }
-    if let Some(project) = analysis.project.as_deref() {
-        if !is_project_id(project) {
-            error(
-                resource,
-                out,
-                path.key("project"),
-                format!(
-                    "project `{project}` is not a Google Cloud project ID (lowercase letters, \
-                     digits and `-`, such as `shop-prod`)"
-                ),
-            );
-        } else if provider != Provider::CloudMonitoring {
-            out.push(resource.finding(
-                &RULE,
-                Severity::Warning,
-                &path.key("project"),
-                format!(
-                    "`project` is only read by provider `cloud-monitoring`, so provider `{}` \
-                     ignores it",
-                    provider.as_str()
-                ),
-            ));
-        }
-    }
-
-    check_probe(resource, analysis, path, out);
-    check_queries(resource, analysis, path, out);
-
-    if provider == Provider::None {
-        let ignored: Vec<String> = [
-            ("successRate", analysis.success_rate.is_some()),
-            ("latency", !analysis.latency.is_empty()),
-            ("latencyP50", analysis.latency_p50.is_some()),
-            ("latencyP90", analysis.latency_p90.is_some()),
-            ("latencyP95", analysis.latency_p95.is_some()),
-            ("latencyP99", analysis.latency_p99.is_some()),
-            ("minRequests", analysis.min_requests.is_some()),
-            ("compare", analysis.compare.is_some()),
-        ]
-        .into_iter()
-        .filter(|(_, set)| *set)
-        .map(|(key, _)| format!("`{key}`"))
-        .collect();
-        if !ignored.is_empty() {
-            out.push(resource.finding(
-                &RULE,
-                Severity::Warning,
-                &path.key("provider"),
-                format!(
-                    "provider `none` reads no metrics, so {} will never be checked; each step is \
-                     promoted once its bake time has passed",
-                    ignored.join(", ")
-                ),
-            ));
-        }
-    }
-}
-
-fn check_probe(
-    resource: &Resource,
-    analysis: &AnalysisSpec,
-    path: &FieldPath,
-    out: &mut Vec<Finding>,
-) {
-    let at = path.key("probe");
-    let Some(probe) = &analysis.probe else {
-        if analysis.provider == Provider::Http {
-            error(
-                resource,
-                out,
-                at.key("url"),
-                "provider `http` needs `probe.url`, the URL meshcd sends its probes to".to_string(),
-            );
-        }
-        return;
-    };
-    if probe.url.is_empty() {
-        if analysis.provider == Provider::Http {
-            error(
-                resource,
-                out,
-                at.key("url"),
-                "provider `http` needs `probe.url`, the URL meshcd sends its probes to".to_string(),
-            );
-        }
-    } else if !is_http_url(&probe.url) {
-        error(
-            resource,
-            out,
-            at.key("url"),
-            format!("probe.url `{}` is not an http or https URL", probe.url),
-        );
-    }
-    if let Some(timeout) = probe.timeout.as_deref() {
-        duration_field(resource, out, at.key("timeout"), "probe.timeout", timeout);
-    }
-    for (i, status) in probe.expect_status.iter().enumerate() {
-        if !(100..=599).contains(status) {
-            error(
-                resource,
-                out,
-                at.key("expectStatus").index(i),
-                format!("expectStatus {status} is not an HTTP status (100..=599)"),
-            );
-        }
-    }
-    if probe.per_interval == Some(0) {
-        error(
-            resource,
-            out,
-            at.key("perInterval"),
-            "perInterval 0 sends no probe; it is at least 1".to_string(),
-        );
-    }
-}
-
-fn check_queries(
-    resource: &Resource,
-    analysis: &AnalysisSpec,
-    path: &FieldPath,
-    out: &mut Vec<Finding>,
-) {
-    let at = path.key("queries");
-    if !analysis.queries.is_empty() && !analysis.provider.reads_promql() {
-        error(
-            resource,
-            out,
-            at.clone(),
-            format!(
-                "queries are PromQL and only read by providers `prometheus` and \
-                 `cloud-monitoring`, not `{}`",
-                analysis.provider.as_str()
-            ),
-        );
-    }
-    let mut names: Vec<&str> = Vec::new();
-    for (i, query) in analysis.queries.iter().enumerate() {
-        let here = at.index(i);
-        let name = query.name.trim();
-        if name.is_empty() {
-            error(
-                resource,
-                out,
-                here.key("name"),
-                format!(
-                    "query {} has no name; name it for progress and reports",
-                    i + 1
-                ),
-            );
-        } else if names.contains(&name) {
-            error(
-                resource,
-                out,
-                here.key("name"),
-                format!("query name `{name}` is used twice; names must be unique"),
-            );
-        } else {
-            names.push(name);
-        }
-        let label = if name.is_empty() {
-            format!("query {}", i + 1)
-        } else {
-            format!("query `{name}`")
-        };
-        if query.query.trim().is_empty() {
-            error(
-                resource,
-                out,
-                here.key("query"),
-                format!("{label} has no `query` (the PromQL to run)"),
-            );
-        }
-        match (query.min, query.max) {
-            (None, None) => error(
-                resource,
-                out,
-                here.clone(),
-                format!("{label} has neither `min` nor `max`, so it can never fail; set one"),
-            ),
-            (Some(min), Some(max)) if min > max => error(
-                resource,
-                out,
-                here.key("min"),
-                format!("{label} has min {min} above its max {max}, so it always fails"),
-            ),
-            _ => {}
-        }
-    }
 }
 
 fn check_hook(resource: &Resource, hook: &Hook, path: &FieldPath, out: &mut Vec<Finding>) {
@@ -576,10 +189,15 @@ fn check_hook(resource: &Resource, hook: &Hook, path: &FieldPath, out: &mut Vec<
         } else {
             format!("hook url `{}` is not an http or https URL", hook.url)
         };
-        error(resource, out, path.key("url"), message);
+        error_at(resource, out, path.key("url"), message);
     }
-    if let Some(timeout) = hook.timeout.as_deref() {
-        duration_field(resource, out, path.key("timeout"), "hook timeout", timeout);
+    if let Some(Err(error)) = hook.timeout.as_deref().map(duration::parse_field) {
+        error_at(
+            resource,
+            out,
+            path.key("timeout"),
+            format!("hook timeout {error}"),
+        );
     }
 }
 

@@ -19,9 +19,9 @@ fn plan(on_failure: &str, on_inconclusive: &str) -> RolloutPlan {
     RolloutPlan {
         policy: "p".into(),
         canary: "canary".into(),
-        bake_time: "1s".into(),
-        on_failure: on_failure.into(),
-        on_inconclusive: on_inconclusive.into(),
+        bake_time: std::time::Duration::from_secs(1),
+        on_failure: on_failure.parse().expect("an onFailure"),
+        on_inconclusive: on_inconclusive.parse().expect("an onInconclusive"),
         from: map(0),
         steps: vec![map(10), map(50), map(100)],
         splits: Vec::new(),
@@ -30,7 +30,7 @@ fn plan(on_failure: &str, on_inconclusive: &str) -> RolloutPlan {
 
 fn rollout(on_failure: &str, on_inconclusive: &str) -> Rollout {
     Rollout::new(
-        "HTTPRoute/default/web",
+        "HTTPRoute/default/web".parse().expect("a route id"),
         "c1",
         plan(on_failure, on_inconclusive),
         vec![],
@@ -224,6 +224,92 @@ fn recover_reapplies_what_the_record_says_and_restarts_the_bake() {
     back.on(Event::Applied, 201).unwrap();
     assert_eq!(back.phase, Phase::RolledBack);
     assert!(back.on(Event::Recover, 300).is_err());
+}
+
+/// A rollout as an earlier meshcd persisted it, when route, bake time, actions and phase were
+/// strings in the code: the same JSON still loads, and is written back unchanged.
+#[test]
+fn rollouts_persisted_with_string_fields_still_load() {
+    let stored = r#"{
+        "route": "HTTPRoute/shop/web",
+        "commit": "c1",
+        "plan": {
+            "policy": "canary",
+            "canary": "web-green",
+            "bakeTime": "1m",
+            "onFailure": "pause",
+            "onInconclusive": "continue",
+            "from": {"web": 90, "web-green": 10},
+            "steps": [{"web": 50, "web-green": 50}, {"web": 0, "web-green": 100}]
+        },
+        "splits": [["rules[0]", ["web", "web-green"]]],
+        "phase": "rollingBack",
+        "step": 1,
+        "passed": 1,
+        "want": {"web": 90, "web-green": 10},
+        "live": false,
+        "sinceMs": 5,
+        "createdMs": 1,
+        "updatedMs": 5
+    }"#;
+    let r: Rollout = serde_json::from_str(stored).expect("an old rollout loads");
+    assert_eq!(
+        r.route,
+        ResourceId {
+            kind: crate::model::Kind::GwHttpRoute,
+            namespace: "shop".into(),
+            name: "web".into(),
+        }
+    );
+    assert_eq!(r.plan.bake_time, std::time::Duration::from_secs(60));
+    assert_eq!(r.plan.on_failure, OnFailure::Pause);
+    assert_eq!(r.plan.on_inconclusive, OnInconclusive::Continue);
+    assert_eq!(r.phase, Phase::RollingBack);
+    assert_eq!(
+        r.splits,
+        vec![(
+            "rules[0]".to_string(),
+            vec!["web".to_string(), "web-green".to_string()]
+        )]
+    );
+    let written = serde_json::to_value(&r).expect("serializes");
+    let old: serde_json::Value = serde_json::from_str(stored).expect("json");
+    for key in ["route", "phase"] {
+        assert_eq!(written[key], old[key], "{key}");
+    }
+    for key in ["bakeTime", "onFailure", "onInconclusive"] {
+        assert_eq!(written["plan"][key], old["plan"][key], "{key}");
+    }
+    // A record that does not hold a route id or a duration is refused, not defaulted.
+    for (bad, why) in [
+        (
+            stored.replace("HTTPRoute/shop/web", "web"),
+            "not a resource id",
+        ),
+        (stored.replace("\"1m\"", "\"3 parsecs\""), "not a duration"),
+        (
+            stored.replace("\"pause\"", "\"rolback\""),
+            "unknown variant",
+        ),
+    ] {
+        let error = serde_json::from_str::<Rollout>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(why), "{error}");
+    }
+}
+
+#[test]
+fn phases_read_back_their_shown_names() {
+    for phase in Phase::ALL {
+        assert_eq!(phase.as_str().parse(), Ok(phase));
+        assert_eq!(phase.to_string(), phase.as_str());
+    }
+    assert_eq!(
+        "rolledBack".parse::<Phase>().unwrap_err().to_string(),
+        "`rolledBack` is not a rollout phase (pending, progressing, paused, rolling-back, \
+         promoted, rolled-back)"
+    );
 }
 
 fn any_event() -> impl Strategy<Value = Event> {

@@ -98,10 +98,10 @@ fn rollout_to(
 ) -> RolloutView {
     RolloutView {
         event: RolloutEvent {
-            route: route.to_string(),
+            route: route.parse().expect("a route id"),
             commit: COMMIT.to_string(),
             policy: "default".to_string(),
-            phase: phase.as_str().into(),
+            phase,
             step: 1,
             steps: 3,
             canary: "v2".to_string(),
