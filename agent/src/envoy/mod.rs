@@ -79,6 +79,7 @@ pub mod binary;
 pub mod files;
 pub mod process;
 pub mod publish;
+pub mod shape;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -24,7 +24,7 @@ use serde_json::Value as Json;
 use super::pidfile::{PidFileError, PidRecord, ProcessInfo};
 use crate::envoy::admin::AdminClient;
 use crate::envoy::files::{self, ResourceKind};
-use crate::envoy::publish::RouteShape;
+use crate::envoy::shape::RouteShape;
 use crate::envoy::EnvoyError;
 
 /// What the Envoy to adopt must have been started with.
@@ -296,6 +296,14 @@ mod tests {
                 .stdin(Stdio::null())
                 .spawn()
                 .expect("run sleep");
+            // Until the child has exec'd, /proc shows the test's own command line.
+            let cmdline = format!("/proc/{}/cmdline", child.id());
+            for _ in 0..500 {
+                if std::fs::read(&cmdline).is_ok_and(|c| c.starts_with(b"sleep")) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
             Self(child)
         }
     }

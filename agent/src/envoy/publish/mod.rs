@@ -11,7 +11,7 @@
 
 mod prepare;
 mod restore;
-mod shape;
+
 mod validate;
 mod verify;
 
@@ -27,9 +27,9 @@ use serde_json::Value as Json;
 use super::admin::AdminClient;
 use super::files;
 use super::process::LogBuffer;
+pub use super::shape::RouteShape;
 use super::EnvoyError;
 use restore::{Previous, RestoreGuard};
-pub use shape::RouteShape;
 use verify::Step;
 
 /// The Envoy resources meshcd publishes, as `meshcd_core::envoy::translate` produces them.

@@ -9,11 +9,11 @@ use serde_json::Value as Json;
 
 use super::prepare::Prepared;
 use super::restore::Previous;
-use super::shape::RouteShape;
 use super::{ms, PublishOptions};
 use crate::envoy::admin::{regex_escape, AdminClient, Stats};
 use crate::envoy::files::{self, ResourceKind};
 use crate::envoy::process::LogBuffer;
+use crate::envoy::shape::RouteShape;
 use crate::envoy::EnvoyError;
 
 /// What the waiting steps share.

@@ -1,4 +1,5 @@
-//! What verification compares between the written and the served route configuration.
+//! The shape of a route configuration: what verification compares between the written and the
+//! served configuration, and what adoption compares between the files and a running Envoy.
 
 use std::collections::{BTreeMap, BTreeSet};
 
