@@ -51,21 +51,24 @@ struct Setup {
     repo: TestRepo,
     api: MemoryApi,
     state: tempfile::TempDir,
+    store: Arc<Store>,
     cache: tempfile::TempDir,
 }
 
 impl Setup {
     fn new() -> Self {
+        let state = tempfile::tempdir().expect("state dir");
+        let store = Store::open(state_path_in(state.path())).expect("store");
         Self {
             repo: TestRepo::new(),
             api: MemoryApi::new("test", true),
-            state: tempfile::tempdir().expect("state dir"),
+            state,
+            store: Arc::new(store),
             cache: tempfile::tempdir().expect("cache dir"),
         }
     }
 
     fn reconciler(&self, self_heal: bool) -> TargetReconciler<MemoryTarget> {
-        let store = Store::open(state_path_in(self.state.path())).expect("store");
         let options = ReconcilerOptions {
             repo: self.repo.path().display().to_string(),
             rev: None,
@@ -74,7 +77,7 @@ impl Setup {
             self_heal,
             backends: Default::default(),
         };
-        TargetReconciler::new(options, self.api.target(), Arc::new(store))
+        TargetReconciler::new(options, self.api.target(), self.store.clone())
     }
 
     fn config(&self, listen: SocketAddr) -> Config {

@@ -132,6 +132,16 @@ impl MemoryApi {
         hold
     }
 
+    /// Whether `document` carries the label of resources meshcd created.
+    fn is_managed(&self, kind: Kind, document: &Json) -> bool {
+        let (key, value) = self.managed_label(kind);
+        document
+            .pointer("/metadata/labels")
+            .and_then(|labels| labels.get(key))
+            .and_then(Json::as_str)
+            == Some(value)
+    }
+
     /// Waits out a hold, then takes a queued failure if any.
     async fn write(&self, write: Write, document: Option<Json>) -> Result<(), TargetError> {
         let hold = lock(&self.state.hold).clone();
@@ -177,9 +187,11 @@ impl ResourceApi for MemoryApi {
         self.prune
     }
 
-    async fn read(&self, _wanted: &[ResourceId]) -> Result<Vec<(String, Json)>, TargetError> {
+    async fn read(&self, wanted: &[ResourceId]) -> Result<Vec<(String, Json)>, TargetError> {
+        // As the real APIs answer: what Git names, and what carries meshcd's label.
         Ok(lock(&self.state.documents)
             .iter()
+            .filter(|(id, document)| wanted.contains(id) || self.is_managed(id.kind, document))
             .map(|(id, document)| (format!("{}/{id}", self.id), document.clone()))
             .collect())
     }

@@ -143,6 +143,9 @@ struct Entry {
     want_generation: u64,
     /// A hook call or a metrics reading is under way.
     busy: bool,
+    /// While a step's pre-step hooks have not answered: the weights before the step, which the
+    /// target keeps holding until they do.
+    gated: Option<WeightMap>,
 }
 
 /// Unix time in milliseconds.
@@ -195,7 +198,10 @@ impl Book {
                 .map(|e| RolloutView {
                     event: e.tracked.event(now),
                     splits: e.tracked.rollout.splits.clone(),
-                    want: e.tracked.rollout.want.clone(),
+                    want: e
+                        .gated
+                        .clone()
+                        .unwrap_or_else(|| e.tracked.rollout.want.clone()),
                     target: e.tracked.rollout.target().clone(),
                     phase: e.tracked.rollout.phase,
                     active: e.tracked.rollout.is_active(),
@@ -403,7 +409,9 @@ impl Book {
     pub fn hooks_passed(&mut self, route: &ResourceId, epoch: u64, rest: Vec<Effect>) {
         if let Some(entry) = self.current(route, epoch) {
             entry.busy = false;
-            self.effects(route, rest);
+            entry.gated = None;
+            let before = entry.tracked.rollout.want.clone();
+            self.effects(route, rest, before);
         }
     }
 
@@ -411,6 +419,7 @@ impl Book {
     pub fn hooks_failed(&mut self, route: &ResourceId, epoch: u64, why: String) {
         if let Some(entry) = self.current(route, epoch) {
             entry.busy = false;
+            entry.gated = None;
             self.event(route, Event::HookFailed(why));
         }
     }
@@ -515,6 +524,7 @@ impl Book {
                 epoch: 0,
                 want_generation: 0,
                 busy: false,
+                gated: None,
             },
         );
     }
@@ -537,6 +547,11 @@ impl Book {
         let Some(entry) = self.rollouts.get_mut(route) else {
             return;
         };
+        // The weights the target holds (or is being given) before this event.
+        let before = entry
+            .gated
+            .clone()
+            .unwrap_or_else(|| entry.tracked.rollout.want.clone());
         let effects = match entry.tracked.rollout.on(event, now_ms()) {
             Ok(effects) => effects,
             Err(refused) => {
@@ -546,15 +561,17 @@ impl Book {
         };
         entry.epoch += 1;
         entry.busy = false;
+        entry.gated = None;
         self.changed.push(route.clone());
         // Persist before carrying out: a crash from here on finds the intent.
         self.persist(route);
-        self.effects(route, effects);
+        self.effects(route, effects, before);
     }
 
     /// Queues `effects` of the rollout of `route`, in order. A pre-step hook call stops the
     /// queue: what follows waits for its answer.
-    fn effects(&mut self, route: &ResourceId, effects: Vec<Effect>) {
+    fn effects(&mut self, route: &ResourceId, effects: Vec<Effect>, before: WeightMap) {
+        let mut gated_from = before;
         let mut effects = effects.into_iter();
         while let Some(effect) = effects.next() {
             match effect {
@@ -565,6 +582,7 @@ impl Book {
                     if kind == HookKind::PreStep {
                         if let Some(entry) = self.rollouts.get_mut(route) {
                             entry.busy = true;
+                            entry.gated = Some(std::mem::take(&mut gated_from));
                         }
                         self.outbox.push(Work::PreStep(Call {
                             rest: effects.collect(),
