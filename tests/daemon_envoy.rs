@@ -260,7 +260,7 @@ fn a_killed_envoy_gets_its_routes_back() {
             .collect();
         panic!(
             "BUG: the reconcile triggered by the Envoy restart failed ({failed}x), which made the \
-             daemon unready and counted an error until the retry: EnvoyReconciler::attach sends \
+             daemon unready and counted an error until the retry: TargetReconciler::attach sends \
              Trigger::TargetRestarted as soon as the restart count changes, before the new Envoy \
              answers on its admin port, and the reconcile does not wait for it \
              (EnvoyTarget::wait_ready exists for this). Expected: the restart reconcile waits \

@@ -112,11 +112,6 @@ impl TriggerQueue {
         self.wake.notify_one();
     }
 
-    /// True once [`TriggerQueue::close`] was called.
-    pub fn is_closed(&self) -> bool {
-        self.lock().closed
-    }
-
     /// How many triggers of each kind were submitted, and how many were merged into a pending
     /// one.
     pub fn counts(&self) -> (BTreeMap<&'static str, u64>, u64) {

@@ -14,4 +14,4 @@ pub use git_watch::GitWatchReconciler;
 pub use reconcile::{
     Next, Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger, TriggerSink,
 };
-pub use reconciler::{EnvoyReconciler, ReconcilerOptions, TargetReconciler};
+pub use reconciler::{ReconcilerOptions, TargetReconciler};

@@ -59,13 +59,10 @@ use super::rollouts::{
 };
 use crate::source::{RepoSpec, Revision};
 use crate::store::{AuditAction, Store};
-use crate::targets::{ApplyReport, EnvoyTarget, Target, TargetError};
+use crate::targets::{ApplyReport, Target, TargetError};
 use decide::{Admission, Decision, Hold, Outlook};
 pub use desired::Desired;
 use desired::{Memory, Source, Wanted};
-
-/// Reconciles a Git revision into a local Envoy.
-pub type EnvoyReconciler = TargetReconciler<EnvoyTarget>;
 
 /// Reconciles a Git revision into a target.
 pub struct TargetReconciler<T: Target> {
