@@ -15,6 +15,7 @@ use super::admin::{regex_escape, AdminClient, Stats};
 use super::files::{self, ResourceKind};
 use super::process::LogBuffer;
 use super::EnvoyError;
+use crate::errors::report;
 
 /// The Envoy resources meshcd publishes, as `meshcd_core::envoy::translate` produces them.
 ///
@@ -241,8 +242,9 @@ pub async fn publish_with(
             )
             .await
         {
+            let e = report(&e);
             tracing::warn!("routes are live, but removing unused clusters failed: {e}");
-            cleanup_warning = Some(e.to_string());
+            cleanup_warning = Some(e);
         }
     }
     let cleanup_ms = ms(t);
@@ -467,10 +469,12 @@ async fn validate(binary: &Path, prepared: &Prepared, timeout: Duration) -> Resu
     let output = tokio::time::timeout(timeout, run).await;
     let output = match output {
         Err(_) => {
-            return Err(invalid(format!(
-                "`{} --mode validate` did not finish within {timeout:?}",
-                binary.display()
-            )))
+            return Err(EnvoyError::TimedOut {
+                reason: format!(
+                    "`{} --mode validate` did not finish within {timeout:?}",
+                    binary.display()
+                ),
+            })
         }
         Ok(Err(e)) => {
             return Err(EnvoyError::Spawn {
@@ -611,9 +615,14 @@ impl RestoreGuard<'_> {
         match self.previous.restore(self.dir) {
             Ok(()) => error,
             Err(restore) => {
-                let reason = format!("{error}; restoring the previous files failed too: {restore}");
+                let reason = format!(
+                    "{}; restoring the previous files failed too: {}",
+                    report(&error),
+                    report(&restore)
+                );
                 match error {
                     EnvoyError::Rejected { .. } => EnvoyError::Rejected { reason },
+                    EnvoyError::TimedOut { .. } => EnvoyError::TimedOut { reason },
                     _ => EnvoyError::Io {
                         path: self.dir.to_path_buf(),
                         source: std::io::Error::other(reason),
@@ -629,7 +638,10 @@ impl Drop for RestoreGuard<'_> {
         if self.armed {
             tracing::warn!("publish cancelled: restoring the previous Envoy configuration files");
             if let Err(e) = self.previous.restore(self.dir) {
-                tracing::error!("cannot restore the previous Envoy configuration files: {e}");
+                tracing::error!(
+                    "cannot restore the previous Envoy configuration files: {}",
+                    report(&e)
+                );
             }
         }
     }
@@ -711,6 +723,12 @@ impl Step<'_> {
         }
     }
 
+    fn timed_out(&self, what: String) -> EnvoyError {
+        EnvoyError::TimedOut {
+            reason: format!("{what}{}", self.log_excerpt()),
+        }
+    }
+
     /// Writes `clusters` and waits until Envoy processed the file, all of them are active and
     /// none of `gone` is. With `unchanged` (the file already holds `clusters`), writes only if
     /// some of them are not active.
@@ -762,7 +780,7 @@ impl Step<'_> {
                 ));
             }
             if Instant::now() >= deadline {
-                return Err(self.rejected(format!(
+                return Err(self.timed_out(format!(
                     "clusters (version {version}) not applied within {:?}: waiting for {}",
                     self.options.cds_timeout,
                     waiting_for.join(", ")
@@ -869,7 +887,7 @@ impl Step<'_> {
             }
             if Instant::now() >= deadline {
                 let expected = expected.as_ref().map_or_else(String::new, |e| e.summary());
-                return Err(self.rejected(format!(
+                return Err(self.timed_out(format!(
                     "routes (version {version}) not served within {:?}; wanted {expected}; \
                      served {served_summary}",
                     self.options.verify_timeout
@@ -883,14 +901,16 @@ impl Step<'_> {
     /// again (another resource type of the same update may have been taken meanwhile) and says
     /// so in the error.
     async fn confirm_restored(&self, previous: &Previous, error: EnvoyError) -> EnvoyError {
-        let EnvoyError::Rejected { reason } = error else {
-            return error;
+        let (reason, rebuild): (String, fn(String) -> EnvoyError) = match error {
+            EnvoyError::Rejected { reason } => (reason, |reason| EnvoyError::Rejected { reason }),
+            EnvoyError::TimedOut { reason } => (reason, |reason| EnvoyError::TimedOut { reason }),
+            other => return other,
         };
         let Some((name, shape)) = previous.route_config.as_ref().and_then(|rc| {
             let name = rc.get("name")?.as_str()?.to_string();
             Some((name, RouteShape::of(rc)))
         }) else {
-            return EnvoyError::Rejected { reason };
+            return rebuild(reason);
         };
         let deadline = Instant::now() + self.options.verify_timeout;
         let outcome = loop {
@@ -905,7 +925,7 @@ impl Step<'_> {
                     )
                 }
                 Err(e) if Instant::now() >= deadline => {
-                    break format!("the previous routes are back on disk ({e})")
+                    break format!("the previous routes are back on disk ({})", report(&e))
                 }
                 _ => tokio::time::sleep(self.options.poll_interval).await,
             }
@@ -914,7 +934,7 @@ impl Step<'_> {
             Some(at) => format!("{}; {outcome}{}", &reason[..at], &reason[at..]),
             None => format!("{reason}; {outcome}"),
         };
-        EnvoyError::Rejected { reason }
+        rebuild(reason)
     }
 
     async fn served_route(&self, name: &str) -> Result<Option<RouteShape>, EnvoyError> {
