@@ -236,10 +236,7 @@ impl super::Target for EnvoyTarget {
     async fn applied(&self, _desired: &EnvoyState) -> Result<EnvoyState, TargetError> {
         EnvoyTarget::applied(self)
             .await
-            .map_err(|source| TargetError::Envoy {
-                op: Op::Read(None),
-                source,
-            })
+            .map_err(|source| TargetError::envoy(Op::Read(None), source))
     }
 
     fn diff(&self, desired: &EnvoyState, applied: &EnvoyState, loaded: &Loaded) -> Plan {
@@ -252,13 +249,9 @@ impl super::Target for EnvoyTarget {
         _applied: &EnvoyState,
         _plan: &Plan,
     ) -> Result<super::ApplyReport, TargetError> {
-        let report =
-            EnvoyTarget::apply(self, config)
-                .await
-                .map_err(|source| TargetError::Envoy {
-                    op: Op::Publish,
-                    source,
-                })?;
+        let report = EnvoyTarget::apply(self, config)
+            .await
+            .map_err(|source| TargetError::envoy(Op::Publish, source))?;
         Ok(super::ApplyReport {
             total_ms: report.total_ms,
             operations: 1,
@@ -300,10 +293,7 @@ impl super::Target for EnvoyTarget {
     async fn wait_ready(&self, timeout: Duration) -> Result<(), TargetError> {
         EnvoyTarget::wait_ready(self, timeout)
             .await
-            .map_err(|source| TargetError::Envoy {
-                op: Op::WaitReady,
-                source,
-            })
+            .map_err(|source| TargetError::envoy(Op::WaitReady, source))
     }
 }
 

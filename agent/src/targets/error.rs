@@ -69,40 +69,37 @@ impl fmt::Display for Op {
     }
 }
 
+/// A client's error and what the target was doing when it came: the message is the [`Op`],
+/// the source the client's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{op}")]
+pub struct OpError<E: std::error::Error + 'static> {
+    /// What the target was doing.
+    pub op: Op,
+    /// The client's error.
+    #[source]
+    pub source: E,
+}
+
 /// A failure of the target. Its message says what the target was doing ([`Op`]) or what it
 /// refused; the client's error (Envoy, Google Cloud, Kubernetes, the file system) is its
 /// [`std::error::Error::source`], and decides [`TargetError::is_retryable`] where there is one.
+///
+/// The client variants hold a boxed [`OpError`] (client errors are large; a `Result` with this
+/// error stays small); their message and source are the `OpError`'s.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     /// The local Envoy failed: its admin interface did not answer, it was not ready, or it
     /// rejected (or `--mode validate` refused) the configuration.
-    #[error("{op}")]
-    Envoy {
-        /// What the target was doing.
-        op: Op,
-        /// Envoy's error.
-        #[source]
-        source: EnvoyError,
-    },
+    #[error(transparent)]
+    Envoy(Box<OpError<EnvoyError>>),
     /// The Google Cloud API failed or refused a request.
-    #[error("{op}")]
-    Gcp {
-        /// What the target was doing.
-        op: Op,
-        /// The client's error.
-        #[source]
-        source: GcpError,
-    },
+    #[error(transparent)]
+    Gcp(Box<OpError<GcpError>>),
     /// The Kubernetes API server failed or refused a request (a server-side apply conflict
     /// included).
-    #[error("{op}")]
-    Cluster {
-        /// What the target was doing.
-        op: Op,
-        /// The client's error.
-        #[source]
-        source: ClusterError,
-    },
+    #[error(transparent)]
+    Cluster(Box<OpError<ClusterError>>),
     /// A file of the target's folder could not be read or written.
     #[error("{}", path.display())]
     Io {
@@ -155,13 +152,28 @@ impl TargetError {
     /// than 429, a server-side apply conflict, a resource the target does not take.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Envoy { source, .. } => source.is_retryable(),
-            Self::Gcp { source, .. } => source.retryable(),
-            Self::Cluster { source, .. } => source.retryable(),
+            Self::Envoy(error) => error.source.is_retryable(),
+            Self::Gcp(error) => error.source.retryable(),
+            Self::Cluster(error) => error.source.retryable(),
             Self::Io { source, .. } => crate::errors::io_retryable(source),
             Self::NotYaml { .. } | Self::Rejected { .. } | Self::Unreadable { .. } => false,
             Self::Other { retryable, .. } => *retryable,
         }
+    }
+
+    /// Envoy's `source`, met while doing `op`.
+    pub fn envoy(op: Op, source: EnvoyError) -> Self {
+        Self::Envoy(Box::new(OpError { op, source }))
+    }
+
+    /// The Google Cloud client's `source`, met while doing `op`.
+    pub fn gcp(op: Op, source: GcpError) -> Self {
+        Self::Gcp(Box::new(OpError { op, source }))
+    }
+
+    /// The Kubernetes client's `source`, met while doing `op`.
+    pub fn cluster(op: Op, source: ClusterError) -> Self {
+        Self::Cluster(Box::new(OpError { op, source }))
     }
 
     /// A failure described by its message alone that may pass (for fakes and tests).
@@ -192,16 +204,13 @@ mod tests {
     use crate::errors::report;
 
     fn envoy(source: EnvoyError) -> TargetError {
-        TargetError::Envoy {
-            op: Op::Publish,
-            source,
-        }
+        TargetError::envoy(Op::Publish, source)
     }
 
     fn gcp_api(status: u16) -> TargetError {
-        TargetError::Gcp {
-            op: Op::Read(Some(Kind::NsHttpRoute)),
-            source: GcpError::Api {
+        TargetError::gcp(
+            Op::Read(Some(Kind::NsHttpRoute)),
+            GcpError::Api {
                 status,
                 reason: String::new(),
                 message: "m".into(),
@@ -209,12 +218,12 @@ mod tests {
                 method: "GET".into(),
                 attempts: 1,
             },
-        }
+        )
     }
 
     fn cluster(source: ClusterError) -> TargetError {
-        TargetError::Cluster {
-            op: Op::Change {
+        TargetError::cluster(
+            Op::Change {
                 action: Action::Create,
                 id: ResourceId {
                     kind: Kind::VirtualService,
@@ -224,7 +233,7 @@ mod tests {
                 at: Some("routes/ads.yaml:1".into()),
             },
             source,
-        }
+        )
     }
 
     fn io_error(kind: io::ErrorKind) -> TargetError {
@@ -252,10 +261,7 @@ mod tests {
             matches!(source, EnvoyError::Unreachable { .. }),
             "{source:?}"
         );
-        let error = TargetError::Envoy {
-            op: Op::Read(None),
-            source,
-        };
+        let error = TargetError::envoy(Op::Read(None), source);
         assert!(error.is_retryable());
         let cause = error.source().expect("a source");
         assert!(matches!(
@@ -324,16 +330,16 @@ mod tests {
         for status in [400, 403, 404, 409] {
             assert!(!gcp_api(status).is_retryable(), "{status}");
         }
-        let unreachable = TargetError::Gcp {
-            op: Op::Open,
-            source: GcpError::Http {
+        let unreachable = TargetError::gcp(
+            Op::Open,
+            GcpError::Http {
                 method: "GET".into(),
                 resource: "r".into(),
                 url: "https://networkservices.googleapis.com".into(),
                 attempts: 5,
                 message: "connection refused".into(),
             },
-        };
+        );
         assert!(unreachable.is_retryable());
     }
 

@@ -55,10 +55,8 @@ impl GcpRoutes {
         options.endpoint = config.endpoint.clone();
         options.requests_per_second = config.requests_per_second;
         options.operation_timeout = config.operation_timeout;
-        let client = GcpClient::new(options).map_err(|source| TargetError::Gcp {
-            op: Op::Open,
-            source,
-        })?;
+        let client =
+            GcpClient::new(options).map_err(|source| TargetError::gcp(Op::Open, source))?;
         Ok(Self::with_client(client, config.prune))
     }
 
@@ -115,10 +113,7 @@ impl GcpRoutes {
                     .client
                     .get(collection, short)
                     .await
-                    .map_err(|source| TargetError::Gcp {
-                        op: op.clone(),
-                        source,
-                    })?
+                    .map_err(|source| TargetError::gcp(op.clone(), source))?
                     .is_none()
                 {
                     return Err(TargetError::Rejected {
@@ -171,10 +166,7 @@ impl ResourceApi for GcpRoutes {
                 .client
                 .list(c)
                 .await
-                .map_err(|source| TargetError::Gcp {
-                    op: Op::Read(Some(kind)),
-                    source,
-                })?;
+                .map_err(|source| TargetError::gcp(Op::Read(Some(kind)), source))?;
             for mut route in routes {
                 let full = route.get("name").and_then(Json::as_str).unwrap_or("");
                 let short = full.rsplit('/').next().unwrap_or(full).to_string();
@@ -213,7 +205,7 @@ impl ResourceApi for GcpRoutes {
         self.client
             .create(c, &resource.id.name, &outgoing(body))
             .await
-            .map_err(|source| TargetError::Gcp { op, source })
+            .map_err(|source| TargetError::gcp(op, source))
     }
 
     async fn update(
@@ -243,24 +235,23 @@ impl ResourceApi for GcpRoutes {
         self.client
             .patch(c, &resource.id.name, &outgoing(body), &mask)
             .await
-            .map_err(|source| TargetError::Gcp { op, source })
+            .map_err(|source| TargetError::gcp(op, source))
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), TargetError> {
         let Some(c) = collection(id.kind) else {
             return Ok(());
         };
-        self.client
-            .delete(c, &id.name)
-            .await
-            .map_err(|source| TargetError::Gcp {
-                op: Op::Change {
+        self.client.delete(c, &id.name).await.map_err(|source| {
+            TargetError::gcp(
+                Op::Change {
                     action: Action::Delete,
                     id: id.clone(),
                     at: None,
                 },
                 source,
-            })
+            )
+        })
     }
 }
 

@@ -44,13 +44,9 @@ impl ClusterResources {
             field_manager: config.field_manager.clone(),
             force_conflicts: config.force_conflicts,
         };
-        let client =
-            ClusterClient::connect(&options)
-                .await
-                .map_err(|source| TargetError::Cluster {
-                    op: Op::Open,
-                    source,
-                })?;
+        let client = ClusterClient::connect(&options)
+            .await
+            .map_err(|source| TargetError::cluster(Op::Open, source))?;
         Ok(Self::with_client(client, config.prune))
     }
 
@@ -114,10 +110,7 @@ impl ResourceApi for ClusterResources {
             } else {
                 self.client.list_managed(kind).await
             }
-            .map_err(|source| TargetError::Cluster {
-                op: Op::Read(Some(kind)),
-                source,
-            })?;
+            .map_err(|source| TargetError::cluster(Op::Read(Some(kind)), source))?;
             for object in objects {
                 let namespace = text(&object, "/metadata/namespace");
                 let name = text(&object, "/metadata/name");
@@ -153,13 +146,15 @@ impl ResourceApi for ClusterResources {
         self.client
             .delete(id.kind, &namespace, &id.name)
             .await
-            .map_err(|source| TargetError::Cluster {
-                op: Op::Change {
-                    action: Action::Delete,
-                    id: id.clone(),
-                    at: None,
-                },
-                source,
+            .map_err(|source| {
+                TargetError::cluster(
+                    Op::Change {
+                        action: Action::Delete,
+                        id: id.clone(),
+                        at: None,
+                    },
+                    source,
+                )
             })
     }
 
@@ -200,10 +195,7 @@ impl ClusterResources {
             .apply(resource.id.kind, &body)
             .await
             .map(|_| ())
-            .map_err(|source| TargetError::Cluster {
-                op: Op::change(action, resource),
-                source,
-            })
+            .map_err(|source| TargetError::cluster(Op::change(action, resource), source))
     }
 }
 
