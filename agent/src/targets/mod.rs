@@ -26,7 +26,7 @@ use meshcd_core::plan::{Plan, WeightMap};
 use meshcd_core::Loaded;
 
 pub use envoy::{EnvoyTarget, EnvoyTargetOptions};
-pub use error::{Op, TargetError};
+pub use error::{Op, OpError, TargetError};
 
 /// What carrying out a plan took.
 #[derive(Debug, Clone, Default, PartialEq)]
