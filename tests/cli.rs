@@ -317,6 +317,28 @@ fn source_errors_are_one_line_and_exit_2() {
 }
 
 #[test]
+fn a_missing_config_names_the_file_and_says_the_os_error_once() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("meshcd.yaml");
+    let file = missing.to_str().unwrap();
+    let os_error = std::fs::read_to_string(&missing)
+        .expect_err("the file is missing")
+        .to_string();
+    for command in ["run", "apply", "status"] {
+        let run = meshcd(&[command, "--config", file], cache.path());
+        assert_eq!(run.code, 2, "{command}: {}{}", run.stdout, run.stderr);
+        let line = run.stderr.trim_end();
+        assert_eq!(
+            line,
+            format!("error: cannot read {file}: {os_error}"),
+            "{command}"
+        );
+        assert_eq!(line.matches(&os_error).count(), 1, "{command}: {line}");
+    }
+}
+
+#[test]
 fn remote_repositories_follow_branches_and_force_pushes() {
     let repo = repo_with_route();
     repo.branch("release");

@@ -226,7 +226,12 @@ async fn weights_follow_publishes_and_bad_configs_are_refused() {
         ("bad regex", bad_regex, "missing ]"),
         ("all-zero weights", all_zero, "greater than 0"),
     ] {
-        match h.publish(&bad).await {
+        let result = h.publish(&bad).await;
+        assert!(
+            result.as_ref().is_err_and(|e| !e.is_retryable()),
+            "{what}: an invalid configuration is not retried"
+        );
+        match result {
             Err(EnvoyError::Invalid { reason }) => {
                 println!("{what}: Invalid: {reason}");
                 assert!(reason.contains(expect), "{what}: {reason}");
@@ -243,7 +248,12 @@ async fn weights_follow_publishes_and_bad_configs_are_refused() {
     // Valid for `--mode validate`, refused by the running Envoy: a listener on a port in use.
     let mut taken = config(port, &[&a, &b], &[("a", 50), ("b", 50)]);
     taken.listeners.push(listener("taken", a.port()));
-    match h.publish(&taken).await {
+    let result = h.publish(&taken).await;
+    assert!(
+        result.as_ref().is_err_and(|e| !e.is_retryable()),
+        "a rejected configuration is not retried"
+    );
+    match result {
         Err(EnvoyError::Rejected { reason }) => {
             println!("port in use: Rejected: {reason}");
             assert!(reason.contains("update_rejected"), "{reason}");
@@ -264,7 +274,12 @@ async fn weights_follow_publishes_and_bad_configs_are_refused() {
         .expect("config dir")
         .with_logs(h.envoy.logs());
     let missing_cluster = config(port, &[&a, &b], &[("a", 50), ("nope", 50)]);
-    match publish(&unvalidated, h.envoy.admin(), &missing_cluster).await {
+    let result = publish(&unvalidated, h.envoy.admin(), &missing_cluster).await;
+    assert!(
+        result.as_ref().is_err_and(|e| !e.is_retryable()),
+        "a rejected configuration is not retried"
+    );
+    match result {
         Err(EnvoyError::Rejected { reason }) => {
             println!("unvalidated missing cluster: Rejected: {reason}");
             assert!(

@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["targets", "analysis"],
     &["config", "render"],
     &["envoy", "gcp", "cluster", "source", "store"],
+    &["errors"],
 ];
 
 /// Imports allowed inside a layer.

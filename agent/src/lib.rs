@@ -14,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod envoy;
+pub mod errors;
 pub mod gcp;
 pub mod render;
 pub mod source;

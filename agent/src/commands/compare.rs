@@ -246,10 +246,9 @@ async fn plan_against<T: Target>(
         }
     };
     let desired = target.state_of(&config);
-    let applied = target
-        .applied(&desired)
-        .await
-        .map_err(|e| cannot_run(anyhow::anyhow!("{}: {e}", target.id())))?;
+    let applied = target.applied(&desired).await.map_err(|e| {
+        cannot_run(anyhow::Error::new(e).context(format!("reading what {} holds", target.id())))
+    })?;
     let plan = target.diff(&desired, &applied, &comparison.loaded);
     if !target.prunes() && plan.summary.delete > 0 {
         eprintln!(

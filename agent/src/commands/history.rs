@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{cannot_run, Failure, EXIT_CANNOT_RUN, EXIT_OK};
 use crate::cli::{HistoryArgs, HistoryFormat};
+use crate::errors::report;
 use crate::store::{resolve_state_path, AuditEntry, Store, StoreError};
 
 impl From<StoreError> for Failure {
@@ -73,7 +74,12 @@ fn from_daemon(
             .timeout(std::time::Duration::from_secs(10))
             .send()
             .await
-            .map_err(|e| cannot_run(anyhow::anyhow!("cannot reach {url}: {e}")))?;
+            .map_err(|e| {
+                cannot_run(anyhow::anyhow!(
+                    "cannot reach {url}: {}",
+                    report(&e.without_url())
+                ))
+            })?;
         let status = response.status();
         let body: serde_json::Value = response
             .json()

@@ -14,6 +14,7 @@ use super::{cannot_run, Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{GateArgs, HistoryFormat, RolloutSource, StatusArgs};
 use crate::engine::rollouts::book::now_ms;
 use crate::engine::rollouts::{progress_line, RolloutEvent};
+use crate::errors::report;
 use crate::store::{state_path_in, Store};
 
 /// The daemon's address when neither --server nor --config says.
@@ -62,7 +63,8 @@ async fn place(source: &RolloutSource, client: &reqwest::Client) -> Result<Place
     let config = crate::config::load_config(config).map_err(cannot_run)?;
     let store = Store::open(state_path_in(&config.state_dir)).map_err(|e| {
         cannot_run(anyhow::anyhow!(
-            "no meshcd daemon answers at {server}, and its state store cannot be opened: {e}"
+            "no meshcd daemon answers at {server}, and its state store cannot be opened: {}",
+            report(&e)
         ))
     })?;
     Ok(Place::Store(store))
@@ -102,8 +104,9 @@ async fn list(place: &Place, client: &reqwest::Client) -> Result<Vec<RolloutEven
     }
 }
 
+/// The error and its causes, without the URL (the message names the server already).
 fn without_url(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
+    let mut text = report(error);
     if let Some(url) = error.url() {
         text = text.replace(url.as_str(), "");
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{cannot_run, Failure};
 use crate::config::{Config, EnvoyConfig, TargetConfig};
 use crate::engine::ReconcilerOptions;
+use crate::errors::report;
 use crate::store::{state_path_in, Store};
 use crate::targets::envoy::EnvoyTarget;
 use crate::targets::EnvoyTargetOptions;
@@ -79,5 +80,5 @@ pub fn reconciler_options(config: &Config, self_heal: bool) -> ReconcilerOptions
 pub fn open_store(config: &Config, hint: &str) -> Result<Arc<Store>, Failure> {
     Store::open(state_path_in(&config.state_dir))
         .map(Arc::new)
-        .map_err(|e| cannot_run(anyhow::anyhow!("{e}{hint}")))
+        .map_err(|e| cannot_run(anyhow::anyhow!("{}{hint}", report(&e))))
 }

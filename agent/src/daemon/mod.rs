@@ -60,7 +60,7 @@ pub(crate) struct Shared {
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         /// The address.
         addr: SocketAddr,
@@ -69,7 +69,7 @@ pub enum DaemonError {
         source: std::io::Error,
     },
     /// Signal handlers could not be installed.
-    #[error("cannot handle signals: {0}")]
+    #[error("cannot handle signals")]
     Signals(#[source] std::io::Error),
 }
 
@@ -154,7 +154,10 @@ where
         (RepoSpec::Local(path), true) => {
             match watch::spawn_git_watch(Path::new(path), sender.clone(), stop_rx.clone()) {
                 Ok(task) => sources.push(task),
-                Err(error) => tracing::warn!(%error, "not watching the repository; polling only"),
+                Err(error) => tracing::warn!(
+                    error = %crate::errors::report(&error),
+                    "not watching the repository; polling only"
+                ),
             }
         }
         (RepoSpec::Remote(_), true) => {

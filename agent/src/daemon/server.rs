@@ -121,7 +121,7 @@ async fn history(
     match read
         .await
         .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
+        .and_then(|r| r.map_err(|e| crate::errors::report(&e)))
     {
         Ok(entries) => Json(json!({ "entries": entries })).into_response(),
         Err(error) => (

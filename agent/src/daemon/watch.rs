@@ -31,7 +31,7 @@ pub enum WatchError {
         reason: String,
     },
     /// The operating system refused the watch (e.g. inotify limits).
-    #[error("cannot watch {path}: {source}")]
+    #[error("cannot watch {path}")]
     Notify {
         /// The path.
         path: String,

@@ -80,7 +80,10 @@ impl Reconcile for GitWatchReconciler {
         tracing::debug!(%trigger, "reconciling (git watch)");
         tokio::task::spawn_blocking(move || inner.reconcile())
             .await
-            .map_err(|e| ReconcileError::retryable(format!("reconcile task failed: {e}")))?
+            .map_err(|source| ReconcileError::Task {
+                what: "the reconcile task",
+                source,
+            })?
     }
 
     fn describe_target(&self) -> String {

@@ -317,18 +317,4 @@ impl ReconcileError {
     }
 }
 
-/// An error and its causes on one line, each said once: `a not applied: envoy rejected …`.
-pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        let part = error.to_string();
-        // A cause whose text the layer above already carries is not repeated.
-        if !text.ends_with(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = error.source();
-    }
-    text
-}
+pub use crate::errors::report;

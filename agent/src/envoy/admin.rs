@@ -235,9 +235,9 @@ impl AdminClient {
         query: &[(&str, &str)],
     ) -> Result<(reqwest::StatusCode, String), EnvoyError> {
         let url = self.url(path, query);
-        let fail = |e: reqwest::Error| EnvoyError::Admin {
+        let fail = |e: reqwest::Error| EnvoyError::Unreachable {
             url: url.clone(),
-            message: e.to_string(),
+            source: e.without_url(),
         };
         let response = self.http.get(&url).send().await.map_err(fail)?;
         let status = response.status();

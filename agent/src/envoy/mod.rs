@@ -38,7 +38,8 @@
 //! *previous* one: whatever the files hold when it starts) to `config`, in this order:
 //!
 //! 1. **validate**: `envoy --mode validate` on a temporary static bootstrap outside the watched
-//!    folder. Failure: [`EnvoyError::Invalid`]; nothing was written to `dir`.
+//!    folder. Failure: [`EnvoyError::Invalid`] ([`EnvoyError::TimedOut`] if it runs too long);
+//!    nothing was written to `dir`.
 //! 2. **CDS (union)**: `cds.yaml` gets the previous clusters plus the new ones (new definitions
 //!    win), then meshcd waits until Envoy has processed the file and every new cluster is active.
 //!    A route is never published before the clusters it names.
@@ -57,9 +58,12 @@
 //! update may have been taken for the few milliseconds until the restore. meshcd therefore waits
 //! (up to the verify timeout) until the previous routes are served again and says so in the
 //! error. The error is [`EnvoyError::Rejected`] with the counters, that outcome and the relevant
-//! log lines (or [`EnvoyError::Io`] / [`EnvoyError::Admin`]). A failure in step 5 does not undo
-//! the publish: the new routes are live and verified; the unused clusters stay until the next
-//! publish and the report says so in [`PublishReport::cleanup_warning`].
+//! log lines ([`EnvoyError::TimedOut`] when nothing was rejected but the new routes were not
+//! served in time; or [`EnvoyError::Io`] / [`EnvoyError::Unreachable`] / [`EnvoyError::Admin`]).
+//! Rejected and invalid configurations are permanent ([`EnvoyError::is_retryable`] is false):
+//! the same configuration fails the same way until a new commit changes it. A failure in step 5
+//! does not undo the publish: the new routes are live and verified; the unused clusters stay
+//! until the next publish and the report says so in [`PublishReport::cleanup_warning`].
 //!
 //! **Idempotency**: `cds.yaml` and `lds.yaml` are rewritten only when their content changes;
 //! `rds.yaml` is always rewritten (with a new `version_info`), because its reload is what the
@@ -101,7 +105,7 @@ pub enum EnvoyError {
         looked: Vec<String>,
     },
     /// Reading or writing a file failed.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -131,7 +135,17 @@ pub enum EnvoyError {
         /// The last lines of Envoy's log.
         logs: String,
     },
-    /// A request to Envoy's admin interface failed.
+    /// Envoy's admin interface did not answer (connection refused, reset, timed out).
+    #[error("no answer from Envoy's admin interface at {url}")]
+    Unreachable {
+        /// The full URL requested.
+        url: String,
+        /// The HTTP client's error (without the URL).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Envoy's admin interface answered, but not as expected (an HTTP error status, a body that
+    /// is not JSON or not the expected shape).
     #[error("Envoy admin request {url} failed: {message}")]
     Admin {
         /// The full URL requested.
@@ -146,12 +160,19 @@ pub enum EnvoyError {
         /// Envoy's message.
         reason: String,
     },
-    /// Envoy did not take the published configuration (a rejection counter rose, or it did not
-    /// serve it before the timeout). The previous configuration keeps serving and is back on
-    /// disk.
+    /// Envoy rejected the published configuration (a rejection counter rose). The previous
+    /// configuration keeps serving and is back on disk.
     #[error("Envoy rejected the configuration: {reason}")]
     Rejected {
         /// Counters, what was served instead, and the relevant Envoy log lines.
+        reason: String,
+    },
+    /// A step did not finish in time: `envoy --mode validate` ran too long, or Envoy did not
+    /// serve the published configuration before the timeout while no rejection counter rose.
+    /// After a publish, the previous configuration keeps serving and is back on disk.
+    #[error("Envoy did not finish in time: {reason}")]
+    TimedOut {
+        /// What was waited for, and (after a publish) what was served instead.
         reason: String,
     },
 }
@@ -170,6 +191,23 @@ impl EnvoyError {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// True when trying again later may succeed: Envoy not answering or not ready (it may be
+    /// restarting), a step that timed out, a process that could not be started, an I/O error
+    /// that may pass. False when the configuration itself is at fault (`--mode validate`
+    /// refused it, or Envoy rejected it): the same configuration would fail the same way, so
+    /// it waits for a new commit. Also false when no Envoy binary was found.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Invalid { .. } | Self::Rejected { .. } | Self::NotFound { .. } => false,
+            Self::Io { source, .. } => crate::errors::io_retryable(source),
+            Self::Unreachable { .. }
+            | Self::Admin { .. }
+            | Self::NotReady { .. }
+            | Self::Spawn { .. }
+            | Self::TimedOut { .. } => true,
         }
     }
 }

@@ -14,6 +14,7 @@ use meshcd_core::plan::{Plan, WeightMap};
 use meshcd_core::{Loaded, SourceFile};
 use serde_json::json;
 
+use super::{Op, TargetError};
 use crate::config::parse_endpoint;
 use crate::envoy::{
     files, find_envoy, publish, AdminClient, ConfigDir, EnvoyError, EnvoyOptions, EnvoyProcess,
@@ -235,10 +236,10 @@ impl super::Target for EnvoyTarget {
         EnvoyState::from_config(config)
     }
 
-    async fn applied(&self, _desired: &EnvoyState) -> Result<EnvoyState, super::TargetError> {
+    async fn applied(&self, _desired: &EnvoyState) -> Result<EnvoyState, TargetError> {
         EnvoyTarget::applied(self)
             .await
-            .map_err(|e| super::TargetError::retryable(e.to_string()))
+            .map_err(|source| TargetError::envoy(Op::Read(None), source))
     }
 
     fn diff(&self, desired: &EnvoyState, applied: &EnvoyState, loaded: &Loaded) -> Plan {
@@ -250,10 +251,10 @@ impl super::Target for EnvoyTarget {
         config: &EnvoyConfig,
         _applied: &EnvoyState,
         _plan: &Plan,
-    ) -> Result<super::ApplyReport, super::TargetError> {
+    ) -> Result<super::ApplyReport, TargetError> {
         let report = EnvoyTarget::apply(self, config)
             .await
-            .map_err(|e| super::TargetError::retryable(e.to_string()))?;
+            .map_err(|source| TargetError::envoy(Op::Publish, source))?;
         Ok(super::ApplyReport {
             total_ms: report.total_ms,
             operations: 1,
@@ -297,10 +298,10 @@ impl super::Target for EnvoyTarget {
         EnvoyTarget::restarts(self)
     }
 
-    async fn wait_ready(&self, timeout: Duration) -> Result<(), super::TargetError> {
+    async fn wait_ready(&self, timeout: Duration) -> Result<(), TargetError> {
         EnvoyTarget::wait_ready(self, timeout)
             .await
-            .map_err(|e| super::TargetError::retryable(e.to_string()))
+            .map_err(|source| TargetError::envoy(Op::WaitReady, source))
     }
 }
 

@@ -16,12 +16,13 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use meshcd_core::model::{Kind, Resource, ResourceId};
+use meshcd_core::plan::Action;
 use serde_json::Value as Json;
 
 use super::resources::{ResourceApi, ResourceTarget, GCP_MANAGED_LABEL};
-use super::TargetError;
+use super::{Op, TargetError};
 use crate::config::{GcpAuthConfig, GcpTargetConfig};
-use crate::gcp::{AuthConfig, Collection, GcpClient, GcpError, GcpOptions};
+use crate::gcp::{AuthConfig, Collection, GcpClient, GcpOptions};
 
 /// The `gcp` target.
 pub type GcpTarget = ResourceTarget<GcpRoutes>;
@@ -54,7 +55,8 @@ impl GcpRoutes {
         options.endpoint = config.endpoint.clone();
         options.requests_per_second = config.requests_per_second;
         options.operation_timeout = config.operation_timeout;
-        let client = GcpClient::new(options).map_err(from_gcp)?;
+        let client =
+            GcpClient::new(options).map_err(|source| TargetError::gcp(Op::Open, source))?;
         Ok(Self::with_client(client, config.prune))
     }
 
@@ -83,18 +85,18 @@ impl GcpRoutes {
             .unwrap_or("");
         match other_parent(name, &self.client.parent()) {
             None => Ok(()),
-            Some(parent) => Err(TargetError::permanent(format!(
-                "{}:{}: {} is named under {parent}, but this target writes {}",
-                resource.file,
-                resource.pos.line,
-                resource.id,
-                self.client.parent()
-            ))),
+            Some(parent) => Err(TargetError::Rejected {
+                resource: located(resource),
+                reason: format!(
+                    "is named under {parent}, but this target writes {}",
+                    self.client.parent()
+                ),
+            }),
         }
     }
 
     /// Checks that the meshes and gateways a route attaches to exist.
-    async fn check_references(&self, resource: &Resource) -> Result<(), TargetError> {
+    async fn check_references(&self, resource: &Resource, op: &Op) -> Result<(), TargetError> {
         for (field, collection) in [
             ("meshes", Collection::Meshes),
             ("gateways", Collection::Gateways),
@@ -111,16 +113,16 @@ impl GcpRoutes {
                     .client
                     .get(collection, short)
                     .await
-                    .map_err(from_gcp)?
+                    .map_err(|source| TargetError::gcp(op.clone(), source))?
                     .is_none()
                 {
-                    return Err(TargetError::permanent(format!(
-                        "{}:{}: {} attaches to {name}, which does not exist in {}",
-                        resource.file,
-                        resource.pos.line,
-                        resource.id,
-                        self.client.parent()
-                    )));
+                    return Err(TargetError::Rejected {
+                        resource: located(resource),
+                        reason: format!(
+                            "attaches to {name}, which does not exist in {}",
+                            self.client.parent()
+                        ),
+                    });
                 }
             }
         }
@@ -160,7 +162,12 @@ impl ResourceApi for GcpRoutes {
             Kind::NsTlsRoute,
         ] {
             let Some(c) = collection(kind) else { continue };
-            for mut route in self.client.list(c).await.map_err(from_gcp)? {
+            let routes = self
+                .client
+                .list(c)
+                .await
+                .map_err(|source| TargetError::gcp(Op::Read(Some(kind)), source))?;
+            for mut route in routes {
                 let full = route.get("name").and_then(Json::as_str).unwrap_or("");
                 let short = full.rsplit('/').next().unwrap_or(full).to_string();
                 let id = ResourceId {
@@ -193,11 +200,12 @@ impl ResourceApi for GcpRoutes {
     async fn create(&self, resource: &Resource, body: &Json) -> Result<(), TargetError> {
         let c = collection(resource.id.kind).ok_or_else(|| not_managed(resource))?;
         self.check_parent(resource)?;
-        self.check_references(resource).await?;
+        let op = Op::change(Action::Create, resource);
+        self.check_references(resource, &op).await?;
         self.client
             .create(c, &resource.id.name, &outgoing(body))
             .await
-            .map_err(from_gcp)
+            .map_err(|source| TargetError::gcp(op, source))
     }
 
     async fn update(
@@ -208,8 +216,9 @@ impl ResourceApi for GcpRoutes {
     ) -> Result<(), TargetError> {
         let c = collection(resource.id.kind).ok_or_else(|| not_managed(resource))?;
         self.check_parent(resource)?;
+        let op = Op::change(Action::Update, resource);
         if fields.iter().any(|f| f == "meshes" || f == "gateways") {
-            self.check_references(resource).await?;
+            self.check_references(resource, &op).await?;
         }
         let mut mask: Vec<&str> = fields.iter().map(String::as_str).collect();
         let adopted = self
@@ -226,14 +235,23 @@ impl ResourceApi for GcpRoutes {
         self.client
             .patch(c, &resource.id.name, &outgoing(body), &mask)
             .await
-            .map_err(from_gcp)
+            .map_err(|source| TargetError::gcp(op, source))
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), TargetError> {
         let Some(c) = collection(id.kind) else {
             return Ok(());
         };
-        self.client.delete(c, &id.name).await.map_err(from_gcp)
+        self.client.delete(c, &id.name).await.map_err(|source| {
+            TargetError::gcp(
+                Op::Change {
+                    action: Action::Delete,
+                    id: id.clone(),
+                    at: None,
+                },
+                source,
+            )
+        })
     }
 }
 
@@ -274,14 +292,15 @@ fn outgoing(body: &Json) -> Json {
 }
 
 fn not_managed(resource: &Resource) -> TargetError {
-    TargetError::permanent(format!(
-        "{} is not a route the gcp target manages",
-        resource.id
-    ))
+    TargetError::Rejected {
+        resource: resource.id.to_string(),
+        reason: "is not a route the gcp target manages".into(),
+    }
 }
 
-fn from_gcp(error: GcpError) -> TargetError {
-    TargetError::from_client(&error, error.retryable())
+/// `file:line: Kind/name`.
+fn located(resource: &Resource) -> String {
+    format!("{}:{}: {}", resource.file, resource.pos.line, resource.id)
 }
 
 #[cfg(test)]

@@ -16,11 +16,12 @@
 //!   deleted only with `prune: true`.
 
 use meshcd_core::model::{Family, Kind, Resource, ResourceId};
+use meshcd_core::plan::Action;
 use serde_json::{Map, Value as Json};
 
 use super::resources::{ResourceApi, ResourceTarget, KUBERNETES_MANAGED_LABEL};
-use super::TargetError;
-use crate::cluster::{api_resource, ClusterClient, ClusterError, ClusterOptions};
+use super::{Op, TargetError};
+use crate::cluster::{api_resource, ClusterClient, ClusterOptions};
 use crate::config::KubernetesTargetConfig;
 
 /// The `kubernetes` target.
@@ -45,7 +46,7 @@ impl ClusterResources {
         };
         let client = ClusterClient::connect(&options)
             .await
-            .map_err(from_cluster)?;
+            .map_err(|source| TargetError::cluster(Op::Open, source))?;
         Ok(Self::with_client(client, config.prune))
     }
 
@@ -109,7 +110,7 @@ impl ResourceApi for ClusterResources {
             } else {
                 self.client.list_managed(kind).await
             }
-            .map_err(from_cluster)?;
+            .map_err(|source| TargetError::cluster(Op::Read(Some(kind)), source))?;
             for object in objects {
                 let namespace = text(&object, "/metadata/namespace");
                 let name = text(&object, "/metadata/name");
@@ -127,7 +128,7 @@ impl ResourceApi for ClusterResources {
     }
 
     async fn create(&self, resource: &Resource, body: &Json) -> Result<(), TargetError> {
-        self.apply(resource, body).await
+        self.apply(resource, body, Action::Create).await
     }
 
     async fn update(
@@ -137,7 +138,7 @@ impl ResourceApi for ClusterResources {
         _fields: &[String],
     ) -> Result<(), TargetError> {
         // Server-side apply sends the whole intent; the server changes what differs.
-        self.apply(resource, body).await
+        self.apply(resource, body, Action::Update).await
     }
 
     async fn delete(&self, id: &ResourceId) -> Result<(), TargetError> {
@@ -145,7 +146,16 @@ impl ResourceApi for ClusterResources {
         self.client
             .delete(id.kind, &namespace, &id.name)
             .await
-            .map_err(from_cluster)
+            .map_err(|source| {
+                TargetError::cluster(
+                    Op::Change {
+                        action: Action::Delete,
+                        id: id.clone(),
+                        at: None,
+                    },
+                    source,
+                )
+            })
     }
 
     fn normalize(&self, document: Json, desired: Option<&Resource>) -> Json {
@@ -166,7 +176,12 @@ impl ClusterResources {
         }
     }
 
-    async fn apply(&self, resource: &Resource, body: &Json) -> Result<(), TargetError> {
+    async fn apply(
+        &self,
+        resource: &Resource,
+        body: &Json,
+        action: Action,
+    ) -> Result<(), TargetError> {
         let mut body = body.clone();
         if let Some(metadata) = body.get_mut("metadata").and_then(Json::as_object_mut) {
             if !metadata.contains_key("namespace") {
@@ -180,14 +195,7 @@ impl ClusterResources {
             .apply(resource.id.kind, &body)
             .await
             .map(|_| ())
-            .map_err(|error| {
-                let mut error = from_cluster(error);
-                error.message = format!(
-                    "{}:{}: {}: {}",
-                    resource.file, resource.pos.line, resource.id, error.message
-                );
-                error
-            })
+            .map_err(|source| TargetError::cluster(Op::change(action, resource), source))
     }
 }
 
@@ -276,10 +284,6 @@ fn is_schema_default(key: &str, value: &Json) -> bool {
         ("matches", v) => *v == serde_json::json!([{"path": {"type": "PathPrefix", "value": "/"}}]),
         _ => false,
     }
-}
-
-fn from_cluster(error: ClusterError) -> TargetError {
-    TargetError::from_client(&error, error.retryable())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! carries a plan out change by change.
 
 pub mod envoy;
+mod error;
 pub mod gcp;
 pub mod kubernetes;
 pub mod memory;
@@ -28,6 +29,7 @@ use meshcd_core::plan::{Plan, WeightMap};
 use meshcd_core::Loaded;
 
 pub use envoy::{EnvoyTarget, EnvoyTargetOptions};
+pub use error::{Op, OpError, TargetError};
 
 /// What carrying out a plan took.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,49 +42,6 @@ pub struct ApplyReport {
     /// false on its weights-only fast path and on resource targets, whose API validates each
     /// request).
     pub validated: bool,
-}
-
-/// A failure of the target (unreachable, refused a change, timed out).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct TargetError {
-    /// What went wrong, in one line, with the resource it concerns (never a secret).
-    pub message: String,
-    /// True when trying again later may succeed (network, 429, 5xx); false when the change
-    /// itself was refused (a conflict, a 4xx).
-    pub retryable: bool,
-}
-
-impl TargetError {
-    /// True when trying again later may succeed (a connection failure, 429, 5xx); false when
-    /// the target rejected the change itself (invalid configuration, a conflict, a 4xx).
-    pub fn is_retryable(&self) -> bool {
-        self.retryable
-    }
-
-    /// A target error from a client's error and whether retrying may help.
-    pub fn from_client(error: &impl std::fmt::Display, retryable: bool) -> Self {
-        Self {
-            message: error.to_string(),
-            retryable,
-        }
-    }
-
-    /// A failure that may pass.
-    pub fn retryable(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            retryable: true,
-        }
-    }
-
-    /// A failure that retrying will not fix.
-    pub fn permanent(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            retryable: false,
-        }
-    }
 }
 
 /// Maps a rollout's backend keys to the names its metrics are read under (for Envoy, its

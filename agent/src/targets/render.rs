@@ -84,11 +84,11 @@ impl RenderDir {
             None => format!("# Rendered by meshcd from {}.\n", resource.file),
         };
         let parent = path.parent().unwrap_or(&self.dir);
-        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, &e))?;
+        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
         let temporary = path.with_extension("yaml.tmp");
         std::fs::write(&temporary, format!("{header}{yaml}"))
-            .map_err(|e| io_error(&temporary, &e))?;
-        std::fs::rename(&temporary, &path).map_err(|e| io_error(&path, &e))
+            .map_err(|e| io_error(&temporary, e))?;
+        std::fs::rename(&temporary, &path).map_err(|e| io_error(&path, e))
     }
 
     /// Every rendered file under the folder, relative paths sorted.
@@ -131,10 +131,12 @@ impl ResourceApi for RenderDir {
         let mut documents = Vec::new();
         for relative in self.files()? {
             let path = self.dir.join(&relative);
-            let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, &e))?;
-            let mut document: Json = serde_yaml_ng::from_str(&text).map_err(|e| {
-                TargetError::permanent(format!("{}: not YAML: {e}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+            let mut document: Json =
+                serde_yaml_ng::from_str(&text).map_err(|source| TargetError::NotYaml {
+                    path: path.clone(),
+                    source,
+                })?;
             let parts: Vec<String> = relative
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())
@@ -183,7 +185,7 @@ impl ResourceApi for RenderDir {
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error(&path, &e)),
+            Err(e) => Err(io_error(&path, e)),
         }
     }
 
@@ -217,10 +219,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), TargetError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_error(dir, &e)),
+        Err(e) => return Err(io_error(dir, e)),
     };
     for entry in entries {
-        let entry = entry.map_err(|e| io_error(dir, &e))?;
+        let entry = entry.map_err(|e| io_error(dir, e))?;
         let path = entry.path();
         if path.is_dir() {
             walk(&path, found)?;
@@ -231,6 +233,9 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), TargetError> {
     Ok(())
 }
 
-fn io_error(path: &Path, error: &std::io::Error) -> TargetError {
-    TargetError::permanent(format!("{}: {error}", path.display()))
+fn io_error(path: &Path, source: std::io::Error) -> TargetError {
+    TargetError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }

@@ -173,10 +173,10 @@ impl<A: ResourceApi> ResourceTarget<A> {
                 .iter()
                 .find(|f| f.severity == meshcd_core::Severity::Error)
             {
-                return Err(TargetError::permanent(format!(
-                    "{origin}: what the API holds cannot be read: {}",
-                    error.message
-                )));
+                return Err(TargetError::Unreadable {
+                    origin,
+                    reason: error.message.clone(),
+                });
             }
             for resource in loaded.resources {
                 items.entry(resource.id.clone()).or_insert(resource);
@@ -244,8 +244,9 @@ impl<A: ResourceApi> Target for ResourceTarget<A> {
             match change.action {
                 Action::Delete => self.api.delete(&id).await?,
                 Action::Create | Action::Update => {
-                    let resource = config.items.get(&id).ok_or_else(|| {
-                        TargetError::permanent(format!("{id} is in the plan but not desired"))
+                    let resource = config.items.get(&id).ok_or_else(|| TargetError::Rejected {
+                        resource: id.to_string(),
+                        reason: "is in the plan but not desired".into(),
                     })?;
                     let body = self.outgoing(resource);
                     if change.action == Action::Create {

@@ -200,7 +200,10 @@ impl<T: Target> Reconcile for TargetReconciler<T> {
                     // applied state fails and the daemon would report a spurious error.
                     if let Err(error) = target.wait_ready(std::time::Duration::from_secs(10)).await
                     {
-                        tracing::warn!(%error, "the target restarted but is not ready");
+                        tracing::warn!(
+                            error = %crate::errors::report(&error),
+                            "the target restarted but is not ready"
+                        );
                     }
                     tracing::warn!(restarts = now, "the target restarted; reconciling");
                     if !triggers.submit(Trigger::TargetRestarted) {

@@ -354,7 +354,7 @@ impl EnvoyProcess {
             let last = match self.admin.ready().await {
                 Ok(state) if state == "LIVE" => return Ok(()),
                 Ok(state) => format!("state {state}"),
-                Err(e) => e.to_string(),
+                Err(e) => crate::errors::report(&e),
             };
             if started.elapsed() >= timeout {
                 return Err(self.not_ready(started.elapsed(), last));

@@ -29,6 +29,7 @@ use super::files;
 use super::process::LogBuffer;
 pub use super::shape::RouteShape;
 use super::EnvoyError;
+use crate::errors::report;
 use restore::{Previous, RestoreGuard};
 use verify::Step;
 
@@ -257,8 +258,9 @@ pub async fn publish_with(
             )
             .await
         {
+            let e = report(&e);
             tracing::warn!("routes are live, but removing unused clusters failed: {e}");
-            cleanup_warning = Some(e.to_string());
+            cleanup_warning = Some(e);
         }
     }
     let cleanup_ms = ms(t);

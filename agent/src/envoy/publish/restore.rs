@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 
 use crate::envoy::files::{self, ResourceKind};
 use crate::envoy::EnvoyError;
+use crate::errors::report;
 
 /// The files on disk before a publish.
 #[derive(Debug)]
@@ -93,9 +94,14 @@ impl RestoreGuard<'_> {
         match self.previous.restore(self.dir) {
             Ok(()) => error,
             Err(restore) => {
-                let reason = format!("{error}; restoring the previous files failed too: {restore}");
+                let reason = format!(
+                    "{}; restoring the previous files failed too: {}",
+                    report(&error),
+                    report(&restore)
+                );
                 match error {
                     EnvoyError::Rejected { .. } => EnvoyError::Rejected { reason },
+                    EnvoyError::TimedOut { .. } => EnvoyError::TimedOut { reason },
                     _ => EnvoyError::Io {
                         path: self.dir.to_path_buf(),
                         source: std::io::Error::other(reason),
@@ -111,7 +117,10 @@ impl Drop for RestoreGuard<'_> {
         if self.armed {
             tracing::warn!("publish cancelled: restoring the previous Envoy configuration files");
             if let Err(e) = self.previous.restore(self.dir) {
-                tracing::error!("cannot restore the previous Envoy configuration files: {e}");
+                tracing::error!(
+                    "cannot restore the previous Envoy configuration files: {}",
+                    report(&e)
+                );
             }
         }
     }

@@ -90,10 +90,12 @@ pub(super) async fn validate(
     let output = tokio::time::timeout(timeout, run).await;
     let output = match output {
         Err(_) => {
-            return Err(invalid(format!(
-                "`{} --mode validate` did not finish within {timeout:?}",
-                binary.display()
-            )))
+            return Err(EnvoyError::TimedOut {
+                reason: format!(
+                    "`{} --mode validate` did not finish within {timeout:?}",
+                    binary.display()
+                ),
+            })
         }
         Ok(Err(e)) => {
             return Err(EnvoyError::Spawn {

@@ -15,6 +15,7 @@ use crate::envoy::files::{self, ResourceKind};
 use crate::envoy::process::LogBuffer;
 use crate::envoy::shape::RouteShape;
 use crate::envoy::EnvoyError;
+use crate::errors::report;
 
 /// What the waiting steps share.
 pub(super) struct Step<'a> {
@@ -92,6 +93,12 @@ impl Step<'_> {
         }
     }
 
+    fn timed_out(&self, what: String) -> EnvoyError {
+        EnvoyError::TimedOut {
+            reason: format!("{what}{}", self.log_excerpt()),
+        }
+    }
+
     /// Writes `clusters` and waits until Envoy processed the file, all of them are active and
     /// none of `gone` is. With `unchanged` (the file already holds `clusters`), writes only if
     /// some of them are not active.
@@ -143,7 +150,7 @@ impl Step<'_> {
                 ));
             }
             if Instant::now() >= deadline {
-                return Err(self.rejected(format!(
+                return Err(self.timed_out(format!(
                     "clusters (version {version}) not applied within {:?}: waiting for {}",
                     self.options.cds_timeout,
                     waiting_for.join(", ")
@@ -250,7 +257,7 @@ impl Step<'_> {
             }
             if Instant::now() >= deadline {
                 let expected = expected.as_ref().map_or_else(String::new, |e| e.summary());
-                return Err(self.rejected(format!(
+                return Err(self.timed_out(format!(
                     "routes (version {version}) not served within {:?}; wanted {expected}; \
                      served {served_summary}",
                     self.options.verify_timeout
@@ -268,14 +275,16 @@ impl Step<'_> {
         previous: &Previous,
         error: EnvoyError,
     ) -> EnvoyError {
-        let EnvoyError::Rejected { reason } = error else {
-            return error;
+        let (reason, rebuild): (String, fn(String) -> EnvoyError) = match error {
+            EnvoyError::Rejected { reason } => (reason, |reason| EnvoyError::Rejected { reason }),
+            EnvoyError::TimedOut { reason } => (reason, |reason| EnvoyError::TimedOut { reason }),
+            other => return other,
         };
         let Some((name, shape)) = previous.route_config.as_ref().and_then(|rc| {
             let name = rc.get("name")?.as_str()?.to_string();
             Some((name, RouteShape::of(rc)))
         }) else {
-            return EnvoyError::Rejected { reason };
+            return rebuild(reason);
         };
         let deadline = Instant::now() + self.options.verify_timeout;
         let outcome = loop {
@@ -290,7 +299,7 @@ impl Step<'_> {
                     )
                 }
                 Err(e) if Instant::now() >= deadline => {
-                    break format!("the previous routes are back on disk ({e})")
+                    break format!("the previous routes are back on disk ({})", report(&e))
                 }
                 _ => tokio::time::sleep(self.options.poll_interval).await,
             }
@@ -299,7 +308,7 @@ impl Step<'_> {
             Some(at) => format!("{}; {outcome}{}", &reason[..at], &reason[at..]),
             None => format!("{reason}; {outcome}"),
         };
-        EnvoyError::Rejected { reason }
+        rebuild(reason)
     }
 
     async fn served_route(&self, name: &str) -> Result<Option<RouteShape>, EnvoyError> {
