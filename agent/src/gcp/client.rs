@@ -90,17 +90,6 @@ impl GcpClient {
         Self::build(options, endpoint, tokens, http)
     }
 
-    /// A client using an existing token source (so other clients can share its cache);
-    /// `options.auth` is ignored.
-    pub fn with_token_source(
-        options: GcpOptions,
-        tokens: TokenSource,
-    ) -> Result<GcpClient, GcpError> {
-        let endpoint = check(&options)?;
-        let http = http_client(options.request_timeout)?;
-        Self::build(options, endpoint, tokens, http)
-    }
-
     fn build(
         options: GcpOptions,
         endpoint: Url,
