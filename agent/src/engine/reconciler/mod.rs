@@ -85,7 +85,31 @@ pub(crate) struct Inner<T: Target> {
     self_heal: bool,
     memory: Memory<T>,
     rollouts: Rollouts,
-    writes: mpsc::Sender<writer::Job<T>>,
+    writes: mpsc::Sender<writer::Order<T>>,
+    /// Reconciles under way (the writer leaves rollout weights to them meanwhile).
+    reconciles: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a reconcile as running while it lives, also when its future is dropped; when it
+/// ends, the writer looks again at the weights it left to the reconcile.
+struct Running<'a, T: Target>(&'a Inner<T>);
+
+impl<'a, T: Target> Running<'a, T> {
+    fn new(inner: &'a Inner<T>) -> Self {
+        inner
+            .reconciles
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(inner)
+    }
+}
+
+impl<T: Target> Drop for Running<'_, T> {
+    fn drop(&mut self) {
+        self.0
+            .reconciles
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.0.writes.try_send(writer::Order::Wake);
+    }
 }
 
 /// Where the reconciler reads from and what it does with drift.
@@ -126,6 +150,7 @@ impl<T: Target> TargetReconciler<T> {
             memory: Memory::default(),
             rollouts,
             writes,
+            reconciles: std::sync::atomic::AtomicUsize::new(0),
         });
         tokio::spawn(writer::run(
             Arc::downgrade(&inner),
@@ -352,7 +377,7 @@ impl<T: Target> Inner<T> {
             generation,
             reply,
         };
-        if self.writes.send(job).await.is_err() {
+        if self.writes.send(writer::Order::Write(job)).await.is_err() {
             return Err(TargetError::retryable("the target's writer has stopped"));
         }
         answer
@@ -360,7 +385,17 @@ impl<T: Target> Inner<T> {
             .unwrap_or_else(|_| Err(TargetError::retryable("the target's writer has stopped")))
     }
 
+    /// True while a reconcile runs.
+    pub(crate) fn reconciling(&self) -> bool {
+        self.reconciles.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
     async fn reconcile(self: &Arc<Self>) -> Result<Outcome, ReconcileError> {
+        let _running = Running::new(self);
+        self.run().await
+    }
+
+    async fn run(self: &Arc<Self>) -> Result<Outcome, ReconcileError> {
         let target_id = self.target.id().to_string();
         let desired = match self.source.wanted(&*self.target, &self.memory).await? {
             Wanted::Accepted(desired) => desired,
