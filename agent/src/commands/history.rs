@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use meshcd_core::human;
 use serde_json::json;
 
 use super::{cannot_run, Failure, EXIT_CANNOT_RUN, EXIT_OK};
@@ -151,8 +152,39 @@ fn row(entry: &AuditEntry) -> [String; 7] {
             "+{} ~{} -{}",
             changes.create, changes.update, changes.delete
         ),
-        one_line(message),
+        one_line(&rounded_millis(message)),
     ]
+}
+
+/// Rounds the raw milliseconds that earlier versions wrote into audit messages, so that
+/// `verified live in 183.06328299999998 ms` reads `verified live in 183 ms`. Whole numbers and
+/// everything else are left as they are.
+fn rounded_millis(message: &str) -> String {
+    const UNIT: &str = " ms";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(UNIT) {
+        let (before, after) = rest.split_at(at);
+        let after = &after[UNIT.len()..];
+        let start = before
+            .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .map_or(0, |i| i + 1);
+        let number = &before[start..];
+        let word_ends = !after.starts_with(|c: char| c.is_alphanumeric());
+        match number.parse::<f64>() {
+            Ok(ms) if number.contains('.') && word_ends => {
+                out.push_str(&before[..start]);
+                out.push_str(&human::millis(ms));
+            }
+            _ => {
+                out.push_str(before);
+                out.push_str(UNIT);
+            }
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Control characters (newlines, escapes) become spaces, so one entry stays one line.
@@ -190,6 +222,29 @@ TIME                  TARGET       ACTION          COMMIT   AUTHOR  CHANGES   ME
 2024-05-01T12:00:00Z  envoy:local  apply           0123456  Ada     +0 ~1 -0  Shift 10% to green
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn raw_milliseconds_of_earlier_messages_are_rounded() {
+        assert_eq!(
+            rounded_millis(
+                "envoy:local applied: 1 change(s), verified live in 183.06328299999998 ms"
+            ),
+            "envoy:local applied: 1 change(s), verified live in 183 ms"
+        );
+        assert_eq!(
+            rounded_millis("live in 1234.5 ms, then 0.26 ms"),
+            "live in 1.2 s, then 0.3 ms"
+        );
+        for unchanged in [
+            "took 5 ms",
+            "1.5 msg",
+            "version 1.2 ms-compatible",
+            " ms",
+            "",
+        ] {
+            assert_eq!(rounded_millis(unchanged), unchanged);
+        }
     }
 
     #[test]

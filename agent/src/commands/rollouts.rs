@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use meshcd_core::human;
 use meshcd_core::rollout::duration;
 use meshcd_core::rollout::machine::{Event, Gate, Rollout};
 use serde_json::{json, Value};
@@ -161,7 +162,7 @@ pub fn status(args: &StatusArgs) -> Result<u8, Failure> {
                 println!(
                     "{} rollout(s); refreshing every {} (Ctrl-C to stop)",
                     rollouts.len(),
-                    duration::format(interval)
+                    human::duration(interval)
                 );
                 for r in &rollouts {
                     println!("{}", progress_line(r));
