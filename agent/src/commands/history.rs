@@ -5,6 +5,7 @@ use std::path::Path;
 use meshcd_core::human;
 use serde_json::json;
 
+use super::rollouts::DaemonClient;
 use super::{cannot_run, Failure, EXIT_CANNOT_RUN, EXIT_OK};
 use crate::cli::{HistoryArgs, HistoryFormat};
 use crate::store::{resolve_state_path, AuditEntry, Store, StoreError};
@@ -59,36 +60,32 @@ fn from_daemon(
     target: Option<&str>,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, Failure> {
-    let url = format!("{}/api/v1/history", server.trim_end_matches('/'));
+    let client = DaemonClient::new(server).map_err(cannot_run)?;
+    let url = format!("{}/api/v1/history", client.server());
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("limit", &limit.to_string());
+    if let Some(target) = target {
+        query.append_pair("target", target);
+    }
+    let path = format!("/api/v1/history?{}", query.finish());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let mut query = vec![("limit", limit.to_string())];
-        if let Some(target) = target {
-            query.push(("target", target.to_string()));
-        }
-        let response = reqwest::Client::new()
-            .get(&url)
-            .query(&query)
-            .timeout(std::time::Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| cannot_run(anyhow::anyhow!("cannot reach {url}: {e}")))?;
-        let status = response.status();
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| cannot_run(anyhow::anyhow!("{url}: not JSON: {e}")))?;
-        if !status.is_success() {
-            return Err(cannot_run(anyhow::anyhow!(
-                "{url}: HTTP {status}: {}",
-                body["error"]
-            )));
-        }
-        serde_json::from_value(body["entries"].clone())
-            .map_err(|e| cannot_run(anyhow::anyhow!("{url}: unexpected answer: {e}")))
-    })
+    let answer = runtime
+        .block_on(client.get(&path, std::time::Duration::from_secs(10)))
+        .map_err(|e| cannot_run(anyhow::Error::new(e).context(format!("cannot reach {url}"))))?;
+    let body = answer
+        .json()
+        .map_err(|e| cannot_run(anyhow::anyhow!("{url}: not JSON: {e}")))?;
+    if !answer.status.is_success() {
+        return Err(cannot_run(anyhow::anyhow!(
+            "{url}: HTTP {}: {}",
+            answer.status,
+            body["error"]
+        )));
+    }
+    serde_json::from_value(body["entries"].clone())
+        .map_err(|e| cannot_run(anyhow::anyhow!("{url}: unexpected answer: {e}")))
 }
 
 /// A compact table, one line per entry: time, target, action, short commit, author, counts
