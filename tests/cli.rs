@@ -666,3 +666,61 @@ fn rollout_gates_without_a_daemon_use_the_state_store() {
     );
     assert!(!back.live, "the next run carries it out");
 }
+
+/// Runs `meshcd -v history` on an empty state folder (it logs `no state store yet` at debug)
+/// with stderr written to a file, as under systemd or `2>file`, and returns what it wrote.
+fn logs_to_a_file(extra_args: &[&str], env: &[(&str, &str)]) -> String {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let log = tmp.path().join("stderr.log");
+    let file = std::fs::File::create(&log).expect("log file");
+    let state = tmp.path().join("state");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_meshcd"));
+    command
+        .args(["-v", "history", "--state-dir"])
+        .arg(&state)
+        .args(extra_args)
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .env_remove("MESHCD_LOG_FORMAT")
+        .stdout(std::process::Stdio::null())
+        .stderr(file);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let status = command.status().expect("run meshcd");
+    assert!(status.success(), "{status}");
+    std::fs::read_to_string(&log).expect("read the log")
+}
+
+#[test]
+fn logs_to_a_file_carry_no_colour_codes() {
+    let logs = logs_to_a_file(&[], &[]);
+    assert!(logs.contains("no state store yet"), "{logs}");
+    assert!(!logs.contains("\x1b["), "ANSI escape in {logs:?}");
+}
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    for (args, env) in [
+        (&["--log-format", "json"][..], &[][..]),
+        (&[][..], &[("MESHCD_LOG_FORMAT", "json")][..]),
+    ] {
+        let logs = logs_to_a_file(args, env);
+        let lines: Vec<serde_json::Value> = logs
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+            .collect();
+        let event = lines
+            .iter()
+            .find(|line| line["message"] == "no state store yet")
+            .unwrap_or_else(|| panic!("no such event in {logs}"));
+        assert_eq!(event["level"], "DEBUG", "{event}");
+        assert!(
+            event["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("state.redb")),
+            "{event}"
+        );
+        assert!(event["timestamp"].is_string(), "{event}");
+    }
+}

@@ -1,6 +1,6 @@
 //! End-to-end tests of `meshcd run`: the real binary on free loopback ports, following real Git
 //! repositories; configuration errors, health/readiness/metrics/status, the `.git` watcher,
-//! unchanged commits, GitHub and GitLab webhooks, cron schedules, `--once`, and SIGTERM.
+//! unchanged commits, GitHub and GitLab webhooks (up to 25 MiB), cron schedules, `--once`, and SIGTERM.
 //!
 //! Waits are bounded polling loops on the status API, never fixed sleeps or timing asserts.
 
@@ -225,18 +225,43 @@ fn http(
 ) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    // With `Transfer-Encoding: chunked` among `headers`, the body goes in 1 MiB chunks and
+    // without a length.
+    let chunked = headers
+        .iter()
+        .any(|(name, value)| name.eq_ignore_ascii_case("transfer-encoding") && *value == "chunked");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if !chunked {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    // The body is written beside the reading: a server may answer (413) before taking all of
+    // a large body, and close the connection under the writer.
+    let mut writer = stream.try_clone().unwrap();
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            if !chunked {
+                let _ = writer.write_all(body);
+                return;
+            }
+            for chunk in body.chunks(1024 * 1024) {
+                let head = format!("{:x}\r\n", chunk.len());
+                let written = [head.as_bytes(), chunk, b"\r\n"]
+                    .iter()
+                    .try_for_each(|part| writer.write_all(part));
+                if written.is_err() {
+                    return;
+                }
+            }
+            let _ = writer.write_all(b"0\r\n\r\n");
+        });
+        stream.read_to_end(&mut response).unwrap();
+    });
     let text = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let code = head
@@ -537,15 +562,118 @@ fn gitlab_webhooks_need_the_token() {
     daemon.wait_until("the webhook's reconcile", |d| {
         reconciles(&d.metrics(), "trigger=\"webhook\"") == 1
     });
-    // Bodies above 1 MiB are refused before anything else.
-    let huge = vec![b'x'; 1024 * 1024 + 1];
-    let (code, _) = daemon.request(
+    // Bodies above 25 MiB are refused before anything else, even before the token.
+    let huge = vec![b'x'; 25 * 1024 * 1024 + 1];
+    let (code, body) = daemon.request(
         "POST",
         "/webhook/gitlab",
-        &[event, ("X-Gitlab-Token", GITLAB_TOKEN)],
+        &[event, ("X-Gitlab-Token", "guess")],
         &huge,
     );
-    assert_eq!(code, 413);
+    assert_eq!(code, 413, "{body}");
+    let metrics = daemon.metrics();
+    assert!(
+        metrics.contains("meshcd_webhook_too_large_total{provider=\"gitlab\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("meshcd_webhook_rejected_total{provider=\"gitlab\"} 1"),
+        "a refused size is not counted as a bad token: {metrics}"
+    );
+    // Without a length, reading stops at the limit.
+    let chunked = ("Transfer-Encoding", "chunked");
+    let (code, body) = daemon.request(
+        "POST",
+        "/webhook/gitlab",
+        &[event, ("X-Gitlab-Token", GITLAB_TOKEN), chunked],
+        &huge,
+    );
+    assert_eq!(code, 413, "{body}");
+    assert!(daemon
+        .metrics()
+        .contains("meshcd_webhook_too_large_total{provider=\"gitlab\"} 2"));
+    let (code, body) = daemon.request(
+        "POST",
+        "/webhook/gitlab",
+        &[event, ("X-Gitlab-Token", GITLAB_TOKEN), chunked],
+        push,
+    );
+    assert_eq!(code, 202, "{body}");
+}
+
+/// A push payload of at least `size` bytes, its commits first and `ref` last, so the whole
+/// body must be read to find it.
+fn big_push(size: usize) -> Vec<u8> {
+    let commit = r#"{"id":"0123456789abcdef0123456789abcdef01234567","message":"move routes","added":["routes/a.yaml","routes/b.yaml"],"removed":[],"modified":["routes/ads.yaml"]}"#;
+    let mut body = String::with_capacity(size + 200);
+    body.push_str(r#"{"commits":["#);
+    body.push_str(commit);
+    while body.len() < size {
+        body.push(',');
+        body.push_str(commit);
+    }
+    body.push_str(r#"],"ref":"refs/heads/main"}"#);
+    body.into_bytes()
+}
+
+#[test]
+fn github_push_webhooks_up_to_25_mib_are_read() {
+    let (repo, _) = repo_with(ROUTE);
+    let daemon = Daemon::start(&config(
+        &repo,
+        "watch: false\nwebhook: {githubSecretFile: github-secret, branch: main}\n",
+    ));
+    daemon.wait_ready();
+    let event = ("X-GitHub-Event", "push");
+    let push = big_push(5 * 1000 * 1000);
+
+    let forged = github_signature(&push[1..]);
+    let (code, body) = daemon.request(
+        "POST",
+        "/webhook/github",
+        &[event, ("X-Hub-Signature-256", &forged)],
+        &push,
+    );
+    assert_eq!(code, 401, "{body}");
+
+    let too_large = big_push(26 * 1024 * 1024);
+    let signed = github_signature(&too_large);
+    let (code, body) = daemon.request(
+        "POST",
+        "/webhook/github",
+        &[event, ("X-Hub-Signature-256", &signed)],
+        &too_large,
+    );
+    assert_eq!(code, 413, "{body}");
+    assert!(body.contains("larger than 25 MiB"), "{body}");
+    let metrics = daemon.metrics();
+    for counted in [
+        "meshcd_webhook_rejected_total{provider=\"github\"} 1",
+        "meshcd_webhook_too_large_total{provider=\"github\"} 1",
+    ] {
+        assert!(metrics.contains(counted), "missing {counted} in\n{metrics}");
+    }
+    assert_eq!(
+        daemon.status()["reconciles"],
+        1,
+        "only the startup reconcile"
+    );
+
+    let signed = github_signature(&push);
+    let (code, body) = daemon.request(
+        "POST",
+        "/webhook/github",
+        &[event, ("X-Hub-Signature-256", &signed)],
+        &push,
+    );
+    assert_eq!(code, 202, "{body}");
+    daemon.wait_until("the webhook's reconcile", |d| {
+        reconciles(&d.metrics(), "trigger=\"webhook\"") == 1
+    });
+    assert_eq!(
+        daemon.status()["lastOutcome"]["trigger"],
+        "webhook (github, refs/heads/main)"
+    );
 }
 
 #[test]

@@ -25,6 +25,25 @@ pub struct Cli {
     /// Folder for cached clones of remote repositories.
     #[arg(long, global = true, env = "MESHCD_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// How logs are written to stderr: `text` for people (coloured on a terminal only), `json`
+    /// (one object per line) for journald, Loki and other collectors.
+    #[arg(
+        long,
+        global = true,
+        env = "MESHCD_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people; ANSI colour only when stderr is a terminal and `NO_COLOR` is unset.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `message`, the event's fields, `target`.
+    Json,
 }
 
 /// The commands.

@@ -1,16 +1,17 @@
 //! The `meshcd` binary: parse the command line, run the command, map the outcome to an exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use meshcd::cli::{Cli, Command, PolicyCommand};
+use meshcd::cli::{Cli, Command, LogFormat, PolicyCommand};
 use meshcd::commands::{self, default_cache_dir, EXIT_FINDINGS};
 use meshcd_core::rollout::machine::Gate;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     let cache_dir = cli.cache_dir.clone().unwrap_or_else(default_cache_dir);
     let result = match &cli.command {
         Command::Validate(args) => commands::validate::run(args, &cache_dir),
@@ -43,17 +44,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, so stdout stays clean for `--format json`.
-fn init_logging(verbose: u8) {
+/// Logs go to stderr, so stdout stays clean for `--format json`: text lines, coloured only on a
+/// terminal (and never with `NO_COLOR` set), or JSON lines for log collectors.
+fn init_logging(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "meshcd=debug,meshcd_core=debug,warn",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_writer(std::io::stderr);
+    // Only fails when a subscriber is already set, which nothing else here does.
+    let _ = match format {
+        LogFormat::Text => logs.with_target(false).with_ansi(colour()).try_init(),
+        LogFormat::Json => logs.json().flatten_event(true).try_init(),
+    };
+}
+
+/// ANSI colour for stderr: a terminal, and `NO_COLOR` (no-color.org) unset or empty.
+fn colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -8,6 +8,7 @@
 
 pub mod envoy;
 pub mod finding;
+pub mod human;
 pub mod ir;
 pub mod load;
 pub mod model;

@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
+use meshcd_core::human;
 use serde_json::json;
 
+use super::rollouts::DaemonClient;
 use super::{cannot_run, Failure, EXIT_CANNOT_RUN, EXIT_OK};
 use crate::cli::{HistoryArgs, HistoryFormat};
-use crate::errors::report;
 use crate::store::{resolve_state_path, AuditEntry, Store, StoreError};
 
 impl From<StoreError> for Failure {
@@ -59,41 +60,32 @@ fn from_daemon(
     target: Option<&str>,
     limit: usize,
 ) -> Result<Vec<AuditEntry>, Failure> {
-    let url = format!("{}/api/v1/history", server.trim_end_matches('/'));
+    let client = DaemonClient::new(server).map_err(cannot_run)?;
+    let url = format!("{}/api/v1/history", client.server());
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("limit", &limit.to_string());
+    if let Some(target) = target {
+        query.append_pair("target", target);
+    }
+    let path = format!("/api/v1/history?{}", query.finish());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let mut query = vec![("limit", limit.to_string())];
-        if let Some(target) = target {
-            query.push(("target", target.to_string()));
-        }
-        let response = reqwest::Client::new()
-            .get(&url)
-            .query(&query)
-            .timeout(std::time::Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| {
-                cannot_run(anyhow::anyhow!(
-                    "cannot reach {url}: {}",
-                    report(&e.without_url())
-                ))
-            })?;
-        let status = response.status();
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| cannot_run(anyhow::anyhow!("{url}: not JSON: {e}")))?;
-        if !status.is_success() {
-            return Err(cannot_run(anyhow::anyhow!(
-                "{url}: HTTP {status}: {}",
-                body["error"]
-            )));
-        }
-        serde_json::from_value(body["entries"].clone())
-            .map_err(|e| cannot_run(anyhow::anyhow!("{url}: unexpected answer: {e}")))
-    })
+    let answer = runtime
+        .block_on(client.get(&path, std::time::Duration::from_secs(10)))
+        .map_err(|e| cannot_run(anyhow::Error::new(e).context(format!("cannot reach {url}"))))?;
+    let body = answer
+        .json()
+        .map_err(|e| cannot_run(anyhow::anyhow!("{url}: not JSON: {e}")))?;
+    if !answer.status.is_success() {
+        return Err(cannot_run(anyhow::anyhow!(
+            "{url}: HTTP {}: {}",
+            answer.status,
+            body["error"]
+        )));
+    }
+    serde_json::from_value(body["entries"].clone())
+        .map_err(|e| cannot_run(anyhow::anyhow!("{url}: unexpected answer: {e}")))
 }
 
 /// A compact table, one line per entry: time, target, action, short commit, author, counts
@@ -157,8 +149,39 @@ fn row(entry: &AuditEntry) -> [String; 7] {
             "+{} ~{} -{}",
             changes.create, changes.update, changes.delete
         ),
-        one_line(message),
+        one_line(&rounded_millis(message)),
     ]
+}
+
+/// Rounds the raw milliseconds that earlier versions wrote into audit messages, so that
+/// `verified live in 183.06328299999998 ms` reads `verified live in 183 ms`. Whole numbers and
+/// everything else are left as they are.
+fn rounded_millis(message: &str) -> String {
+    const UNIT: &str = " ms";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(UNIT) {
+        let (before, after) = rest.split_at(at);
+        let after = &after[UNIT.len()..];
+        let start = before
+            .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .map_or(0, |i| i + 1);
+        let number = &before[start..];
+        let word_ends = !after.starts_with(|c: char| c.is_alphanumeric());
+        match number.parse::<f64>() {
+            Ok(ms) if number.contains('.') && word_ends => {
+                out.push_str(&before[..start]);
+                out.push_str(&human::millis(ms));
+            }
+            _ => {
+                out.push_str(before);
+                out.push_str(UNIT);
+            }
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Control characters (newlines, escapes) become spaces, so one entry stays one line.
@@ -196,6 +219,29 @@ TIME                  TARGET       ACTION          COMMIT   AUTHOR  CHANGES   ME
 2024-05-01T12:00:00Z  envoy:local  apply           0123456  Ada     +0 ~1 -0  Shift 10% to green
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn raw_milliseconds_of_earlier_messages_are_rounded() {
+        assert_eq!(
+            rounded_millis(
+                "envoy:local applied: 1 change(s), verified live in 183.06328299999998 ms"
+            ),
+            "envoy:local applied: 1 change(s), verified live in 183 ms"
+        );
+        assert_eq!(
+            rounded_millis("live in 1234.5 ms, then 0.26 ms"),
+            "live in 1.2 s, then 0.3 ms"
+        );
+        for unchanged in [
+            "took 5 ms",
+            "1.5 msg",
+            "version 1.2 ms-compatible",
+            " ms",
+            "",
+        ] {
+            assert_eq!(rounded_millis(unchanged), unchanged);
+        }
     }
 
     #[test]

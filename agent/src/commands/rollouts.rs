@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use meshcd_core::human;
 use meshcd_core::model::ResourceId;
 use meshcd_core::rollout::duration;
 use meshcd_core::rollout::machine::{Event, Gate, Rollout};
@@ -16,6 +17,9 @@ use crate::engine::rollouts::book::now_ms;
 use crate::engine::rollouts::{progress_line, RolloutEvent};
 use crate::errors::report;
 use crate::store::{state_path_in, Store};
+pub(crate) use client::DaemonClient;
+
+pub(crate) mod client;
 
 /// The daemon's address when neither --server nor --config says.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9090";
@@ -23,7 +27,7 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9090";
 /// Where the rollouts are read and gated.
 enum Place {
     /// A running daemon.
-    Daemon(String),
+    Daemon(DaemonClient),
     /// The state store (no daemon answered); the target ids it holds rollouts for.
     Store(Store),
 }
@@ -43,16 +47,12 @@ fn server_url(source: &RolloutSource) -> Result<String, Failure> {
     Ok(DEFAULT_SERVER.to_string())
 }
 
-async fn place(source: &RolloutSource, client: &reqwest::Client) -> Result<Place, Failure> {
+async fn place(source: &RolloutSource) -> Result<Place, Failure> {
     let server = server_url(source)?;
-    let reachable = client
-        .get(format!("{server}/healthz"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .is_ok();
+    let client = DaemonClient::new(&server).map_err(cannot_run)?;
+    let reachable = client.get("/healthz", Duration::from_secs(2)).await.is_ok();
     if reachable {
-        return Ok(Place::Daemon(server));
+        return Ok(Place::Daemon(client));
     }
     let Some(config) = &source.config else {
         return Err(cannot_run(anyhow::anyhow!(
@@ -84,33 +84,28 @@ fn event_of(rollout: &Rollout) -> RolloutEvent {
     RolloutEvent::of(rollout, rollout.plan.bake_time.as_millis() as u64, now_ms())
 }
 
-async fn list(place: &Place, client: &reqwest::Client) -> Result<Vec<RolloutEvent>, Failure> {
+async fn list(place: &Place) -> Result<Vec<RolloutEvent>, Failure> {
     match place {
-        Place::Daemon(server) => {
-            let body: Value = client
-                .get(format!("{server}/api/v1/rollouts"))
-                .timeout(Duration::from_secs(5))
-                .send()
+        Place::Daemon(client) => {
+            let server = client.server();
+            let answer = client
+                .get("/api/v1/rollouts", Duration::from_secs(5))
                 .await
-                .and_then(reqwest::Response::error_for_status)
-                .map_err(|e| cannot_run(anyhow::anyhow!("{server}: {}", without_url(&e))))?
+                .map_err(|e| cannot_run(anyhow::Error::new(e).context(server.to_string())))?;
+            if !answer.status.is_success() {
+                return Err(cannot_run(anyhow::anyhow!(
+                    "{server}: HTTP {}",
+                    answer.status
+                )));
+            }
+            let body = answer
                 .json()
-                .await
-                .map_err(|e| cannot_run(anyhow::anyhow!("{server}: {}", without_url(&e))))?;
+                .map_err(|e| cannot_run(anyhow::anyhow!("{server}: not JSON: {e}")))?;
             serde_json::from_value(body["rollouts"].clone())
                 .map_err(|e| cannot_run(anyhow::anyhow!("{server}: unexpected answer: {e}")))
         }
         Place::Store(store) => Ok(stored(store)?.iter().map(|(_, r)| event_of(r)).collect()),
     }
-}
-
-/// The error and its causes, without the URL (the message names the server already).
-fn without_url(error: &reqwest::Error) -> String {
-    let mut text = report(error);
-    if let Some(url) = error.url() {
-        text = text.replace(url.as_str(), "");
-    }
-    text
 }
 
 /// `meshcd status [--watch]`.
@@ -127,14 +122,13 @@ pub fn status(args: &StatusArgs) -> Result<u8, Failure> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let place = place(&args.source, &client).await?;
+        let place = place(&args.source).await?;
         let json = args.source.format == HistoryFormat::Json;
         let mut last: BTreeMap<ResourceId, RolloutEvent> = BTreeMap::new();
         let tty = std::io::stdout().is_terminal();
         let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
         loop {
-            let rollouts = list(&place, &client).await?;
+            let rollouts = list(&place).await?;
             if !args.watch {
                 if json {
                     println!(
@@ -164,7 +158,7 @@ pub fn status(args: &StatusArgs) -> Result<u8, Failure> {
                 println!(
                     "{} rollout(s); refreshing every {} (Ctrl-C to stop)",
                     rollouts.len(),
-                    duration::format(interval)
+                    human::duration(interval)
                 );
                 for r in &rollouts {
                     println!("{}", progress_line(r));
@@ -185,10 +179,9 @@ pub fn gate(args: &GateArgs, gate: Gate) -> Result<u8, Failure> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let client = reqwest::Client::new();
         let json = args.source.format == HistoryFormat::Json;
-        let result = match place(&args.source, &client).await? {
-            Place::Daemon(server) => gate_daemon(&client, &server, &args.route, gate).await?,
+        let result = match place(&args.source).await? {
+            Place::Daemon(client) => gate_daemon(&client, &args.route, gate).await?,
             Place::Store(store) => gate_store(&store, &args.route, gate)?,
         };
         match result {
@@ -223,20 +216,21 @@ pub fn gate(args: &GateArgs, gate: Gate) -> Result<u8, Failure> {
 type GateResult = Result<(RolloutEvent, Option<String>), String>;
 
 async fn gate_daemon(
-    client: &reqwest::Client,
-    server: &str,
+    client: &DaemonClient,
     route: &str,
     gate: Gate,
 ) -> Result<GateResult, Failure> {
-    let response = client
-        .post(format!("{server}/api/v1/rollouts/{}", gate.as_str()))
-        .timeout(Duration::from_secs(30))
-        .json(&json!({ "route": route }))
-        .send()
+    let server = client.server();
+    let answer = client
+        .post_json(
+            &format!("/api/v1/rollouts/{}", gate.as_str()),
+            &json!({ "route": route }),
+            Duration::from_secs(30),
+        )
         .await
-        .map_err(|e| cannot_run(anyhow::anyhow!("{server}: {}", without_url(&e))))?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+        .map_err(|e| cannot_run(anyhow::Error::new(e).context(server.to_string())))?;
+    let status = answer.status;
+    let body: Value = answer.json().unwrap_or(Value::Null);
     if status.is_success() {
         let event = serde_json::from_value(body["rollout"].clone())
             .map_err(|e| cannot_run(anyhow::anyhow!("{server}: unexpected answer: {e}")))?;

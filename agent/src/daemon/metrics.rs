@@ -8,6 +8,7 @@
 //! | `meshcd_drift` | gauge | 1 while the target differs from Git (drift reported, not corrected) |
 //! | `meshcd_last_success_timestamp_seconds` | gauge | Unix time of the last successful reconcile |
 //! | `meshcd_webhook_rejected_total` | counter | `provider`: `github`, `gitlab` |
+//! | `meshcd_webhook_too_large_total` | counter | `provider`: `github`, `gitlab` |
 
 use std::sync::atomic::AtomicU64;
 
@@ -49,6 +50,7 @@ pub struct Metrics {
     drift: Gauge,
     last_success: Gauge<f64, AtomicU64>,
     webhook_rejected: Family<ProviderLabels, Counter>,
+    webhook_too_large: Family<ProviderLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -99,6 +101,12 @@ impl Metrics {
             "Webhook requests rejected for a missing or wrong signature or token",
             webhook_rejected.clone(),
         );
+        let webhook_too_large = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "meshcd_webhook_too_large",
+            "Webhook requests refused for a body above the limit (413)",
+            webhook_too_large.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -107,6 +115,7 @@ impl Metrics {
             drift,
             last_success,
             webhook_rejected,
+            webhook_too_large,
         }
     }
 
@@ -150,6 +159,13 @@ impl Metrics {
     /// Counts a rejected webhook request.
     pub fn webhook_rejected(&self, provider: &'static str) {
         self.webhook_rejected
+            .get_or_create(&ProviderLabels { provider })
+            .inc();
+    }
+
+    /// Counts a webhook request refused for its size.
+    pub fn webhook_too_large(&self, provider: &'static str) {
+        self.webhook_too_large
             .get_or_create(&ProviderLabels { provider })
             .inc();
     }

@@ -10,8 +10,9 @@
 //! | `GET /api/v1/rollouts`, `POST /api/v1/rollouts/{gate}` | see [`super::rollouts_api`] |
 //! | `POST /webhook/github`, `POST /webhook/gitlab` | see [`super::webhook`] |
 //!
-//! Request bodies are limited to [`BODY_LIMIT`] (413 beyond). The manual endpoint has no
-//! authentication: keep `server.listen` on loopback or behind a proxy that adds it.
+//! Request bodies are limited to [`BODY_LIMIT`] (413 beyond), webhook bodies to
+//! [`webhook::BODY_LIMIT`], GitHub's and GitLab's 25 MiB (read as they arrive, see
+//! [`super::webhook`]). The manual endpoint has no authentication: keep `server.listen` on loopback or behind a proxy that adds it.
 
 use std::sync::Arc;
 
@@ -27,8 +28,8 @@ use super::triggers::Submitted;
 use super::{webhook, Shared};
 use crate::engine::Trigger;
 
-/// Largest accepted request body: 1 MiB (GitHub caps payloads at 25 MB, but pushes of route
-/// repositories are far smaller, and meshcd only needs the `ref`).
+/// Largest accepted request body outside the webhooks (which read their body themselves, up to
+/// [`webhook::BODY_LIMIT`]): 1 MiB.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The router, with its shared state.

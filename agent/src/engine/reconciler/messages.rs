@@ -1,6 +1,7 @@
 //! The one-line messages a reconcile reports (status API, audit log, `meshcd apply`), written
 //! for people: short commit ids, rounded durations, a few names rather than all.
 
+use meshcd_core::human::millis;
 use meshcd_core::model::ResourceId;
 use meshcd_core::plan::{Change, Plan};
 
@@ -42,20 +43,6 @@ pub fn changed_names(plan: &Plan) -> String {
         .map(|c| format!("{} {}/{}", c.action, c.kind, c.name))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A duration in milliseconds, for people: `4 ms`, `183 ms`, `1.2 s`, `42 s`.
-pub fn millis(ms: f64) -> String {
-    if !ms.is_finite() || ms < 0.0 {
-        return "? ms".to_string();
-    }
-    if ms < 1000.0 {
-        format!("{} ms", ms.round() as u64)
-    } else if ms < 10_000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else {
-        format!("{} s", (ms / 1000.0).round() as u64)
-    }
 }
 
 /// What an apply did, in one line.
@@ -113,15 +100,6 @@ impl Applied<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_are_rounded_for_people() {
-        assert_eq!(millis(183.063_282_999_999_98), "183 ms");
-        assert_eq!(millis(0.4), "0 ms");
-        assert_eq!(millis(1234.0), "1.2 s");
-        assert_eq!(millis(42_400.0), "42 s");
-        assert_eq!(millis(f64::NAN), "? ms");
-    }
 
     #[test]
     fn an_apply_message_names_the_commit_and_the_time() {
