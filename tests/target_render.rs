@@ -206,3 +206,43 @@ fn a_weight_move_is_rendered_step_by_step() {
         .collect();
     assert_eq!(weights, vec![0, 100]);
 }
+
+/// A command given `--config` reads the repository, revision and folder the configuration
+/// names, not the repository of the folder it runs in (here the meshcd checkout itself).
+#[test]
+fn plan_with_a_config_reads_the_configured_repository() {
+    let s = setup();
+    let head = s.repo.commit("nothing new");
+    let config = s.config.to_str().expect("utf-8");
+    let run = common::meshcd(
+        &[
+            "plan", "--target", "render", "--config", config, "--format", "json",
+        ],
+        &s.cache,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let plan = run.json();
+    assert_eq!(plan["desired"]["commit"], head, "{plan:#}");
+    let mut created: Vec<&str> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] == "create")
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    created.sort_unstable();
+    assert_eq!(created, ["reviews", "target-route"], "{plan:#}");
+    // `--repo` still wins over the configuration.
+    let other = TestRepo::new();
+    other.write("istio/reviews.yaml", VIRTUAL_SERVICE);
+    let other_head = other.commit("only reviews");
+    let repo = other.path().to_str().expect("utf-8");
+    let run = common::meshcd(
+        &[
+            "plan", "--repo", repo, "--target", "render", "--config", config, "--format", "json",
+        ],
+        &s.cache,
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["desired"]["commit"], other_head);
+}
