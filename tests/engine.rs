@@ -433,7 +433,7 @@ async fn prune_deletes_only_what_meshcd_created() {
     reconciler.reconcile(Trigger::Manual).await.expect("apply");
     let foreign: meshcd_core::model::ResourceId = "VirtualService/prod/theirs".parse().expect("id");
     let theirs: Value = serde_yaml_ng::from_str(
-        &route("theirs", 100, 0)
+        route("theirs", 100, 0)
             .split("---")
             .next()
             .unwrap_or_default(),
@@ -541,7 +541,7 @@ async fn a_new_commit_supersedes_a_rollout_under_way() {
     // From 90/10 towards 50/50: the first step of the new rollout moves from where the route was.
     let (stable, canary) = held_weights(&setup.api, "a").expect("a held");
     assert!(
-        stable < 90 && stable >= 50 && stable + canary == 100,
+        (50..90).contains(&stable) && stable + canary == 100,
         "{stable}/{canary} {next:?}"
     );
 }
