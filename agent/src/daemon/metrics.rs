@@ -2,7 +2,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `meshcd_reconcile_total` | counter | `trigger` ([`Trigger::kind`]), `result` (an [`super::OutcomeAction::as_str`] or `error`) |
+//! | `meshcd_reconcile_total` | counter | `trigger` ([`Trigger::kind`]), `result` (an [`crate::engine::OutcomeAction::as_str`] or `error`) |
 //! | `meshcd_reconcile_duration_seconds` | histogram | |
 //! | `meshcd_applied_revision_info` | gauge, 1 | `commit`: the commit the target holds |
 //! | `meshcd_drift` | gauge | 1 while the target differs from Git (drift reported, not corrected) |

@@ -2,9 +2,11 @@
 //! each step on live metrics, and rolls back when a step fails.
 //!
 //! The pure parts (the state machine, the judge, the statistics) live in
-//! [`meshcd_core::rollout`]; this module carries out their effects: it reads metrics
-//! ([`crate::analysis`]), calls hooks, persists every transition in the state store, and tells
-//! the target which weights to serve.
+//! [`meshcd_core::rollout`]; this module carries out their effects. The [`book`] holds every
+//! rollout of a target and says what is to be done, without doing I/O; the [`driver`] task owns
+//! the book, persists every transition in the state store, calls hooks and reads metrics
+//! ([`crate::analysis`]) as tasks of their own, and publishes a [`View`] that readers and the
+//! target's writer (which puts the weights on the target) read without waiting.
 //!
 //! # Behaviour users rely on
 //! - **Which changes roll out.** An update that only moves a route's weights (see
@@ -13,7 +15,7 @@
 //!   step and a success rate of 99 % from Envoy's stats; roll back on failure, pause when
 //!   inconclusive). Every other change of the same commit is applied at once.
 //! - **Judging.** Metrics are read every `analysis.interval` (1 s by default). A step fails as
-//!   soon as the evidence is conclusive (fail-fast, see [`meshcd_core::rollout::judge`]), and
+//!   soon as the evidence is conclusive (fail-fast, see [`meshcd_core::rollout::judge()`]), and
 //!   passes only after its bake time with at least `minRequests` canary requests.
 //! - **Persistence.** The rollout is written to the state store before each transition's
 //!   effects are carried out and again when the target confirms the weights, so a record
