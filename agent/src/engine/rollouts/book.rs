@@ -805,3 +805,6 @@ pub fn moves_of(
     }
     (moves, touched)
 }
+
+#[cfg(test)]
+mod tests;

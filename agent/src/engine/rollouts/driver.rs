@@ -309,8 +309,8 @@ impl Driver {
                 Reply::None
             }
             Command::Gate { route, gate, reply } => {
-                let _ = reply.send(self.book.gate(&route, gate));
-                Reply::None
+                // Answered once the gate's transition is persisted.
+                Reply::Gate(reply, self.book.gate(&route, gate))
             }
             Command::Windows(closed) => {
                 self.closed = closed;
@@ -454,12 +454,22 @@ impl Driver {
 enum Reply {
     None,
     View(oneshot::Sender<Arc<View>>),
+    Gate(
+        oneshot::Sender<Result<RolloutEvent, GateError>>,
+        Result<RolloutEvent, GateError>,
+    ),
 }
 
 impl Reply {
     fn send(self, view: Arc<View>) {
-        if let Reply::View(reply) = self {
-            let _ = reply.send(view);
+        match self {
+            Reply::None => {}
+            Reply::View(reply) => {
+                let _ = reply.send(view);
+            }
+            Reply::Gate(reply, result) => {
+                let _ = reply.send(result);
+            }
         }
     }
 }
