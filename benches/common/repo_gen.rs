@@ -321,21 +321,8 @@ fn backends() -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(n, (name, protocol))| {
-            format!(
-                "apiVersion: meshcd.dev/v1alpha1
-kind: Backend
-metadata:
-  name: {name}
-spec:
-  aliases:
-  - projects/bench/locations/global/backendServices/{name}
-  endpoints:
-  - address: 127.0.0.1
-    port: {}
-  protocol: {protocol}
-",
-                20_000 + n
-            )
+            let alias = format!("projects/bench/locations/global/backendServices/{name}");
+            super::backend_document(name, &alias, 20_000 + n, protocol)
         })
         .collect()
 }
