@@ -19,21 +19,23 @@
 //! `bakeTime: 0s` and `analysis: {provider: none}`, so that each commit still applies in one
 //! step: what is measured stays commit -> new weights live, now through the rollout engine.
 
-use std::error::Error;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use git2::{IndexAddOption, Oid, Repository, Signature};
+use git2::{Oid, Repository};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-type Res<T> = Result<T, Box<dyn Error>>;
+use common::{
+    backends, commit, free_port, init_repo, loopback, ms, newer_source, run_release_bench,
+    split_route, stop_child, summary, write, Daemon, DaemonOptions, Res, WAIT,
+};
 
 /// Commits per trigger scenario (1 and 2).
 const ITERATIONS: usize = 30;
@@ -53,72 +55,12 @@ const BIG_QUIET_ITERATIONS: usize = 3;
 /// Answers in a row from the new backend that count as "live" when the old weights already
 /// sent some traffic there (90/10 -> 0/100); 1 when the old weights sent none.
 const STREAK: u32 = 20;
-/// Longest any single wait may take.
-const WAIT: Duration = Duration::from_secs(30);
 /// The host of scenarios 1-3.
 const FLIP_HOST: &str = "flip.meshapps.internal";
 const WEBHOOK_SECRET: &str = "commit-to-live-bench-secret";
-const SERVICES: &str = "projects/p/locations/global/backendServices";
 
 fn main() -> ExitCode {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let meshcd = root.join("target/release/meshcd");
-    if !meshcd.is_file() {
-        println!(
-            "{} not found: build it first with `cargo build --release`",
-            meshcd.display()
-        );
-        return ExitCode::from(1);
-    }
-    let envoy = match meshcd::envoy::find_envoy(None) {
-        Ok(path) => path,
-        Err(e) => {
-            println!("no Envoy found (set MESHCD_ENVOY): {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let tmp = match tempfile::Builder::new().prefix("meshcd-c2l-").tempdir() {
-        Ok(tmp) => tmp,
-        Err(e) => {
-            eprintln!("commit_to_live: cannot make a temp dir: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let started = Instant::now();
-    let result = run(&meshcd, &envoy, tmp.path(), &root);
-    // Every guard has been dropped by now; check nothing naming our folder is left running.
-    let left: Vec<String> = pgrep(&tmp.path().display().to_string())
-        .into_iter()
-        .map(|pid| format!("{pid} {}", cmdline(pid)))
-        .collect();
-    match result {
-        Ok(()) => {
-            println!(
-                "processes left running: {}",
-                if left.is_empty() {
-                    "none".to_string()
-                } else {
-                    left.join("; ")
-                }
-            );
-            println!(
-                "total benchmark time: {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-            if left.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("commit_to_live: {e}");
-            if !left.is_empty() {
-                eprintln!("processes left running: {}", left.join("; "));
-            }
-            ExitCode::FAILURE
-        }
-    }
+    run_release_bench("commit_to_live", "meshcd-c2l-", run)
 }
 
 fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
@@ -164,7 +106,7 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
     // ---- 1. notify trigger.
     let mut watch = Stats::default();
     {
-        let daemon = Daemon::start(meshcd, envoy, tmp, "notify", &repo_dir, true, None)?;
+        let daemon = start_daemon(meshcd, envoy, tmp, "notify", &repo_dir, true, None)?;
         daemon.wait_applied(&first)?;
         wait_for_backend(daemon.http_port, FLIP_HOST, "a", 1)?;
         for i in 0..ITERATIONS + QUIET_ITERATIONS {
@@ -192,7 +134,7 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
     let mut hook = Stats::default();
     let mut noop;
     {
-        let daemon = Daemon::start(
+        let daemon = start_daemon(
             meshcd,
             envoy,
             tmp,
@@ -583,7 +525,7 @@ fn big_routes(
     let first = commit(&repo, &format!("{ROUTES} routes, 90/10"))?;
 
     let started = Instant::now();
-    let daemon = Daemon::start(meshcd, envoy, tmp, "big", &dir, true, None)?;
+    let daemon = start_daemon(meshcd, envoy, tmp, "big", &dir, true, None)?;
     let listening = ms(daemon.listening.duration_since(started));
     let status = daemon.wait_status("the first apply", Duration::from_millis(5), |s| {
         s["appliedCommit"] == first.to_string().as_str()
@@ -663,26 +605,11 @@ fn write_big_file(dir: &Path, file: usize, weights: &[(u32, u32)]) -> Res<usize>
         .map(|n| {
             let pair = n % (BACKENDS / 2);
             let (wa, wb) = weights[n];
-            format!(
-                "apiVersion: networkservices.googleapis.com/v1
-kind: HttpRoute
-name: svc-{n}
-hostnames:
-- {host}
-meshes:
-- projects/p/locations/global/meshes/mesh
-rules:
-- action:
-    destinations:
-    - serviceName: {SERVICES}/be-{x:02}
-      weight: {wa}
-    - serviceName: {SERVICES}/be-{y:02}
-      weight: {wb}
-",
-                host = big_host(n),
-                x = 2 * pair,
-                y = 2 * pair + 1,
-            )
+            let (a, b) = (
+                format!("be-{:02}", 2 * pair),
+                format!("be-{:02}", 2 * pair + 1),
+            );
+            split_route(&format!("svc-{n}"), &big_host(n), (&a, wa), (&b, wb))
         })
         .collect();
     let text = docs.join("---\n");
@@ -709,115 +636,13 @@ spec:
     provider: none
 ";
 
+/// The route of scenarios 1-3 at `a` / `b`.
 fn flip_route(a: u32, b: u32) -> String {
-    format!(
-        "apiVersion: networkservices.googleapis.com/v1
-kind: HttpRoute
-name: flip-route
-hostnames:
-- {FLIP_HOST}
-meshes:
-- projects/p/locations/global/meshes/mesh
-rules:
-- action:
-    destinations:
-    - serviceName: {SERVICES}/a
-      weight: {a}
-    - serviceName: {SERVICES}/b
-      weight: {b}
-"
-    )
-}
-
-/// meshcd `Backend`s, each with the alias `<SERVICES>/<name>`, on 127.0.0.1.
-fn backends(list: &[(&str, u16)]) -> String {
-    list.iter()
-        .map(|(name, port)| {
-            format!(
-                "apiVersion: meshcd.dev/v1alpha1
-kind: Backend
-metadata:
-  name: {name}
-spec:
-  aliases:
-  - {SERVICES}/{name}
-  endpoints:
-  - address: 127.0.0.1
-    port: {port}
-  protocol: http
-"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("---\n")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Git (libgit2, in process).
-
-fn init_repo(dir: &Path) -> Res<Repository> {
-    let mut options = git2::RepositoryInitOptions::new();
-    options.initial_head("main");
-    Ok(Repository::init_opts(dir, &options)?)
-}
-
-/// Stages the whole work tree and commits it on HEAD (`git add -A && git commit`).
-fn commit(repo: &Repository, message: &str) -> Res<Oid> {
-    let mut index = repo.index()?;
-    index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
-    index.update_all(["*"], None)?;
-    index.write()?;
-    let tree = repo.find_tree(index.write_tree()?)?;
-    let signature = Signature::now("Bench", "bench@example.com")?;
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    Ok(repo.commit(
-        Some("HEAD"),
-        &signature,
-        &signature,
-        message,
-        &tree,
-        &parents,
-    )?)
-}
-
-fn write(path: &Path, text: &str) -> Res<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, text)?;
-    Ok(())
+    split_route("flip-route", FLIP_HOST, ("a", a), ("b", b))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Processes.
-
-/// A free loopback port: bind 127.0.0.1:0, read it, close.
-fn free_port() -> Res<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// SIGTERM, up to 10 s for the exit, then SIGKILL; always reaps.
-fn stop_child(child: &mut Child) {
-    if child.try_wait().ok().flatten().is_none() {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            // SAFETY: `kill` has no memory effects; the pid is our own unreaped child.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = child.kill();
-    }
-    let _ = child.wait();
-}
 
 /// `meshcd sample-backend` on a free port; stopped on drop.
 struct SampleBackend {
@@ -857,114 +682,35 @@ impl Drop for SampleBackend {
     }
 }
 
-/// A running `meshcd run` with a managed Envoy. Dropping it stops it, then kills by pid any
-/// process still naming its Envoy folder.
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    http_port: u16,
-    work_dir: PathBuf,
-    log: PathBuf,
-    /// When its first stdout line (`meshcd: listening on ...`) arrived.
-    listening: Instant,
+/// `meshcd run` on `repo` in `<tmp>/<name>`, with a GitHub webhook when given its secret file.
+fn start_daemon(
+    meshcd: &Path,
+    envoy: &Path,
+    tmp: &Path,
+    name: &str,
+    repo: &Path,
+    watch: bool,
+    github_secret: Option<&Path>,
+) -> Res<Daemon> {
+    let extra = github_secret
+        .map(|file| {
+            format!(
+                "webhook:\n  githubSecretFile: {}\n  branch: main\n",
+                file.display()
+            )
+        })
+        .unwrap_or_default();
+    let options = DaemonOptions {
+        name,
+        watch,
+        extra,
+        rust_log: "warn",
+    };
+    Daemon::start(meshcd, envoy, tmp, repo, options)
 }
 
+/// What this benchmark asks of a [`Daemon`]: its API, its metrics, webhooks and waits.
 impl Daemon {
-    /// Writes `<tmp>/<name>/meshcd.yaml` for `repo` and starts `meshcd run` on it; returns once
-    /// it listens.
-    fn start(
-        meshcd: &Path,
-        envoy: &Path,
-        tmp: &Path,
-        name: &str,
-        repo: &Path,
-        watch: bool,
-        github_secret: Option<&Path>,
-    ) -> Res<Self> {
-        let dir = tmp.join(name);
-        std::fs::create_dir_all(&dir)?;
-        let work_dir = dir.join("envoy");
-        let (admin_port, http_port) = (free_port()?, free_port()?);
-        let webhook = github_secret
-            .map(|file| {
-                format!(
-                    "webhook:\n  githubSecretFile: {}\n  branch: main\n",
-                    file.display()
-                )
-            })
-            .unwrap_or_default();
-        let config = dir.join("meshcd.yaml");
-        write(
-            &config,
-            &format!(
-                "repo: {repo}
-rev: main
-pollInterval: 0s
-watch: {watch}
-selfHeal: false
-shutdownTimeout: 5s
-server:
-  listen: \"127.0.0.1:0\"
-{webhook}stateDir: {state}
-target:
-  envoy:
-    manage: true
-    binary: {envoy}
-    adminPort: {admin_port}
-    httpPort: {http_port}
-    workDir: {work}
-",
-                repo = repo.display(),
-                state = dir.join("state").display(),
-                envoy = envoy.display(),
-                work = work_dir.display(),
-            ),
-        )?;
-        let log = dir.join("meshcd.log");
-        let mut child = Command::new(meshcd)
-            .args(["run", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(&log)?)
-            .spawn()?;
-        let stdout = child.stdout.take();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let Some(stdout) = stdout else { return };
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let mut daemon = Self {
-            child,
-            addr: loopback(0),
-            http_port,
-            work_dir,
-            log,
-            listening: Instant::now(),
-        };
-        let line = rx.recv_timeout(WAIT).unwrap_or_default();
-        daemon.listening = Instant::now();
-        match line
-            .trim()
-            .strip_prefix("meshcd: listening on http://")
-            .and_then(|a| a.parse().ok())
-        {
-            Some(addr) => daemon.addr = addr,
-            None => {
-                return Err(daemon.failure(&format!(
-                    "meshcd run ({name}) did not start: first stdout line {line:?}"
-                )))
-            }
-        }
-        Ok(daemon)
-    }
-
     fn request(
         &self,
         method: &str,
@@ -1044,78 +790,6 @@ target:
             s["appliedCommit"] == want.as_str()
         })
     }
-
-    /// An error with `message` and the end of the daemon's log.
-    fn failure(&self, message: &str) -> Box<dyn Error> {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        format!(
-            "{message}\nmeshcd log ({}), last lines:\n{}",
-            self.log.display(),
-            lines[lines.len().saturating_sub(30)..].join("\n")
-        )
-        .into()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        stop_child(&mut self.child);
-        // An Envoy the daemon could not stop (it never should): kill it by pid.
-        for pid in pgrep(&self.work_dir.display().to_string()) {
-            eprintln!(
-                "commit_to_live: killing stray process {pid} ({})",
-                cmdline(pid)
-            );
-            if let Ok(pid) = i32::try_from(pid) {
-                // SAFETY: `kill` has no memory effects.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-        }
-    }
-}
-
-/// Pids of processes whose command line contains `pattern` (`pgrep -f`).
-fn pgrep(pattern: &str) -> Vec<u32> {
-    Command::new("pgrep")
-        .args(["-f", pattern])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .filter(|pid| *pid != std::process::id())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// A file under `dir` modified after `binary`, if any (the binary may be stale).
-fn newer_source(binary: &Path, dir: &Path) -> Option<PathBuf> {
-    let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-            let path = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() {
-                stack.push(path);
-            } else if meta.modified().is_ok_and(|m| m > built) {
-                return Some(path);
-            }
-        }
-    }
-    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1192,29 +866,4 @@ fn metric(text: &str, name: &str) -> f64 {
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0.0)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output.
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// min / median / p95 / max in `unit`, and n.
-fn summary(label: &str, samples: &mut [f64], unit: &str) {
-    if samples.is_empty() {
-        println!("{label:<46} no samples");
-        return;
-    }
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{label:<46} min {:>8.2}  median {:>8.2}  p95 {:>8.2}  max {:>8.2} {unit:<3}  (n={})",
-        at(0.0),
-        at(0.5),
-        at(0.95),
-        at(1.0),
-        samples.len()
-    );
 }

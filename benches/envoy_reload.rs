@@ -5,19 +5,20 @@
 //! Run: `MESHCD_ENVOY=/path/to/envoy cargo bench --bench envoy_reload` (or with `--profile dev`
 //! to skip the release build; Envoy does the work either way).
 
-#[path = "../tests/common/backend.rs"]
-mod backend;
+mod common;
 
 use std::error::Error;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use backend::Backend;
 use meshcd::envoy::files::{self, ResourceKind};
 use meshcd::envoy::process::free_port;
 use meshcd::envoy::RouteShape;
 use meshcd::envoy::{find_envoy, publish, ConfigDir, EnvoyConfig, EnvoyOptions, EnvoyProcess};
 use serde_json::json;
+
+use common::backend::Backend;
+use common::summary;
 
 const ITERATIONS: usize = 50;
 const PUBLISHES: usize = 40;
@@ -83,29 +84,6 @@ fn config(listener_port: u16, a: &Backend, b: &Backend, wa: u32, wb: u32) -> Env
             }]}],
         }),
     }
-}
-
-/// min / median / p95 / max in milliseconds.
-fn summary(label: &str, samples: &mut [f64]) {
-    summary_in(label, samples, "ms");
-}
-
-/// min / median / p95 / max in `unit`.
-fn summary_in(label: &str, samples: &mut [f64], unit: &str) {
-    if samples.is_empty() {
-        println!("{label:<44} no samples");
-        return;
-    }
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{label:<44} min {:>7.2}  median {:>7.2}  p95 {:>7.2}  max {:>7.2} {unit}  (n={})",
-        at(0.0),
-        at(0.5),
-        at(0.95),
-        at(1.0),
-        samples.len()
-    );
 }
 
 async fn body(client: &reqwest::Client, port: u16) -> String {
@@ -237,22 +215,35 @@ async fn run() -> Result<(), Box<dyn Error>> {
     }
 
     println!();
-    summary("RDS rename -> live in /config_dump", &mut live);
-    summary("RDS rename -> traffic follows", &mut follow);
-    summary_in(
+    summary("RDS rename -> live in /config_dump", &mut live, "ms");
+    summary("RDS rename -> traffic follows", &mut follow, "ms");
+    summary(
         "  requests sent until it followed",
         &mut requests_per_flip,
         "requests",
     );
-    summary("publish: validate (envoy --mode validate)", &mut validate);
-    summary("publish: CDS, clusters unchanged (no write)", &mut cds_same);
+    summary(
+        "publish: validate (envoy --mode validate)",
+        &mut validate,
+        "ms",
+    );
+    summary(
+        "publish: CDS, clusters unchanged (no write)",
+        &mut cds_same,
+        "ms",
+    );
     summary(
         "publish: CDS, a cluster added, until active",
         &mut cds_added,
+        "ms",
     );
-    summary("publish: CDS cleanup, a cluster removed", &mut cleanup);
-    summary("publish: RDS+LDS rename until served", &mut rds_live);
-    summary("publish: total", &mut total);
+    summary(
+        "publish: CDS cleanup, a cluster removed",
+        &mut cleanup,
+        "ms",
+    );
+    summary("publish: RDS+LDS rename until served", &mut rds_live, "ms");
+    summary("publish: total", &mut total, "ms");
     println!(
         "first request right after publish() returned went to the old backend: {first_wrong} of {PUBLISHES}"
     );

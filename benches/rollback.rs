@@ -64,25 +64,24 @@
 //! 6 min, during which 10 % of the traffic reaches it: rate × 0.10 × 360 s failed requests
 //! (7,200 at 200 req/s).
 
-#[path = "../tests/common/backend.rs"]
-mod backend;
+mod common;
 
-use std::error::Error;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use backend::Backend;
-use git2::{IndexAddOption, Oid, Repository, Signature};
+use git2::Repository;
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
-type Res<T> = Result<T, Box<dyn Error>>;
+use common::backend::Backend;
+use common::{
+    backends, commit, init_repo, newer_source, run_release_bench, split_route, write, Daemon,
+    DaemonOptions, Res, WAIT,
+};
 
 /// Analysis intervals tried.
 const INTERVALS: [&str; 3] = ["1s", "500ms", "250ms"];
@@ -96,71 +95,12 @@ const FIRST_STEP: f64 = 10.0;
 /// Flagger's defaults: analysis interval (s), failed-check threshold.
 const FLAGGER_INTERVAL_S: f64 = 60.0;
 const FLAGGER_THRESHOLD: f64 = 5.0;
-/// Longest any single wait may take.
-const WAIT: Duration = Duration::from_secs(30);
 /// Longest the load generator runs.
 const LOAD_MAX: Duration = Duration::from_secs(900);
 const HOST: &str = "canary.bench.internal";
-const SERVICES: &str = "projects/p/locations/global/backendServices";
 
 fn main() -> ExitCode {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let meshcd = root.join("target/release/meshcd");
-    if !meshcd.is_file() {
-        println!(
-            "{} not found: build it first with `cargo build --release`",
-            meshcd.display()
-        );
-        return ExitCode::from(1);
-    }
-    let envoy = match meshcd::envoy::find_envoy(None) {
-        Ok(path) => path,
-        Err(e) => {
-            println!("no Envoy found (set MESHCD_ENVOY): {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let tmp = match tempfile::Builder::new()
-        .prefix("meshcd-rollback-")
-        .tempdir()
-    {
-        Ok(tmp) => tmp,
-        Err(e) => {
-            eprintln!("rollback: cannot make a temp dir: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let started = Instant::now();
-    let result = run(&meshcd, &envoy, tmp.path(), &root);
-    // Every guard has been dropped by now; check nothing naming our folder is left running.
-    let left: Vec<String> = pgrep(&tmp.path().display().to_string())
-        .into_iter()
-        .map(|pid| format!("{pid} {}", cmdline(pid)))
-        .collect();
-    let left_text = if left.is_empty() {
-        "none".to_string()
-    } else {
-        left.join("; ")
-    };
-    match result {
-        Ok(()) => {
-            println!("processes left running: {left_text}");
-            println!(
-                "total benchmark time: {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-            if left.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("rollback: {e}");
-            eprintln!("processes left running: {left_text}");
-            ExitCode::FAILURE
-        }
-    }
+    run_release_bench("rollback", "meshcd-rollback-", run)
 }
 
 fn env_number(name: &str, default: f64) -> f64 {
@@ -214,7 +154,7 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
     )?;
     let first = commit(&repo, "canary-route 100/0")?;
 
-    let daemon = Daemon::start(meshcd, envoy, tmp, &repo_dir)?;
+    let daemon = start_daemon(meshcd, envoy, tmp, &repo_dir)?;
     let api = Api::new(&runtime, daemon.addr)?;
     api.wait(&daemon, "the first commit applied", |api| {
         Ok(api.get("/api/v1/status")?["appliedCommit"] == first.to_string().as_str())
@@ -1078,24 +1018,9 @@ impl<T> Waitable for Option<T> {
 // ---------------------------------------------------------------------------------------------
 // Repository content.
 
+/// The route of the benchmark at `stable` / `canary`.
 fn route(stable: u32, canary: u32) -> String {
-    format!(
-        "apiVersion: networkservices.googleapis.com/v1
-kind: HttpRoute
-name: canary-route
-hostnames:
-- {HOST}
-meshes:
-- projects/p/locations/global/meshes/mesh
-rules:
-- action:
-    destinations:
-    - serviceName: {SERVICES}/stable
-      weight: {stable}
-    - serviceName: {SERVICES}/canary
-      weight: {canary}
-"
-    )
+    split_route("canary-route", HOST, ("stable", stable), ("canary", canary))
 }
 
 fn policy(bake: &str, interval: &str, note: &str) -> String {
@@ -1123,180 +1048,23 @@ spec:
     )
 }
 
-/// meshcd `Backend`s, each with the alias `<SERVICES>/<name>`, on 127.0.0.1.
-fn backends(list: &[(&str, u16)]) -> String {
-    list.iter()
-        .map(|(name, port)| {
-            format!(
-                "apiVersion: meshcd.dev/v1alpha1
-kind: Backend
-metadata:
-  name: {name}
-spec:
-  aliases:
-  - {SERVICES}/{name}
-  endpoints:
-  - address: 127.0.0.1
-    port: {port}
-  protocol: http
-"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("---\n")
-}
-
 // ---------------------------------------------------------------------------------------------
-// Git (libgit2, in process), as in `commit_to_live`.
+// The daemon.
 
-fn init_repo(dir: &Path) -> Res<Repository> {
-    let mut options = git2::RepositoryInitOptions::new();
-    options.initial_head("main");
-    Ok(Repository::init_opts(dir, &options)?)
+/// `meshcd run` on `repo`, watching it, with the debug line of each rollout publish (which
+/// carries meshcd's own timing) in its log.
+fn start_daemon(meshcd: &Path, envoy: &Path, tmp: &Path, repo: &Path) -> Res<Daemon> {
+    let options = DaemonOptions {
+        name: "daemon",
+        watch: true,
+        extra: String::new(),
+        rust_log: "warn,meshcd::engine=debug",
+    };
+    Daemon::start(meshcd, envoy, tmp, repo, options)
 }
 
-/// Stages the whole work tree and commits it on HEAD (`git add -A && git commit`).
-fn commit(repo: &Repository, message: &str) -> Res<Oid> {
-    let mut index = repo.index()?;
-    index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
-    index.update_all(["*"], None)?;
-    index.write()?;
-    let tree = repo.find_tree(index.write_tree()?)?;
-    let signature = Signature::now("Bench", "bench@example.com")?;
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    Ok(repo.commit(
-        Some("HEAD"),
-        &signature,
-        &signature,
-        message,
-        &tree,
-        &parents,
-    )?)
-}
-
-fn write(path: &Path, text: &str) -> Res<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(path, text)?;
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes, as in `commit_to_live`.
-
-fn free_port() -> Res<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// SIGTERM, up to 10 s for the exit, then SIGKILL; always reaps.
-fn stop_child(child: &mut Child) {
-    if child.try_wait().ok().flatten().is_none() {
-        if let Ok(pid) = i32::try_from(child.id()) {
-            // SAFETY: `kill` has no memory effects; the pid is our own unreaped child.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = child.kill();
-    }
-    let _ = child.wait();
-}
-
-/// A running `meshcd run` with a managed Envoy (watching the repository). Dropping it stops it,
-/// then kills by pid any process still naming its Envoy folder.
-struct Daemon {
-    child: Child,
-    addr: SocketAddr,
-    http_port: u16,
-    admin_port: u16,
-    work_dir: PathBuf,
-    log: PathBuf,
-}
-
+/// What this benchmark reads of a [`Daemon`]'s log.
 impl Daemon {
-    fn start(meshcd: &Path, envoy: &Path, tmp: &Path, repo: &Path) -> Res<Self> {
-        let dir = tmp.join("daemon");
-        std::fs::create_dir_all(&dir)?;
-        let work_dir = dir.join("envoy");
-        let (admin_port, http_port) = (free_port()?, free_port()?);
-        let config = dir.join("meshcd.yaml");
-        write(
-            &config,
-            &format!(
-                "repo: {repo}
-rev: main
-pollInterval: 0s
-watch: true
-selfHeal: false
-shutdownTimeout: 5s
-server:
-  listen: \"127.0.0.1:0\"
-stateDir: {state}
-target:
-  envoy:
-    manage: true
-    binary: {envoy}
-    adminPort: {admin_port}
-    httpPort: {http_port}
-    workDir: {work}
-",
-                repo = repo.display(),
-                state = dir.join("state").display(),
-                envoy = envoy.display(),
-                work = work_dir.display(),
-            ),
-        )?;
-        let log = dir.join("meshcd.log");
-        let mut child = Command::new(meshcd)
-            .args(["run", "--config"])
-            .arg(&config)
-            // The debug line of each rollout publish carries meshcd's own timing.
-            .env("RUST_LOG", "warn,meshcd::engine=debug")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(&log)?)
-            .spawn()?;
-        let stdout = child.stdout.take();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let Some(stdout) = stdout else { return };
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let mut daemon = Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            http_port,
-            admin_port,
-            work_dir,
-            log,
-        };
-        let line = rx.recv_timeout(WAIT).unwrap_or_default();
-        match line
-            .trim()
-            .strip_prefix("meshcd: listening on http://")
-            .and_then(|a| a.parse().ok())
-        {
-            Some(addr) => daemon.addr = addr,
-            None => {
-                return Err(daemon.failure(&format!(
-                    "meshcd run did not start: first stdout line {line:?}"
-                )))
-            }
-        }
-        Ok(daemon)
-    }
-
     /// meshcd's own timing of each rollout publish: (total ms, whether it validated).
     fn publishes(&self) -> Vec<(f64, bool)> {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -1315,73 +1083,4 @@ target:
             })
             .collect()
     }
-
-    /// An error with `message` and the end of the daemon's log.
-    fn failure(&self, message: &str) -> Box<dyn Error> {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        format!(
-            "{message}\nmeshcd log ({}), last lines:\n{}",
-            self.log.display(),
-            lines[lines.len().saturating_sub(30)..].join("\n")
-        )
-        .into()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        stop_child(&mut self.child);
-        // An Envoy the daemon could not stop (it never should): kill it by pid.
-        for pid in pgrep(&self.work_dir.display().to_string()) {
-            eprintln!("rollback: killing stray process {pid} ({})", cmdline(pid));
-            if let Ok(pid) = i32::try_from(pid) {
-                // SAFETY: `kill` has no memory effects.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
-        }
-    }
-}
-
-/// Pids of processes whose command line contains `pattern` (`pgrep -f`).
-fn pgrep(pattern: &str) -> Vec<u32> {
-    Command::new("pgrep")
-        .args(["-f", pattern])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .filter(|pid| *pid != std::process::id())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// A file under `dir` modified after `binary`, if any (the binary may be stale).
-fn newer_source(binary: &Path, dir: &Path) -> Option<PathBuf> {
-    let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-            let path = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() {
-                stack.push(path);
-            } else if meta.modified().is_ok_and(|m| m > built) {
-                return Some(path);
-            }
-        }
-    }
-    None
 }

@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo bench --bench scale`. `MESHCD_BENCH_ROUTES=2000` makes a smaller repository.
 
-mod repo_gen;
+mod common;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use git2::{Oid, Repository, Signature};
+use git2::{Oid, Repository};
 use meshcd::source::{GitSource, RepoSpec};
 use meshcd_core::{plan, policy, Severity};
 
-use repo_gen::Routes;
+use common::repo_gen::Routes;
+use common::{commit_tree, init_repo, ms};
 
 /// Fixed seed: every run benchmarks the same repository.
 const SEED: u64 = 0x6d65_7368_6364;
@@ -49,7 +50,7 @@ fn main() {
     let (second, churn) = first.next_revision(10, 1);
     let first_files = first.files();
     let second_files = second.files();
-    let repo = init_repo(&repo_dir);
+    let repo = init_repo(&repo_dir).expect("git init");
     commit(&repo, &first_files, "10k routes");
     commit(&repo, &second_files, "reweight 10 %, add/remove 1 %");
     let setup = t.elapsed();
@@ -211,16 +212,6 @@ fn main() {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn init_repo(dir: &Path) -> Repository {
-    let mut options = git2::RepositoryInitOptions::new();
-    options.initial_head("main");
-    Repository::init_opts(dir, &options).expect("git init")
-}
-
 /// Commits `files` as the whole tree (written straight to the object database: the work tree
 /// stays empty, which is fine as meshcd reads committed trees only). Returns the commit id.
 fn commit(repo: &Repository, files: &BTreeMap<String, String>, message: &str) -> Oid {
@@ -245,18 +236,7 @@ fn commit(repo: &Repository, files: &BTreeMap<String, String>, message: &str) ->
     }
     let tree_id = index.write_tree_to(repo).expect("write tree");
     let tree = repo.find_tree(tree_id).expect("tree");
-    let signature = Signature::now("Bench", "bench@example.com").expect("signature");
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    repo.commit(
-        Some("HEAD"),
-        &signature,
-        &signature,
-        message,
-        &tree,
-        &parents,
-    )
-    .expect("commit")
+    commit_tree(repo, &tree, message).expect("commit")
 }
 
 /// Runs `f` `runs` times; returns each run's time and the process's peak RSS (KiB) meanwhile.

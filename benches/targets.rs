@@ -9,20 +9,21 @@
 //! protocols but answer from memory on loopback: the figures are meshcd's own cost (read back,
 //! load, diff, requests), not a real API's latency. Operations complete on their first poll.
 
+mod common;
 #[path = "../tests/common/gcp_server.rs"]
 mod gcp_server;
 #[path = "../tests/common/kube_server.rs"]
 mod kube_server;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use git2::{IndexAddOption, Repository, Signature};
 use meshcd::engine::{Reconcile, ReconcilerOptions, TargetReconciler, Trigger};
 use meshcd::store::Store;
 use meshcd::targets::Target;
 use serde_json::json;
+
+use common::{commit, init_repo, write};
 
 const PROJECT: &str = "bench-project";
 
@@ -100,12 +101,12 @@ async fn measure<T: Target>(
 ) -> String {
     let work = tempfile::tempdir().expect("temp dir");
     let repo_dir = work.path().join("repo");
-    let repo = init(&repo_dir);
+    let repo = init_repo(&repo_dir).expect("git init");
     for i in 0..routes {
-        write(&repo_dir, &format!("routes/r{i}.yaml"), &route(i, 100));
+        write(&repo_dir.join(format!("routes/r{i}.yaml")), &route(i, 100)).expect("write");
     }
-    write(&repo_dir, "meshcd/policy.yaml", POLICY);
-    commit(&repo, "routes");
+    write(&repo_dir.join("meshcd/policy.yaml"), POLICY).expect("write");
+    commit(&repo, "routes").expect("commit");
     let store = Arc::new(Store::open(work.path().join("state.redb")).expect("store"));
     let reconciler = TargetReconciler::new(
         ReconcilerOptions {
@@ -143,8 +144,8 @@ async fn measure<T: Target>(
     unchanged.sort_by(f64::total_cmp);
 
     // One route moves 100/0 -> 0/100 under a one-step policy: one weight update.
-    write(&repo_dir, "routes/r0.yaml", &route(0, 0));
-    commit(&repo, "r0 to green");
+    write(&repo_dir.join("routes/r0.yaml"), &route(0, 0)).expect("write");
+    commit(&repo, "r0 to green").expect("commit");
     clear();
     let started = Instant::now();
     let outcome = reconciler.reconcile(Trigger::Manual).await.expect("step");
@@ -208,39 +209,4 @@ spec:
 ",
         100 - blue
     )
-}
-
-fn init(dir: &Path) -> Repository {
-    let mut options = git2::RepositoryInitOptions::new();
-    options.initial_head("main");
-    Repository::init_opts(dir, &options).expect("git init")
-}
-
-fn write(dir: &Path, relative: &str, text: &str) {
-    let path = dir.join(relative);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
-
-fn commit(repo: &Repository, message: &str) {
-    let mut index = repo.index().expect("index");
-    index
-        .add_all(["*"].iter(), IndexAddOption::DEFAULT, None)
-        .expect("add");
-    index.write().expect("index write");
-    let tree = repo
-        .find_tree(index.write_tree().expect("tree"))
-        .expect("tree");
-    let signature = Signature::now("bench", "bench@example.com").expect("signature");
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(
-        Some("HEAD"),
-        &signature,
-        &signature,
-        message,
-        &tree,
-        &parents,
-    )
-    .expect("commit");
 }

@@ -16,9 +16,6 @@
 //! repository root (`scripts/test.sh` makes one), or wherever `meshcd` itself finds one;
 //! without it these tests fail, never skip.
 
-#[path = "backend.rs"]
-pub mod backend;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -29,12 +26,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use backend::Backend;
 use meshcd::envoy::process::free_port;
 use meshcd::envoy::{find_envoy, install_hint};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+use super::backend::Backend;
 use super::{meshcd, project_root, TestRepo};
 
 /// Longest any wait may take before the test fails.

@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod daemon;
+pub mod envoy;
+pub mod gcp_server;
+pub mod kube_server;
 pub mod prometheus;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,5 @@
+//! meshcd-core's integration tests, in one binary (one link instead of one per file): the
+//! robustness properties of load, policy and plan, and the regressions fuzzing found.
+
+mod fuzz_regressions;
+mod robustness;
