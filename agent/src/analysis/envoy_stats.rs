@@ -30,7 +30,7 @@
 //! 51 KB and 91 KB. JSON was chosen: smaller, and read with `serde_json` rather than a
 //! hand-written text parser. Through this reader (reqwest, keep-alive) one read of two clusters
 //! takes 0.5–1.2 ms (median of 100 reads, over six runs), at most 12 ms while other builds and
-//! tests loaded the machine (`tests/analysis_providers.rs` prints it). After the last request the
+//! tests loaded the machine (`tests/envoy/analysis_providers.rs` prints it). After the last request the
 //! histogram totals caught up within 2–911 ms (the next flush). `histogram_buckets=detailed` gives Envoy's
 //! fine internal buckets, but only the non-empty ones, so their bounds change from read to read
 //! and the difference of two reads could not be taken.

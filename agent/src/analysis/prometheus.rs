@@ -19,7 +19,7 @@
 //! [`Counters::since`] treats a counter that went down as a new start.
 //!
 //! **Lag** (measured with Prometheus 2.42 scraping Envoy 1.40 every second, in
-//! `tests/analysis_providers.rs`): the counters of a burst reach Prometheus 0.5–1.0 s after its
+//! `tests/envoy/analysis_providers.rs`): the counters of a burst reach Prometheus 0.5–1.0 s after its
 //! last request (at most one scrape interval), the latency histograms 0.7–1.6 s (Envoy's 1 s
 //! stats flush, then the next scrape). A newly started Prometheus applies its scrape targets on a 5 s tick, so its first
 //! scrape may come 5 s after start. One read (three queries) takes 2–3 ms on loopback.

@@ -1,5 +1,5 @@
 //! Unit tests of the publish steps that need no Envoy (the real Envoy is in
-//! `tests/envoy_runtime.rs`).
+//! `tests/envoy/envoy_runtime.rs`).
 
 use std::path::Path;
 
