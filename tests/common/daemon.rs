@@ -219,6 +219,7 @@ pub fn try_http_body(
     Ok((code, body))
 }
 
+/// The body of a chunked HTTP/1.1 answer, its chunks joined.
 pub fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {

@@ -10,6 +10,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::daemon::dechunk;
 use crate::common::{meshcd, TestRepo};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -276,19 +277,6 @@ fn http(
         body.to_string()
     };
     (code, body)
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// Sum of `meshcd_reconcile_total` samples whose labels contain `label`.

@@ -323,7 +323,7 @@ spec:
   endpoints: [{address: 127.0.0.1, port: 18082}]
 ";
 
-/// The route, its Backends and the shipped policies, committed (as in `tests/rego.rs`).
+/// The route, its Backends and the shipped policies, committed (as in `tests/it/rego.rs`).
 fn repo_with_policies() -> TestRepo {
     let repo = TestRepo::new();
     repo.write("routes/web.yaml", ROUTE)

@@ -679,7 +679,7 @@ fn a_quiet_canary_rolls_back_when_told_to() {
 /// so), and an abort then rolls back to the weights before the rollout.
 ///
 /// The Envoy orphaned by the `kill -9` is left running: the restarted daemon adopts it (see
-/// `tests/envoy_adoption.rs`).
+/// `tests/scenarios/envoy_adoption.rs`).
 #[test]
 fn a_rollout_resumes_its_step_after_kill_9() {
     let _serial = serial();
