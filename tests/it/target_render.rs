@@ -212,7 +212,7 @@ fn plan_with_a_config_reads_the_configured_repository() {
     let s = setup();
     let head = s.repo.commit("nothing new");
     let config = s.config.to_str().expect("utf-8");
-    let run = common::meshcd(
+    let run = crate::common::meshcd(
         &[
             "plan", "--target", "render", "--config", config, "--format", "json",
         ],
@@ -235,7 +235,7 @@ fn plan_with_a_config_reads_the_configured_repository() {
     other.write("istio/reviews.yaml", VIRTUAL_SERVICE);
     let other_head = other.commit("only reviews");
     let repo = other.path().to_str().expect("utf-8");
-    let run = common::meshcd(
+    let run = crate::common::meshcd(
         &[
             "plan", "--repo", repo, "--target", "render", "--config", config, "--format", "json",
         ],

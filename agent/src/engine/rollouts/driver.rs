@@ -310,7 +310,7 @@ impl Driver {
             }
             Command::Gate { route, gate, reply } => {
                 // Answered once the gate's transition is persisted.
-                Reply::Gate(reply, self.book.gate(&route, gate))
+                Reply::Gate(reply, Box::new(self.book.gate(&route, gate)))
             }
             Command::Windows(closed) => {
                 self.closed = closed;
@@ -456,7 +456,7 @@ enum Reply {
     View(oneshot::Sender<Arc<View>>),
     Gate(
         oneshot::Sender<Result<RolloutEvent, GateError>>,
-        Result<RolloutEvent, GateError>,
+        Box<Result<RolloutEvent, GateError>>,
     ),
 }
 
@@ -468,7 +468,7 @@ impl Reply {
                 let _ = reply.send(view);
             }
             Reply::Gate(reply, result) => {
-                let _ = reply.send(result);
+                let _ = reply.send(*result);
             }
         }
     }
