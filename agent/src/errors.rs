@@ -9,14 +9,14 @@ use std::error::Error;
 
 /// An error and its causes on one line, each said once: `a not applied: envoy rejected …`.
 ///
-/// A cause whose text the message so far already ends with is not repeated (some libraries
-/// repeat their source in their own message).
+/// A cause whose text the message so far already holds is not repeated (some libraries repeat
+/// their source in their own message).
 pub fn report(error: &(dyn Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(error) = cause {
         let part = error.to_string();
-        if !part.is_empty() && !text.ends_with(&part) {
+        if !part.is_empty() && !text.contains(&part) {
             text.push_str(": ");
             text.push_str(&part);
         }

@@ -21,8 +21,6 @@ pub use client::ClusterClient;
 pub use config::ClusterOptions;
 pub use kinds::{api_resource, cluster_kinds};
 
-use std::error::Error as StdError;
-
 /// The label meshcd puts on every object it applies.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 
@@ -106,20 +104,7 @@ impl ClusterError {
     }
 }
 
-/// An error with its sources, each once: `a: b: c`.
-pub(crate) fn chain(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let part = cause.to_string();
-        if !part.is_empty() && !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use crate::errors::report as chain;
 
 /// A hint for the statuses whose cause is usually the configuration.
 fn status_hint(status: u16) -> &'static str {
@@ -133,6 +118,7 @@ fn status_hint(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as StdError;
     use std::fmt;
 
     #[test]

@@ -17,6 +17,7 @@ use meshcd_core::{Finding, Loaded};
 
 use super::messages;
 use crate::engine::rollouts::View;
+use crate::source::short_commit;
 
 /// How long a commit held back by a change window waits at most before it is looked at again
 /// (sooner when the window says when it opens).
@@ -95,7 +96,7 @@ pub fn admit(facts: &Admission<'_>) -> Option<Hold> {
         return Some(Hold::Refused {
             message: format!(
                 "{} refused: {} plan policy error(s); first: {first}",
-                messages::short(facts.commit),
+                short_commit(facts.commit),
                 facts.plan_errors.len()
             ),
         });
@@ -115,7 +116,7 @@ pub fn admit(facts: &Admission<'_>) -> Option<Hold> {
     let first = held.first()?;
     let mut message = format!(
         "{} waits for a change window: {}: {}",
-        messages::short(facts.commit),
+        short_commit(facts.commit),
         first.resource,
         first.reason
     );
@@ -162,12 +163,12 @@ pub fn decide(facts: &Outlook<'_>) -> Decision {
         let message = if facts.rollouts.is_moving() {
             format!(
                 "{} is live; rollouts in progress{held}",
-                messages::short(facts.commit)
+                short_commit(facts.commit)
             )
         } else {
             format!(
                 "{} is live{held}{}",
-                messages::short(facts.commit),
+                short_commit(facts.commit),
                 messages::kept(facts.kept)
             )
         };
@@ -180,7 +181,7 @@ pub fn decide(facts: &Outlook<'_>) -> Decision {
             message: format!(
                 "drift: {} differs from {} in {} place(s) ({}); selfHeal is off, left alone",
                 facts.target,
-                messages::short(facts.commit),
+                short_commit(facts.commit),
                 facts.plan.changes.len(),
                 messages::changed_names(facts.plan)
             ),

@@ -8,11 +8,6 @@ use meshcd_core::plan::{Change, Plan};
 use crate::source::short_commit;
 use crate::targets::ApplyReport;
 
-/// A short commit id.
-pub fn short(commit: &str) -> &str {
-    short_commit(commit)
-}
-
 /// `; 2 resource(s) not in Git kept (prune is off): HttpRoute/a, HttpRoute/b`, or nothing.
 pub fn kept(kept: &[Change]) -> String {
     if kept.is_empty() {
@@ -70,7 +65,7 @@ pub struct Applied<'a> {
 impl Applied<'_> {
     /// `abc1234 applied: 2 change(s), verified live in 183 ms; 1 rollout(s) in progress`.
     pub fn message(&self) -> String {
-        let commit = short(self.commit);
+        let commit = short_commit(self.commit);
         let mut message = match (self.report, self.drift) {
             (Some(r), true) => format!(
                 "drift corrected: {} holds {commit} again ({} change(s), live in {})",

@@ -57,7 +57,7 @@ use super::rollouts::{
     BoxFuture, Closed, GateError, Names, RolloutControl, RolloutEvent, RolloutHandle, Rollouts,
     View,
 };
-use crate::source::{RepoSpec, Revision};
+use crate::source::{short_commit, RepoSpec, Revision};
 use crate::store::{AuditAction, Store};
 use crate::targets::{ApplyReport, Target, TargetError};
 use decide::{Admission, Decision, Hold, Outlook};
@@ -339,7 +339,7 @@ impl<T: Target> Inner<T> {
             return Ok(None);
         };
         let (config, _) = self.effective(&desired, view.clone()).await;
-        let commit = messages::short(&desired.commit).to_string();
+        let commit = short_commit(&desired.commit).to_string();
         let apply = |source| ReconcileError::Apply { commit, source };
         let result = if T::APPLIES_WHOLE_CONFIG {
             // Envoy: the whole configuration is published, no read-back needed on this hot path.
@@ -508,7 +508,7 @@ impl<T: Target> Inner<T> {
                         .write(effective.clone(), applied, plan.clone(), view.generation)
                         .await
                         .map_err(|source| ReconcileError::Apply {
-                            commit: messages::short(&desired.commit).to_string(),
+                            commit: short_commit(&desired.commit).to_string(),
                             source,
                         })?;
                     Some(report)

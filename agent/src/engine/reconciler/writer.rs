@@ -102,25 +102,23 @@ async fn continue_publishing<T: Target>(
     {
         return;
     }
-    {
-        match inner.publish(&current).await {
-            Ok(Some(report)) => {
-                tracing::debug!(
-                    total_ms = report.total_ms,
-                    validated = report.validated,
-                    "rollout weights published"
-                );
-                *published = current.generation;
-                inner.rollouts.applied(current.generation);
-            }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::warn!(
-                    error = %crate::engine::reconcile::report(&error),
-                    "publishing rollout weights failed; retrying in 1 s"
-                );
-                *retry_at = Some(Instant::now() + RETRY);
-            }
+    match inner.publish(&current).await {
+        Ok(Some(report)) => {
+            tracing::debug!(
+                total_ms = report.total_ms,
+                validated = report.validated,
+                "rollout weights published"
+            );
+            *published = current.generation;
+            inner.rollouts.applied(current.generation);
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(
+                error = %crate::errors::report(&error),
+                "publishing rollout weights failed; retrying in 1 s"
+            );
+            *retry_at = Some(Instant::now() + RETRY);
         }
     }
 }

@@ -322,12 +322,13 @@ impl Driver {
     /// The rollouts the store holds for this target (read once, at recovery).
     async fn stored(&self) -> Vec<(String, Rollout)> {
         let (store, target) = (self.store.clone(), self.target.clone());
-        match tokio::task::spawn_blocking(move || store.list_rollouts::<Rollout>(&target)).await {
-            Ok(Ok(stored)) => stored,
-            Ok(Err(error)) => {
-                tracing::error!(%error, "could not read the stored rollouts");
-                Vec::new()
-            }
+        let read =
+            tokio::task::spawn_blocking(move || store.list_rollouts::<Rollout>(&target)).await;
+        match read
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        {
+            Ok(stored) => stored,
             Err(error) => {
                 tracing::error!(%error, "could not read the stored rollouts");
                 Vec::new()

@@ -173,7 +173,7 @@ impl EnvoyProcess {
                     tracing::warn!(
                         "not adopting the Envoy left running in {}: {}; starting a new one",
                         config_dir.display(),
-                        error_chain(&why)
+                        crate::errors::report(&why)
                     );
                     not_adopted = Some(why);
                 }
@@ -474,18 +474,6 @@ async fn settle(admin: &AdminClient, dir: &Path) -> Vec<String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// An error and its sources, `: `-separated.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Envoy's arguments (after the binary).
