@@ -16,6 +16,7 @@ pub mod path;
 pub mod plan;
 pub mod policy;
 pub mod rollout;
+pub mod schema;
 pub mod source;
 pub mod yaml;
 

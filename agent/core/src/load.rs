@@ -16,6 +16,7 @@ use crate::model::meshcd::{RolloutPolicySpec, RolloutPolicyWire};
 use crate::model::{networkservices as ns, Family, Kind, Resource, ResourceId, Spec};
 use crate::path::FieldPath;
 use crate::policy::{rules, Rule};
+use crate::schema::{self, Lookup, Origin, Schemas};
 use crate::source::{Location, Pos, SourceFile};
 use crate::yaml::{self, Document, Node};
 
@@ -42,11 +43,17 @@ pub fn is_yaml_path(path: &str) -> bool {
     path.ends_with(".yaml") || path.ends_with(".yml")
 }
 
-/// Loads every document of every file. Never panics on bad input: problems become findings.
+/// Loads every document of every file, checking them against the built-in schemas. Never
+/// panics on bad input: problems become findings.
 pub fn load(files: Vec<SourceFile>) -> Loaded {
+    load_with(files, &Schemas::builtin())
+}
+
+/// [`load`], checking documents against `schemas` (the built-in ones and the user's CRDs).
+pub fn load_with(files: Vec<SourceFile>, schemas: &Schemas) -> Loaded {
     let mut loaded = Loaded::default();
     for file in &files {
-        load_file(file, &mut loaded);
+        load_file(file, schemas, &mut loaded);
     }
     flag_duplicates(&mut loaded);
     sort_findings(&mut loaded.findings);
@@ -55,7 +62,7 @@ pub fn load(files: Vec<SourceFile>) -> Loaded {
 }
 
 /// Loads the documents of one file, appending resources and findings.
-pub fn load_file(file: &SourceFile, loaded: &mut Loaded) {
+pub fn load_file(file: &SourceFile, schemas: &Schemas, loaded: &mut Loaded) {
     let parsed = yaml::parse(&file.text);
     if let Some(error) = parsed.error {
         loaded.findings.push(file_finding(
@@ -77,7 +84,7 @@ pub fn load_file(file: &SourceFile, loaded: &mut Loaded) {
         ));
     }
     for document in parsed.documents {
-        load_document(file, document, loaded);
+        load_document(file, document, schemas, loaded);
     }
 }
 
@@ -102,7 +109,70 @@ fn file_finding(
     }
 }
 
-fn load_document(file: &SourceFile, document: Document, loaded: &mut Loaded) {
+/// What the schema check of a document found.
+struct Checked {
+    /// A schema (built-in or CRD) covered the document: it reported unknown fields itself.
+    covered: bool,
+    /// A field has the wrong type: the typed model cannot read the document.
+    blocking: bool,
+}
+
+/// Checks a document with a header against its schema, if one is known.
+fn check_schema(
+    schemas: &Schemas,
+    (api_version, kind): (&str, &str),
+    body: &Json,
+    file: &SourceFile,
+    root: &Node,
+    loaded: &mut Loaded,
+) -> Checked {
+    match schemas.lookup(api_version, kind) {
+        Lookup::Unknown => Checked {
+            covered: false,
+            blocking: false,
+        },
+        Lookup::NotServed { served, origin } => {
+            let (severity, hint) = match origin {
+                Origin::Builtin => (
+                    Severity::Warning,
+                    "; if your cluster installs other CRDs (the experimental channel), pass them with `--crd`",
+                ),
+                Origin::Crd => (Severity::Error, ""),
+            };
+            let at = root.locate(&FieldPath::parse("apiVersion"), false);
+            loaded.findings.push(file_finding(
+                &rules::openapi_schema::RULE,
+                severity,
+                file,
+                at,
+                format!(
+                    "{kind} is not served in version `{api_version}`: the CRDs serve {}{hint}",
+                    served.join(", ")
+                ),
+            ));
+            Checked {
+                covered: false,
+                blocking: origin == Origin::Crd,
+            }
+        }
+        Lookup::Found(found, _) => {
+            let mut value = body.clone();
+            let violations = schema::validate::validate(found, &mut value, &FieldPath::root());
+            let blocking = violations
+                .iter()
+                .any(|v| matches!(v.problem, schema::Problem::Type { .. }));
+            loaded
+                .findings
+                .extend(schema::findings::of(&violations, file, root));
+            Checked {
+                covered: true,
+                blocking,
+            }
+        }
+    }
+}
+
+fn load_document(file: &SourceFile, document: Document, schemas: &Schemas, loaded: &mut Loaded) {
     let root = document.root;
     let pos = root.pos;
     let body = root.to_json();
@@ -118,9 +188,22 @@ fn load_document(file: &SourceFile, document: Document, loaded: &mut Loaded) {
     };
     let api_version = map.get("apiVersion").and_then(Json::as_str);
     let kind_name = map.get("kind").and_then(Json::as_str);
+    let checked = match (api_version, kind_name) {
+        (Some(api), Some(kind_name)) => {
+            check_schema(schemas, (api, kind_name), &body, file, &root, loaded)
+        }
+        _ => Checked {
+            covered: false,
+            blocking: false,
+        },
+    };
+    if checked.blocking {
+        return;
+    }
     let (kind, explicit) = match (api_version, kind_name) {
         (Some(api), Some(kind_name)) => match Kind::from_api(api, kind_name) {
             Some(kind) => (kind, true),
+            None if checked.covered => return,
             None => {
                 let at = root.locate(&FieldPath::parse("kind"), false);
                 loaded.findings.push(file_finding(
@@ -177,7 +260,10 @@ fn load_document(file: &SourceFile, document: Document, loaded: &mut Loaded) {
         }
     };
     let tree = Arc::new(root);
-    if let Some((name, namespace, labels, spec)) = typed(kind, &body, file, &tree, loaded) {
+    let report_unknown = !checked.covered;
+    if let Some((name, namespace, labels, spec)) =
+        typed(kind, &body, report_unknown, file, &tree, loaded)
+    {
         loaded.resources.push(Resource {
             id: ResourceId {
                 kind,
@@ -297,6 +383,7 @@ type Typed = (String, String, BTreeMap<String, String>, Spec);
 fn typed(
     kind: Kind,
     body: &Json,
+    report_unknown: bool,
     file: &SourceFile,
     tree: &Node,
     loaded: &mut Loaded,
@@ -337,41 +424,95 @@ fn typed(
         .unwrap_or(Json::Object(Default::default()));
     let at = FieldPath::root().key("spec");
     let spec = match kind {
-        Kind::VirtualService => {
-            Spec::VirtualService(deserialize(spec_json, &at, true, file, tree, loaded)?)
-        }
-        Kind::DestinationRule => {
-            Spec::DestinationRule(deserialize(spec_json, &at, true, file, tree, loaded)?)
-        }
-        Kind::ServiceEntry => {
-            Spec::ServiceEntry(deserialize(spec_json, &at, true, file, tree, loaded)?)
-        }
-        Kind::WorkloadEntry => {
-            Spec::WorkloadEntry(deserialize(spec_json, &at, true, file, tree, loaded)?)
-        }
-        Kind::PeerAuthentication => {
-            Spec::PeerAuthentication(deserialize(spec_json, &at, true, file, tree, loaded)?)
-        }
+        Kind::VirtualService => Spec::VirtualService(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
+        Kind::DestinationRule => Spec::DestinationRule(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
+        Kind::ServiceEntry => Spec::ServiceEntry(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
+        Kind::WorkloadEntry => Spec::WorkloadEntry(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
+        Kind::PeerAuthentication => Spec::PeerAuthentication(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
         Kind::GwHttpRoute
         | Kind::GwGrpcRoute
         | Kind::GwTcpRoute
         | Kind::GwTlsRoute
-        | Kind::GwUdpRoute => Spec::GwRoute(deserialize(spec_json, &at, true, file, tree, loaded)?),
-        Kind::ReferenceGrant => {
-            Spec::ReferenceGrant(deserialize(spec_json, &at, true, file, tree, loaded)?)
-        }
+        | Kind::GwUdpRoute => Spec::GwRoute(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
+        Kind::ReferenceGrant => Spec::ReferenceGrant(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
         Kind::RolloutPolicy => {
-            let wire = deserialize(spec_json, &at, true, file, tree, loaded)?;
+            let wire = deserialize(spec_json, &at, report_unknown, file, tree, loaded)?;
             Spec::RolloutPolicy(Box::new(rollout_policy(wire, &at, file, tree, loaded)))
         }
-        Kind::Backend => Spec::Backend(deserialize(spec_json, &at, true, file, tree, loaded)?),
-        Kind::ChangeWindow => {
-            Spec::ChangeWindow(deserialize(spec_json, &at, true, file, tree, loaded)?)
-        }
+        Kind::Backend => Spec::Backend(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
+        Kind::ChangeWindow => Spec::ChangeWindow(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
         Kind::Service => Spec::Service(deserialize(spec_json, &at, false, file, tree, loaded)?),
-        Kind::GcpBackend => {
-            Spec::GcpBackend(deserialize(spec_json, &at, true, file, tree, loaded)?)
-        }
+        Kind::GcpBackend => Spec::GcpBackend(deserialize(
+            spec_json,
+            &at,
+            report_unknown,
+            file,
+            tree,
+            loaded,
+        )?),
         _ => unreachable!("networkservices kinds are handled above"),
     };
     Some((name, namespace, meta.labels, spec))

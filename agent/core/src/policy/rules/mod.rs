@@ -13,6 +13,7 @@ pub mod gateway_api_limits;
 pub mod gcp_backend_name;
 pub mod host_conflict;
 pub mod hostname_pattern;
+pub mod openapi_schema;
 pub mod path_pattern;
 pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
@@ -24,6 +25,7 @@ pub mod tls_route_matches;
 pub mod unknown_field;
 pub mod unknown_kind;
 pub mod unreachable_rule;
+pub mod validation_rule;
 pub mod value_range;
 pub mod weight_negative;
 pub mod weight_partial;
@@ -42,6 +44,8 @@ pub const ALL: &[&Rule] = &[
     &schema::RULE,
     &unknown_field::RULE,
     &duplicate_resource::RULE,
+    &openapi_schema::RULE,
+    &validation_rule::RULE,
     &weight_negative::RULE,
     &weight_zero_total::RULE,
     &weight_partial::RULE,
