@@ -513,6 +513,12 @@ pub struct PolicyArgs {
     /// Evaluate every package, whatever its namespace.
     #[arg(long)]
     pub all_namespaces: bool,
+    /// Check documents against the CustomResourceDefinitions of this file or folder
+    /// (repeatable): their OpenAPI schemas and CEL validation rules, as the API server does.
+    /// Use it for the CRDs the cluster installs (the Gateway API experimental channel, a newer
+    /// release, your own kinds); they replace the built-in model for the kinds they define.
+    #[arg(long = "crd", value_name = "PATH")]
+    pub crd: Vec<PathBuf>,
 }
 
 /// `meshcd policy ...`.

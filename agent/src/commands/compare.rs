@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{cannot_run, open_source, Failure};
 use crate::cli::{PlanArgs, PolicyArgs, SourceArgs, TargetKind};
 use crate::config::{load_config, Config, TargetConfig, TargetKind as ConfigTargetKind};
-use crate::engine::check::{add_plan_findings, check_revision};
+use crate::engine::check::{add_plan_findings, check_revision, SchemaSet};
 use crate::source::{folder, Revision, Snapshot};
 use crate::targets::envoy::with_config_backends;
 use crate::targets::Target;
@@ -129,16 +129,16 @@ pub fn compare(
     };
     let repository = open_source(&source, cache_dir)?;
     let desired_snapshot = repository.snapshot(source.rev.as_deref(), source.path())?;
-    let policies = super::policy::read(&repository, &desired_snapshot, from.policy)?;
+    let (policies, schemas) = super::policy::read(&repository, &desired_snapshot, from.policy)?;
     if let Some(config) = config {
-        return compare_with_target(&config, &desired_snapshot, policies, refuse_on);
+        return compare_with_target(&config, &desired_snapshot, (policies, &schemas), refuse_on);
     }
     let applied_snapshot = match (from.base, from.applied) {
         (Some(base), _) => repository.snapshot(Some(base), source.path())?,
         (None, Some(dir)) => folder::snapshot(dir)?,
         (None, None) => unreachable!("clap requires --base, --applied or --target"),
     };
-    let checked = check_revision(&desired_snapshot, policies);
+    let checked = check_revision(&desired_snapshot, policies, &schemas);
     let (desired, mut findings) = (checked.loaded, checked.findings);
     let applied_side = AppliedSide::Snapshot(applied_snapshot.revision.clone());
     let outcome = if stops(refuse_on, &desired, &findings) {
@@ -198,7 +198,7 @@ fn stops(refuse_on: RefuseOn, loaded: &Loaded, findings: &[Finding]) -> bool {
 fn compare_with_target(
     config: &Config,
     snapshot: &Snapshot,
-    policies: Policies,
+    (policies, schemas): (Policies, &SchemaSet),
     refuse_on: RefuseOn,
 ) -> Result<Comparison, Failure> {
     let backends = config
@@ -208,7 +208,7 @@ fn compare_with_target(
         .map(|e| e.backends.clone())
         .unwrap_or_default();
     let snapshot = &with_config_backends(snapshot, &backends);
-    let checked = check_revision(snapshot, policies);
+    let checked = check_revision(snapshot, policies, schemas);
     let (desired, findings, policies) = (checked.loaded, checked.findings, checked.policies);
     let mut comparison = Comparison {
         desired: snapshot.revision.clone(),

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{PolicyArgs, PolicyTestArgs, PolicyTestFormat};
-use crate::engine::check::{compile_policies, read_policies, PolicyOptions};
+use crate::engine::check::{compile_policies, read_policies, read_schemas, PolicyOptions, SchemaSet};
 use crate::render::{findings_text, Style};
 use crate::source::{policy_files, GitSource, Snapshot};
 
@@ -20,16 +20,20 @@ pub fn options(args: &PolicyArgs) -> PolicyOptions {
         extra_paths: args.policy.clone(),
         namespaces: args.namespace.clone(),
         all_namespaces: args.all_namespaces,
+        crd_paths: args.crd.clone(),
     }
 }
 
-/// Reads the policies of a revision (see [`crate::engine::check::read_policies`]).
+/// Reads the policies of a revision (see [`crate::engine::check::read_policies`]) and the
+/// CRDs of `--crd` (see [`crate::engine::check::read_schemas`]).
 pub fn read(
     source: &GitSource,
     snapshot: &Snapshot,
     args: &PolicyArgs,
-) -> Result<Policies, Failure> {
-    Ok(read_policies(Some(source), snapshot, &options(args))?)
+) -> Result<(Policies, SchemaSet), Failure> {
+    let options = options(args);
+    let schemas = read_schemas(&options)?;
+    Ok((read_policies(Some(source), snapshot, &options)?, schemas))
 }
 
 /// Runs `meshcd policy test` and returns the exit status.

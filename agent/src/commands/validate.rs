@@ -15,8 +15,8 @@ use crate::render::{findings_text, github, sarif, Style};
 pub fn run(args: &ValidateArgs, cache_dir: &Path) -> Result<u8, Failure> {
     let source = open_source(&args.source, cache_dir)?;
     let snapshot = source.snapshot(args.source.rev.as_deref(), args.source.path())?;
-    let policies = policy::read(&source, &snapshot, &args.policy)?;
-    let checked = check_revision(&snapshot, policies);
+    let (policies, schemas) = policy::read(&source, &snapshot, &args.policy)?;
+    let checked = check_revision(&snapshot, policies, &schemas);
     let (loaded, findings) = (checked.loaded, checked.findings);
     let counts = Counts::of(&findings);
     let output = match args.format {

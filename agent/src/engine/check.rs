@@ -8,6 +8,7 @@ use meshcd_core::finding::{attach_snippets, sort_findings};
 use meshcd_core::plan::Plan;
 use meshcd_core::policy::rego::{self, Options, Policies};
 use meshcd_core::policy::windows::Windows;
+use meshcd_core::schema::{crd, Schemas};
 use meshcd_core::{Finding, Loaded, SourceFile};
 
 use crate::source::{policy_files, GitSource, Snapshot, SourceError};
@@ -22,6 +23,9 @@ pub struct PolicyOptions {
     pub namespaces: Vec<String>,
     /// Evaluate every package, whatever its namespace.
     pub all_namespaces: bool,
+    /// Files or folders of CustomResourceDefinitions: documents of their kinds are checked
+    /// against their schemas and CEL rules (instead of the built-in ones).
+    pub crd_paths: Vec<PathBuf>,
 }
 
 impl PolicyOptions {
@@ -69,6 +73,44 @@ pub fn read_policies(
     Ok(compile_policies(&files, &options.rego()))
 }
 
+/// The schemas a check uses: the built-in ones and the CRDs of `options.crd_paths`, with the
+/// problems of CRDs that cannot be used (error findings at the CRD's field).
+#[derive(Debug, Clone, Default)]
+pub struct SchemaSet {
+    /// The schemas.
+    pub schemas: Schemas,
+    /// CRDs that could not be read or compiled.
+    pub problems: Vec<Finding>,
+}
+
+/// Reads the CRDs of `options.crd_paths` from disk. A path that does not exist is an error;
+/// a path without any CRD too (it is surely a mistake), naming the path.
+pub fn read_schemas(options: &PolicyOptions) -> Result<SchemaSet, SourceError> {
+    let mut files = Vec::new();
+    for path in &options.crd_paths {
+        let found = policy_files::yaml_from_disk(path)?;
+        files.extend(found);
+    }
+    let (crds, mut problems) = crd::load(&files);
+    if !options.crd_paths.is_empty() && crds.is_empty() && problems.is_empty() {
+        return Err(SourceError::BadPath {
+            path: options
+                .crd_paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            reason: "holds no CustomResourceDefinition".into(),
+        });
+    }
+    attach_snippets(&mut problems, &files);
+    tracing::debug!(kinds = crds.kinds().count(), "CRDs read");
+    Ok(SchemaSet {
+        schemas: Schemas::with_crds(crds),
+        problems,
+    })
+}
+
 /// Compiles policy files (errors become findings of the policies, not failures).
 pub fn compile_policies(files: &[SourceFile], options: &Options) -> Policies {
     let policies = Policies::compile(files, options);
@@ -84,16 +126,23 @@ pub fn compile_policies(files: &[SourceFile], options: &Options) -> Policies {
 /// Loads a snapshot and runs the built-in rules: the loaded revision and all its findings (with
 /// snippets).
 pub fn load_and_check(snapshot: &Snapshot) -> (Loaded, Vec<Finding>) {
-    let loaded = meshcd_core::load(snapshot.files.as_ref().clone());
+    load_and_check_with(snapshot, &SchemaSet::default())
+}
+
+/// [`load_and_check`] against `schemas` (the built-in ones and the user's CRDs).
+pub fn load_and_check_with(snapshot: &Snapshot, schemas: &SchemaSet) -> (Loaded, Vec<Finding>) {
+    let loaded = meshcd_core::load::load_with(snapshot.files.as_ref().clone(), &schemas.schemas);
     let mut findings = meshcd_core::policy::check(&loaded);
     attach_snippets(&mut findings, &loaded.files);
+    findings.extend(schemas.problems.iter().cloned());
+    sort_findings(&mut findings);
     (loaded, findings)
 }
 
-/// Loads and checks a revision against the built-in rules and `policies` (their compile errors
-/// and the findings of their resource packages), and parses its change windows.
-pub fn check_revision(snapshot: &Snapshot, policies: Policies) -> Checked {
-    let (loaded, mut findings) = load_and_check(snapshot);
+/// Loads and checks a revision against the built-in rules, `schemas` and `policies` (their
+/// compile errors and the findings of their resource packages), and parses its change windows.
+pub fn check_revision(snapshot: &Snapshot, policies: Policies, schemas: &SchemaSet) -> Checked {
+    let (loaded, mut findings) = load_and_check_with(snapshot, schemas);
     add_resource_findings(&policies, &loaded, &mut findings);
     let windows = Windows::from_loaded(&loaded);
     Checked {

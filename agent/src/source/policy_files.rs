@@ -48,7 +48,10 @@ pub fn from_commit(repo: &Repository, commit: &str) -> Result<Vec<SourceFile>, S
     let mut files = Vec::with_capacity(blobs.len());
     for (path, id) in blobs {
         let blob = repo.find_blob(id).map_err(read_error)?;
-        files.push(SourceFile::new(path, text_of(blob.content())));
+        files.push(SourceFile::new(
+            path,
+            text_of(blob.content(), MAX_POLICY_BYTES.saturating_mul(2)),
+        ));
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
@@ -57,6 +60,22 @@ pub fn from_commit(repo: &Repository, commit: &str) -> Result<Vec<SourceFile>, S
 /// The `.rego` files of a `--policy` path: the file itself, or every `.rego` file below the
 /// folder (hidden folders skipped). Paths are shown as given, joined with `/`.
 pub fn from_disk(path: &Path) -> Result<Vec<SourceFile>, SourceError> {
+    files_from_disk(path, is_rego_path, MAX_POLICY_BYTES.saturating_mul(2))
+}
+
+/// The YAML files of a `--crd` path, as [`from_disk`] reads `.rego` files.
+pub fn yaml_from_disk(path: &Path) -> Result<Vec<SourceFile>, SourceError> {
+    files_from_disk(path, meshcd_core::load::is_yaml_path, MAX_CRD_BYTES)
+}
+
+/// Largest CRD file read (the biggest upstream route CRDs are about 400 KiB).
+pub const MAX_CRD_BYTES: usize = 16 * 1024 * 1024;
+
+fn files_from_disk(
+    path: &Path,
+    wanted: fn(&str) -> bool,
+    limit: usize,
+) -> Result<Vec<SourceFile>, SourceError> {
     let shown = display(path);
     let metadata = fs_err::metadata(path).map_err(|_| SourceError::BadPath {
         path: shown.clone(),
@@ -64,15 +83,20 @@ pub fn from_disk(path: &Path) -> Result<Vec<SourceFile>, SourceError> {
     })?;
     let mut files = Vec::new();
     if metadata.is_dir() {
-        walk(path, &shown, &mut files)?;
+        walk(path, &shown, (wanted, limit), &mut files)?;
     } else {
-        files.push(read(path, shown)?);
+        files.push(read(path, shown, limit)?);
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
 
-fn walk(dir: &Path, shown: &str, files: &mut Vec<SourceFile>) -> Result<(), SourceError> {
+fn walk(
+    dir: &Path,
+    shown: &str,
+    (wanted, limit): (fn(&str) -> bool, usize),
+    files: &mut Vec<SourceFile>,
+) -> Result<(), SourceError> {
     let entries = fs_err::read_dir(dir).map_err(|e| SourceError::Read(e.to_string()))?;
     for entry in entries {
         let entry = entry.map_err(|e| SourceError::Read(e.to_string()))?;
@@ -87,23 +111,23 @@ fn walk(dir: &Path, shown: &str, files: &mut Vec<SourceFile>) -> Result<(), Sour
             format!("{}/{name}", shown.trim_end_matches('/'))
         };
         if path.is_dir() {
-            walk(&path, &child, files)?;
-        } else if is_rego_path(&name) {
-            files.push(read(&path, child)?);
+            walk(&path, &child, (wanted, limit), files)?;
+        } else if wanted(&name) {
+            files.push(read(&path, child, limit)?);
         }
     }
     Ok(())
 }
 
-fn read(path: &Path, shown: String) -> Result<SourceFile, SourceError> {
+fn read(path: &Path, shown: String, limit: usize) -> Result<SourceFile, SourceError> {
     let bytes = fs_err::read(path).map_err(|e| SourceError::Read(e.to_string()))?;
-    Ok(SourceFile::new(shown, text_of(&bytes)))
+    Ok(SourceFile::new(shown, text_of(&bytes, limit)))
 }
 
-/// A file's text; one far beyond the policy limit is cut (the engine reports it as too large
-/// either way), so a stray dump cannot exhaust memory.
-fn text_of(bytes: &[u8]) -> String {
-    let cut = bytes.len().min(MAX_POLICY_BYTES.saturating_mul(2));
+/// A file's text; one beyond `limit` is cut (the policy engine reports a policy that large;
+/// a cut CRD fails to parse), so a stray dump cannot exhaust memory.
+fn text_of(bytes: &[u8], limit: usize) -> String {
+    let cut = bytes.len().min(limit);
     String::from_utf8_lossy(&bytes[..cut]).into_owned()
 }
 

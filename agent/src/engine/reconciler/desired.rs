@@ -11,7 +11,7 @@ use meshcd_core::policy::rego::Policies;
 use meshcd_core::policy::windows::Windows;
 use meshcd_core::{Loaded, Severity};
 
-use crate::engine::check::{check_revision, read_policies, Checked, PolicyOptions};
+use crate::engine::check::{check_revision, read_policies, Checked, PolicyOptions, SchemaSet};
 use crate::engine::reconcile::ReconcileError;
 use crate::source::{short_commit, GitSource, RepoSpec, Revision, SnapshotCache, SourceError};
 use crate::targets::envoy::with_config_backends;
@@ -154,7 +154,11 @@ impl Source {
             findings,
             policies,
             windows,
-        } = check_revision(&with_config_backends(&snapshot, &self.backends), policies);
+        } = check_revision(
+            &with_config_backends(&snapshot, &self.backends),
+            policies,
+            &SchemaSet::default(),
+        );
         let counts = Counts::of(&findings);
         let refusal = if counts.errors > 0 {
             let first = findings
