@@ -16,6 +16,7 @@ mod common;
 mod ci_comments;
 mod cli;
 mod cluster_client;
+mod crd;
 mod daemon;
 mod engine;
 mod gcp_client;

@@ -10,7 +10,9 @@ use serde_json::json;
 
 use super::{Failure, EXIT_FINDINGS, EXIT_OK};
 use crate::cli::{PolicyArgs, PolicyTestArgs, PolicyTestFormat};
-use crate::engine::check::{compile_policies, read_policies, read_schemas, PolicyOptions, SchemaSet};
+use crate::engine::check::{
+    compile_policies, read_policies, read_schemas, PolicyOptions, SchemaSet,
+};
 use crate::render::{findings_text, Style};
 use crate::source::{policy_files, GitSource, Snapshot};
 
