@@ -148,9 +148,22 @@ fn main() {
         }
     };
 
+    // ---- The reference: PyYAML's C loader merely parsing the same files.
+    let pyyaml = pyyaml_parse(&work.path().join("yaml"), &second_files);
+    match &pyyaml {
+        Some(times) => table.row("PyYAML CLoader parse only (reference)", times, None, per_route),
+        None => println!("\nPyYAML reference skipped: python3 with PyYAML built on libyaml not found"),
+    }
+
     println!();
     table.print();
     println!();
+    if let (Some(py), Some((validate, ..))) = (&pyyaml, &cli) {
+        println!(
+            "cli validate / PyYAML CLoader parse: {:.2} (medians)",
+            median(&validate.times).as_secs_f64() / median(py).as_secs_f64()
+        );
+    }
     println!(
         "in process: {} files, {} resources, {} findings ({} errors, {} warnings)",
         desired.files.len(),
@@ -400,6 +413,42 @@ fn read_json(path: &Path) -> serde_json::Value {
         let head: String = text.chars().take(500).collect();
         panic!("CLI output is not JSON ({e}): {head}")
     })
+}
+
+fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+/// Writes the files to `dir` and times PyYAML's C loader reading every document of every file
+/// (interpreter start excluded), `CLI_RUNS` times; `None` without python3, PyYAML or libyaml.
+fn pyyaml_parse(dir: &Path, files: &BTreeMap<String, String>) -> Option<Vec<Duration>> {
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        std::fs::write(path, text).ok()?;
+    }
+    let script = "import glob,sys,time,yaml\n\
+        assert yaml.__with_libyaml__\n\
+        t=time.perf_counter()\n\
+        for p in sorted(glob.glob(sys.argv[1]+'/**/*.yaml',recursive=True)):\n\
+        \x20   list(yaml.load_all(open(p).read(),Loader=yaml.CLoader))\n\
+        print(int((time.perf_counter()-t)*1e9))\n";
+    let mut times = Vec::new();
+    for _ in 0..CLI_RUNS {
+        let output = Command::new("python3")
+            .args(["-c", script])
+            .arg(dir)
+            .output()
+            .ok()?;
+        if !output.status.success() {
+            return None;
+        }
+        let nanos: u64 = String::from_utf8_lossy(&output.stdout).trim().parse().ok()?;
+        times.push(Duration::from_nanos(nanos));
+    }
+    Some(times)
 }
 
 /// The printed table.
