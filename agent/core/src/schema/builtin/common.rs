@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::tri::{all, and, choose, exactly_one, is, items, passes, same, unset, Tri};
+use super::tri::{all, and, choose, exactly_one, holds, is, items, passes, same, unset, Tri};
 use crate::schema::model::{any, array, integer, object, string, Schema};
 
 /// A DNS subdomain (RFC 1123), lowercase.
@@ -112,6 +112,14 @@ pub fn parent_refs() -> Schema {
             parents_unique,
             "each reference to a parent must be unique: two references to the same parent need different `sectionName`s",
         )
+        .rule(
+            parents_named,
+            "each parent reference needs a `name`: without it, repeated parents cannot be checked",
+        )
+}
+
+fn parents_named(refs: &Json) -> bool {
+    items(refs).iter().all(|r| r.get("name").is_some())
 }
 
 /// Whether two parent references name the same parent (group, kind, name and namespace).
@@ -127,7 +135,7 @@ fn same_parent(a: &Json, b: &Json) -> Tri {
 
 fn section_names_all_or_none(refs: &Json) -> bool {
     let refs = items(refs);
-    passes(all(refs.iter().flat_map(|a| {
+    holds(all(refs.iter().flat_map(|a| {
         refs.iter().map(move |b| {
             choose(
                 same_parent(a, b),
@@ -144,7 +152,7 @@ fn parents_unique(refs: &Json) -> bool {
         (unset(a, "sectionName") && unset(b, "sectionName"))
             || (a.get("sectionName").is_some() && a.get("sectionName") == b.get("sectionName"))
     };
-    passes(all(refs.iter().map(|a| {
+    holds(all(refs.iter().map(|a| {
         exactly_one(
             refs.iter()
                 .map(|b| and(same_parent(a, b), Some(same_section(a, b)))),
@@ -232,9 +240,10 @@ mod tests {
             {"group": "g", "kind": "Gateway", "name": "a", "sectionName": "x"}
         ]);
         assert!(!section_names_all_or_none(&mixed));
-        // A missing name leaves the rules undecided: they fail.
+        // A missing name leaves the rules undecided: another check says so.
         let nameless = json!([{"group": "g", "kind": "Gateway"}]);
-        assert!(!section_names_all_or_none(&nameless) && !parents_unique(&nameless));
+        assert!(section_names_all_or_none(&nameless) && parents_unique(&nameless));
+        assert!(!parents_named(&nameless));
     }
 
     #[test]

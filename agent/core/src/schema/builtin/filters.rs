@@ -5,7 +5,7 @@
 use serde_json::{json, Value as Json};
 
 use super::common::{backend_object_ref, header_name, local_object_ref, port, precise_hostname};
-use super::tri::{and, count, has, is, items, not, passes};
+use super::tri::{and, has, holds, is, items, not};
 use crate::schema::model::{array, boolean, integer, object, string, NativeCheck, Schema};
 
 /// A filter type.
@@ -111,7 +111,7 @@ const CHECKS: [Checks; 7] = [
 
 fn only_for_type<const K: usize>(filter: &Json) -> bool {
     let f = ALL[K];
-    passes(not(and(
+    holds(not(and(
         Some(has(filter, f.field())),
         not(is(filter, "type", f.type_name())),
     )))
@@ -119,7 +119,7 @@ fn only_for_type<const K: usize>(filter: &Json) -> bool {
 
 fn settings_given<const K: usize>(filter: &Json) -> bool {
     let f = ALL[K];
-    passes(not(and(
+    holds(not(and(
         Some(!has(filter, f.field())),
         is(filter, "type", f.type_name()),
     )))
@@ -127,7 +127,19 @@ fn settings_given<const K: usize>(filter: &Json) -> bool {
 
 fn at_most_once<const K: usize>(filters: &Json) -> bool {
     let ty = ALL[K].type_name();
-    count(items(filters).iter().map(|f| is(f, "type", ty))).is_some_and(|n| n <= 1)
+    items(filters)
+        .iter()
+        .filter(|f| is(f, "type", ty) == Some(true))
+        .nth(1)
+        .is_none()
+}
+
+fn typed(filter: &Json) -> bool {
+    has(filter, "type")
+}
+
+fn all_typed(filters: &Json) -> bool {
+    items(filters).iter().all(typed)
 }
 
 fn any_of_type(filters: &Json, ty: &str) -> Option<bool> {
@@ -135,7 +147,7 @@ fn any_of_type(filters: &Json, ty: &str) -> Option<bool> {
 }
 
 fn redirect_or_rewrite(filters: &Json) -> bool {
-    passes(not(and(
+    holds(not(and(
         any_of_type(filters, Filter::RequestRedirect.type_name()),
         any_of_type(filters, Filter::UrlRewrite.type_name()),
     )))
@@ -144,7 +156,12 @@ fn redirect_or_rewrite(filters: &Json) -> bool {
 /// A list of filters of the given types, of which those in `once` may appear at most once.
 pub fn filters(kinds: &[Filter], once: &[Filter]) -> Schema {
     let types: Vec<&str> = kinds.iter().map(|k| k.type_name()).collect();
-    let mut filter = object().required_field("type", string().one_of(&types));
+    let mut filter = object()
+        .required_field("type", string().one_of(&types))
+        .rule(
+            typed,
+            "a filter needs a `type`: without it, which settings belong cannot be checked",
+        );
     for kind in kinds {
         let (name, field) = (kind.type_name(), kind.field());
         filter = filter
@@ -158,7 +175,10 @@ pub fn filters(kinds: &[Filter], once: &[Filter]) -> Schema {
                 &format!("a filter of `type: {name}` needs its `{field}` settings"),
             );
     }
-    let mut list = array(filter).max_items(16);
+    let mut list = array(filter).max_items(16).rule(
+        all_typed,
+        "each filter needs a `type`: without it, the filter types of the list cannot be checked",
+    );
     if kinds.contains(&Filter::RequestRedirect) && kinds.contains(&Filter::UrlRewrite) {
         list = list.rule(
             redirect_or_rewrite,
@@ -204,6 +224,10 @@ fn request_mirror() -> Schema {
         .rule(
             numerator_within_denominator,
             "`numerator` must not be greater than `denominator`",
+        )
+        .rule(
+            has_numerator,
+            "a fraction needs a `numerator`: without it, the fraction cannot be checked",
         );
     object()
         .required_field("backendRef", backend_object_ref())
@@ -218,7 +242,14 @@ fn request_mirror() -> Schema {
 fn numerator_within_denominator(fraction: &Json) -> bool {
     let n = fraction.get("numerator").and_then(Json::as_f64);
     let d = fraction.get("denominator").and_then(Json::as_f64);
-    matches!((n, d), (Some(n), Some(d)) if n <= d)
+    match (n, d) {
+        (Some(n), Some(d)) => n <= d,
+        _ => true,
+    }
+}
+
+fn has_numerator(fraction: &Json) -> bool {
+    has(fraction, "numerator")
 }
 
 fn percent_or_fraction(mirror: &Json) -> bool {
@@ -250,16 +281,24 @@ fn path_modifier() -> Schema {
             prefix_typed,
             "`replacePrefixMatch` is only for `type: ReplacePrefixMatch`",
         )
+        .rule(
+            path_typed,
+            "a path modifier needs a `type`: without it, which replacement applies cannot be checked",
+        )
+}
+
+fn path_typed(path: &Json) -> bool {
+    has(path, "type")
 }
 
 /// `type == ty ? has(field) : true`.
 fn given_when(path: &Json, ty: &str, field: &str) -> bool {
-    is(path, "type", ty).is_some_and(|typed| !typed || has(path, field))
+    is(path, "type", ty) != Some(true) || has(path, field)
 }
 
 /// `has(field) ? type == ty : true`.
 fn typed_when(path: &Json, ty: &str, field: &str) -> bool {
-    !has(path, field) || is(path, "type", ty) == Some(true)
+    !has(path, field) || is(path, "type", ty) != Some(false)
 }
 
 fn full_path_given(path: &Json) -> bool {
@@ -365,6 +404,7 @@ mod tests {
             &json!({"type": "URLRewrite", "cors": {}})
         ));
         assert!(!(cors.settings_given)(&json!({"type": "CORS"})));
+        assert!((cors.settings_given)(&json!({})) && !typed(&json!({})));
         assert!((cors.settings_given)(&json!({"type": "URLRewrite"})));
         assert!(!(cors.at_most_once)(
             &json!([{"type": "CORS"}, {"type": "CORS"}])

@@ -6,7 +6,7 @@ use super::common::{
     backend_ref, header_matches, header_name, hostnames, parent_refs, root, rule_name,
 };
 use super::filters::{filters, replaces_prefix, Filter};
-use super::tri::{choose, exactly_one, has, is, items, passes, Tri};
+use super::tri::{choose, exactly_one, has, holds, is, items, passes, Tri};
 use crate::schema::model::{array, object, string, Schema};
 
 /// Every filter type an HTTP route knows.
@@ -77,6 +77,10 @@ fn rules() -> Schema {
         .rule(
             backend_rewrite_prefix_has_one_prefix_match,
             "a backend's `URLRewrite` filter with `ReplacePrefixMatch` needs the rule to have exactly one match, of `type: PathPrefix`",
+        )
+        .rule(
+            prefix_modifiers_typed,
+            "a path modifier with `replacePrefixMatch` needs a `type`: without it, the rule's matches cannot be checked against it",
         );
     array(rule)
         .min_items(1)
@@ -131,11 +135,27 @@ fn single_prefix_match(rule: &Json) -> Tri {
 }
 
 fn prefix_rule(rule: &Json, replaced: Tri) -> bool {
-    passes(choose(
+    holds(choose(
         replaced,
         || single_prefix_match(rule),
         || Some(true),
     ))
+}
+
+/// No redirect or rewrite of the rule or its backends leaves its prefix replacement undecided.
+fn prefix_modifiers_typed(rule: &Json) -> bool {
+    let decided = |filters: Option<&Json>| {
+        filters.is_none_or(|fs| {
+            items(fs).iter().all(|f| {
+                replaces_prefix(f, Filter::RequestRedirect.field()).is_some()
+                    && replaces_prefix(f, Filter::UrlRewrite.field()).is_some()
+            })
+        })
+    };
+    decided(rule.get("filters"))
+        && rule
+            .get("backendRefs")
+            .is_none_or(|bs| items(bs).iter().all(|b| decided(b.get("filters"))))
 }
 
 fn redirect_prefix_has_one_prefix_match(rule: &Json) -> bool {

@@ -3,10 +3,11 @@
 //!
 //! The API server evaluates a rule on the defaulted object even when a required field is
 //! missing; reading that field is an error, and an error fails the rule unless a `false` next to
-//! it decides the outcome (`error && false` is `false`, `error || true` is `true`, and a list
-//! check that finds a decisive item ignores the errors of the others). The built-in rules follow
-//! the same logic, so they fail exactly when the standard CRDs' rules do. Nothing here
-//! allocates.
+//! it decides the outcome (`error && false` is `false`, and a list check that finds a decisive
+//! item ignores the errors of the others). The built-in rules follow the same logic. Where a
+//! rule reads a field that may be missing, it fails only when it is decided false ([`holds`]),
+//! and one more check of the same field says what is missing: so a field fails exactly when
+//! the standard CRDs' rules fail it, with a message that says why. Nothing here allocates.
 
 use serde_json::Value as Json;
 
@@ -16,6 +17,12 @@ pub type Tri = Option<bool>;
 /// Whether a rule whose outcome is `t` passes: only a decided `true` does.
 pub fn passes(t: Tri) -> bool {
     t == Some(true)
+}
+
+/// Whether a rule whose outcome is `t` is not broken: true unless decided false (the check
+/// of the missing field reports the undecided case).
+pub fn holds(t: Tri) -> bool {
+    t != Some(false)
 }
 
 /// `a && b`: `false` wins over an undecided side.
