@@ -754,7 +754,7 @@ mod tests {
     #[test]
     fn unknown_fields_and_kinds_are_warnings() {
         let loaded = load_one(
-            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: a}\nspec:\n  rules:\n  - backendRefs:\n    - name: a\n      weigth: 5\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: a}\nspec:\n  rules:\n  - backendRefs:\n    - name: a\n      port: 80\n      weigth: 5\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n",
         );
         assert_eq!(loaded.resources.len(), 1);
         let codes: Vec<_> = loaded
@@ -765,8 +765,8 @@ mod tests {
         assert_eq!(
             codes,
             vec![
-                (rules::unknown_field::RULE.code, 8),
-                (rules::unknown_kind::RULE.code, 11)
+                (rules::unknown_field::RULE.code, 9),
+                (rules::unknown_kind::RULE.code, 12)
             ]
         );
     }

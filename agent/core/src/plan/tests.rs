@@ -329,8 +329,8 @@ fn invalid_weights_are_a_plain_update() {
     assert_eq!(plan.changes.len(), 1);
     assert!(plan.changes[0].rollout.is_none());
     // Gateway API: all weights 0 sends no traffic; turning it on is not a canary.
-    let off = store("    - {name: store-v1, weight: 0}\n    - {name: store-v2, weight: 0}\n");
-    let on = store("    - {name: store-v1, weight: 0}\n    - {name: store-v2, weight: 1}\n");
+    let off = store("    - {name: store-v1, port: 8080, weight: 0}\n    - {name: store-v2, port: 8080, weight: 0}\n");
+    let on = store("    - {name: store-v1, port: 8080, weight: 0}\n    - {name: store-v2, port: 8080, weight: 1}\n");
     assert!(plan_of(&on, &off).changes[0].rollout.is_none());
 }
 
@@ -338,13 +338,13 @@ fn invalid_weights_are_a_plain_update() {
 fn step_weight_and_max_weight_with_a_label_selector() {
     let desired = format!(
         "{}---\n{}",
-        store("    - {name: store-v1, weight: 0}\n    - {name: store-v2, weight: 1}\n"),
+        store("    - {name: store-v1, port: 8080, weight: 0}\n    - {name: store-v2, port: 8080, weight: 1}\n"),
         policy(
             "store-labels",
             "  selector: {matchLabels: {team: store}}\n  stepWeight: 20\n  maxWeight: 60\n  onFailure: pause\n"
         ),
     );
-    let applied = store("    - {name: store-v1, weight: 1}\n    - {name: store-v2, weight: 0}\n");
+    let applied = store("    - {name: store-v1, port: 8080, weight: 1}\n    - {name: store-v2, port: 8080, weight: 0}\n");
     let rollout = only_rollout(&plan_of(&desired, &applied)).clone();
     assert_eq!(rollout.policy, "store-labels");
     assert_eq!(rollout.on_failure.as_str(), "pause");
@@ -400,8 +400,8 @@ fn several_changed_splits_prefix_keys_with_the_rule() {
 
 #[test]
 fn policy_precedence_is_name_then_hostname_then_labels_then_policy_name() {
-    let route = store("    - {name: store-v1, weight: 0}\n    - {name: store-v2, weight: 1}\n");
-    let applied = store("    - {name: store-v1, weight: 1}\n    - {name: store-v2, weight: 0}\n");
+    let route = store("    - {name: store-v1, port: 8080, weight: 0}\n    - {name: store-v2, port: 8080, weight: 1}\n");
+    let applied = store("    - {name: store-v1, port: 8080, weight: 1}\n    - {name: store-v2, port: 8080, weight: 0}\n");
     let chosen = |policies: &[String]| {
         let desired = std::iter::once(route.clone())
             .chain(policies.iter().cloned())
@@ -429,7 +429,7 @@ fn policy_precedence_is_name_then_hostname_then_labels_then_policy_name() {
 
 #[test]
 fn meshcd_kinds_are_not_planned_and_order_is_by_family_kind_namespace_name() {
-    let gw = store("    - {name: store-v1}\n");
+    let gw = store("    - {name: store-v1, port: 8080}\n");
     let backend = "apiVersion: meshcd.dev/v1alpha1\nkind: Backend\nmetadata: {name: b}\nspec: {endpoints: [{address: 127.0.0.1, port: 8080}]}\n";
     let desired = format!(
         "{gw}---\n{}---\n{}---\n{backend}---\n{}",

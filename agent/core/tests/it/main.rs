@@ -3,5 +3,6 @@
 
 mod crd_schema;
 mod fuzz_regressions;
+mod gateway_parity;
 mod robustness;
 mod upstream;

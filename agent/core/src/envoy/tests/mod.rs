@@ -113,15 +113,27 @@ spec:
 /// Every translatable field at least once (see `fixtures/README.md`).
 pub(super) const KITCHEN: &str = include_str!("../fixtures/kitchen.yaml");
 
-/// Loads files; the revision must load without errors.
+/// Loads files; the revision must load without errors other than the Gateway API schema's:
+/// some fixtures keep what the API server would reject (a Service backend without `port`, an
+/// empty header value) to test how the translation copes with it.
 pub(super) fn revision(files: &[(&str, &str)]) -> Loaded {
+    use crate::finding::Severity;
+    use crate::policy::rules::{openapi_schema, validation_rule};
     let loaded = load(
         files
             .iter()
             .map(|(path, text)| SourceFile::new(*path, *text))
             .collect(),
     );
-    assert!(!loaded.has_errors(), "{:#?}", loaded.findings);
+    let schema = [openapi_schema::RULE.code, validation_rule::RULE.code];
+    assert!(
+        !loaded
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Error && !schema.contains(&f.rule)),
+        "{:#?}",
+        loaded.findings
+    );
     loaded
 }
 

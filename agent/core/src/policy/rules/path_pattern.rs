@@ -190,7 +190,11 @@ mod tests {
     fn run(yaml: &str) -> Vec<String> {
         check_fixture(yaml)
             .into_iter()
-            .filter(|l| l.starts_with(RULE.code) || l.starts_with("MC00"))
+            // Load findings, but not the schema's (MC008, MC009): they overlap this rule's.
+            .filter(|l| {
+                l.starts_with(RULE.code)
+                    || (l.starts_with("MC00") && !l.starts_with("MC008") && !l.starts_with("MC009"))
+            })
             .collect()
     }
 
