@@ -164,23 +164,23 @@ mod tests {
         assert_eq!(
             findings_of("MC509", &grpc),
             vec![
-                "MC509 error 7:21 `rules[0].matches[0].method.type` is `REGEX`; use one of `EXACT`, `REGULAR_EXPRESSION`",
-                "MC509 error 8:23 `rules[0].matches[0].headers[0].type` is `PREFIX`; use one of `EXACT`, `REGULAR_EXPRESSION`",
-                "MC509 error 11:39 `rules[0].action.retryPolicy.retryConditions[0]` is `5xx`; use one of `connect-failure`, `refused-stream`, `cancelled`, `deadline-exceeded`, `resource-exhausted`, `unavailable`",
+                "MC509 error 7:20 `rules[0].matches[0].method.type` is `REGEX`; use one of `EXACT`, `REGULAR_EXPRESSION`",
+                "MC509 error 8:22 `rules[0].matches[0].headers[0].type` is `PREFIX`; use one of `EXACT`, `REGULAR_EXPRESSION`",
+                "MC509 error 11:37 `rules[0].action.retryPolicy.retryConditions[0]` is `5xx`; use one of `connect-failure`, `refused-stream`, `cancelled`, `deadline-exceeded`, `resource-exhausted`, `unavailable`",
             ]
         );
         let gateway = ns("Gateway", "type: OPEN_MESH\nports: [80]\nipVersion: V6\nenvoyHeaders: ALL\n");
         assert_eq!(
             findings_of("MC509", &gateway),
             vec![
-                "MC509 error 6:14 `envoyHeaders` is `ALL`; use one of `NONE`, `DEBUG_HEADERS`",
-                "MC509 error 5:12 `ipVersion` is `V6`; use one of `IPV4`, `IPV6`",
+                "MC509 error 6:12 `ipVersion` is `V6`; use one of `IPV4`, `IPV6`",
+                "MC509 error 7:15 `envoyHeaders` is `ALL`; use one of `NONE`, `DEBUG_HEADERS`",
             ]
         );
         let http = ns("HttpRoute", "hostnames: [ads.internal]\nrules:\n- action:\n    destinations: [{serviceName: ads}]\n    retryPolicy: {retryConditions: [5XX]}\n");
         assert_eq!(
             findings_of("MC509", &http),
-            vec!["MC509 error 8:39 `rules[0].action.retryPolicy.retryConditions[0]` is `5XX`; use one of `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx`, `refused-stream`"]
+            vec!["MC509 error 8:37 `rules[0].action.retryPolicy.retryConditions[0]` is `5XX`; use one of `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx`, `refused-stream`"]
         );
     }
 }

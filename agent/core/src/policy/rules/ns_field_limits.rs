@@ -173,7 +173,7 @@ mod tests {
         let tls = ns("TlsRoute", "rules:\n- matches:\n  - {sniHost: [a.example.com, b.example.com, c.example.com]}\n  - {sniHost: [d.example.com, e.example.com, f.example.com]}\n  action:\n    destinations: [{serviceName: ads}]\n");
         assert_eq!(
             findings_of("MC512", &tls),
-            vec!["MC512 error 6:3 `rules[0].matches` lists 6 `sniHost` values; a rule takes at most 5 across its matches: split the rule"]
+            vec!["MC512 error 6:5 `rules[0].matches` lists 6 `sniHost` values; a rule takes at most 5 across its matches: split the rule"]
         );
         let gateway = ns("Gateway", "type: SECURE_WEB_GATEWAY\nports: [443, 8443]\nscope: 1-edge\naddresses: [10.0.0.10, 10.0.0.11]\n");
         assert_eq!(

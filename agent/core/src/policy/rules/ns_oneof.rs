@@ -190,7 +190,9 @@ mod tests {
             findings_of("MC508", &yaml),
             vec![
                 "MC508 error 8:17 `rules[0].matches[0]` sets `prefixMatch` and `regexMatch`: a match takes one path match; keep one, or list one match per path to accept either",
-                "MC508 error 10:48 `rules[0].matches[0].headers[0]` sets `exactMatch`, `regexMatch`... ",
+                "MC508 error 10:51 `rules[0].matches[0].headers[0]` sets `exactMatch`, `prefixMatch` and `presentMatch`: a header match takes one way to match the value; keep one",
+                "MC508 error 12:7 `rules[0].matches[0].queryParameters[0]` needs exactly one of `exactMatch`, `regexMatch` and `presentMatch`, and sets none of them",
+                "MC508 error 13:56 `rules[0].matches[0].queryParameters[1]` needs exactly one of `exactMatch`, `regexMatch` and `presentMatch`, and sets `exactMatch` and `regexMatch`",
             ]
         );
     }
@@ -201,14 +203,14 @@ mod tests {
         assert_eq!(
             findings_of("MC508", &yaml),
             vec![
-                "MC508 error 7:7 `rules[0].action.destinations` cannot be combined with `rules[0].action.directResponse`: a direct response answers the request itself; remove one of them",
+                "MC508 error 7:19 `rules[0].action.destinations` cannot be combined with `rules[0].action.directResponse`: a direct response answers the request itself; remove one of them",
                 "MC508 error 8:62 `rules[0].action.directResponse` sets `stringBody` and `bytesBody`: a response has one body; keep one",
             ]
         );
         let grpc = "apiVersion: networkservices.googleapis.com/v1\nkind: GrpcRoute\nname: ads\nhostnames: [ads.internal]\nrules:\n- matches:\n  - method: {type: REGULAR_EXPRESSION, grpcService: 'ads\\..*', grpcMethod: '.*', caseSensitive: true}\n  action:\n    destinations: [{serviceName: ads}]\n";
         assert_eq!(
             findings_of("MC508", grpc),
-            vec!["MC508 error 7:95 `rules[0].matches[0].method.caseSensitive` cannot be used with `type: REGULAR_EXPRESSION`; remove it (write `(?i)` in the expression to ignore case)"]
+            vec!["MC508 error 7:97 `rules[0].matches[0].method.caseSensitive` cannot be used with `type: REGULAR_EXPRESSION`; remove it (write `(?i)` in the expression to ignore case)"]
         );
     }
 }

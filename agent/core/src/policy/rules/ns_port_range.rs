@@ -131,13 +131,13 @@ mod tests {
         let http = ns("HttpRoute", "hostnames: [ads.internal]\nrules:\n- action:\n    redirect: {portRedirect: -1}\n");
         assert_eq!(
             findings_of("MC511", &http),
-            vec!["MC511 error 7:31 `rules[0].action.redirect.portRedirect` is -1; a port is a number from 1 to 65535"]
+            vec!["MC511 error 7:30 `rules[0].action.redirect.portRedirect` is -1; a port is a number from 1 to 65535"]
         );
         let tcp = ns("TcpRoute", "rules:\n- matches: [{address: 10.0.0.0/8, port: postgres}, {address: 10.0.0.1, port: '0'}]\n  action: {originalDestination: true}\n");
         assert_eq!(
             findings_of("MC511", &tcp),
             vec![
-                "MC511 error 5:42 `rules[0].matches[0].port` is `postgres`; a port is a number from 1 to 65535",
+                "MC511 error 5:41 `rules[0].matches[0].port` is `postgres`; a port is a number from 1 to 65535",
                 "MC511 error 5:78 `rules[0].matches[1].port` is 0; a port is a number from 1 to 65535",
             ]
         );

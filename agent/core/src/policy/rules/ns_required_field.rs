@@ -191,8 +191,8 @@ mod tests {
             findings_of("MC507", &yaml),
             vec![
                 "MC507 error 1:1 `hostnames` is required: add the hosts the route serves",
-                "MC507 error 6:16 `rules[0].matches[0].headers[0].header` is required: the name of the header to match",
-                "MC507 error 7:24 `rules[0].matches[0].queryParameters[0].queryParameter` is required: the name of the query parameter to match",
+                "MC507 error 6:15 `rules[0].matches[0].headers[0].header` is required: the name of the header to match",
+                "MC507 error 7:23 `rules[0].matches[0].queryParameters[0].queryParameter` is required: the name of the query parameter to match",
                 "MC507 error 9:30 `rules[0].action.statefulSessionAffinity.cookieTtl` is required: the session cookie's lifetime, `0s` (a session cookie) to `86400s`",
                 "MC507 error 10:21 `rules[0].action.directResponse.status` is required: the HTTP status to answer with",
             ]
@@ -206,15 +206,15 @@ mod tests {
             findings_of("MC507", &grpc),
             vec![
                 "MC507 error 7:13 `rules[0].matches[0].method.grpcMethod` is required: the method, e.g. `Refund` (`.*` with `type: REGULAR_EXPRESSION` for every method)",
-                "MC507 error 8:16 `rules[0].matches[0].headers[0].value` is required: the value (or pattern) to match",
+                "MC507 error 8:15 `rules[0].matches[0].headers[0].value` is required: the value (or pattern) to match",
             ]
         );
         let tcp = ns("TcpRoute", "rules:\n- matches: [{port: '5432'}, {address: 10.0.0.1}]\n  action: {originalDestination: true}\n");
         assert_eq!(
             findings_of("MC507", &tcp),
             vec![
-                "MC507 error 5:14 `rules[0].matches[0].address` is required: an IPv4 address or CIDR range, e.g. `10.0.0.0/8` (`0.0.0.0/0` for any)",
-                "MC507 error 5:31 `rules[0].matches[1].port` is required: the destination port to match, e.g. `'5432'`",
+                "MC507 error 5:13 `rules[0].matches[0].address` is required: an IPv4 address or CIDR range, e.g. `10.0.0.0/8` (`0.0.0.0/0` for any)",
+                "MC507 error 5:29 `rules[0].matches[1].port` is required: the destination port to match, e.g. `'5432'`",
             ]
         );
         let empty = ns("TlsRoute", "rules: []\n");
@@ -226,8 +226,8 @@ mod tests {
         assert_eq!(
             findings_of("MC507", &gateway),
             vec![
-                "MC507 error 1:1 `type` is required: `OPEN_MESH` or `SECURE_WEB_GATEWAY`",
                 "MC507 error 1:1 `ports` is required: the ports the gateway listens on",
+                "MC507 error 4:7 `type` is required: `OPEN_MESH` or `SECURE_WEB_GATEWAY`",
             ]
         );
     }

@@ -107,9 +107,9 @@ mod tests {
             findings_of("MC513", &yaml),
             vec![
                 "MC513 error 5:23 `rules[0].matches[0].address` `fd00::1` is an IPv6 address; TcpRoute matches take IPv4 only",
-                "MC513 error 5:58 `rules[0].matches[1].address` `db.internal` is not an IPv4 address",
+                "MC513 error 5:59 `rules[0].matches[1].address` `db.internal` is not an IPv4 address",
                 "MC513 error 5:97 `rules[0].matches[2].address` `10.0.0.0/33` has prefix length `33`; it must be 0 to 32",
-                "MC513 warning 5:136 `rules[0].matches[3].address` `10.1.2.3/8` has bits set past its /8 prefix: it means `10.0.0.0/8`; write that",
+                "MC513 warning 5:135 `rules[0].matches[3].address` `10.1.2.3/8` has bits set past its /8 prefix: it means `10.0.0.0/8`; write that",
             ]
         );
     }
