@@ -1,5 +1,7 @@
 //! meshcd-core's integration tests, in one binary (one link instead of one per file): the
-//! robustness properties of load, policy and plan, and the regressions fuzzing found.
+//! robustness properties of load, policy and plan, the regressions fuzzing found, and the valid
+//! corpus of the networkservices v1 and Cloud Run kinds.
 
 mod fuzz_regressions;
 mod robustness;
+mod v1_corpus;
