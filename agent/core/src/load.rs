@@ -542,7 +542,12 @@ fn typed_cloud_run_v2(
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| file_stem(&file.path));
     let spec = service.to_spec();
-    Some((name, String::new(), service.labels, Spec::CloudRunService(spec)))
+    Some((
+        name,
+        String::new(),
+        service.labels,
+        Spec::CloudRunService(spec),
+    ))
 }
 
 fn file_stem(path: &str) -> String {

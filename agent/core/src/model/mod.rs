@@ -102,7 +102,9 @@ impl Resource {
     pub fn spec_path(&self) -> FieldPath {
         match (self.id.kind.family(), &self.spec) {
             (Family::NetworkServices, _) => FieldPath::root(),
-            (_, Spec::CloudRunService(s)) if s.form == cloud_run::Form::AdminV2 => FieldPath::root(),
+            (_, Spec::CloudRunService(s)) if s.form == cloud_run::Form::AdminV2 => {
+                FieldPath::root()
+            }
             _ => FieldPath::root().key("spec"),
         }
     }

@@ -87,7 +87,9 @@ pub enum NameError {
     #[error("its location is `{0}`, but these resources exist only in `global`")]
     Location(String),
     /// The project part is neither a project ID nor a number.
-    #[error("its project `{0}` is not a project ID or number (lowercase letters, digits and hyphens)")]
+    #[error(
+        "its project `{0}` is not a project ID or number (lowercase letters, digits and hyphens)"
+    )]
     Project(String),
     /// The ID part breaks the ID rules.
     #[error("its ID `{id}` {problem}")]
@@ -153,9 +155,9 @@ pub fn check_id(id: &str) -> Result<(), IdError> {
 pub fn is_project(project: &str) -> bool {
     !project.is_empty()
         && project.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && project.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | ':')
-        })
+        && project
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | ':'))
 }
 
 /// Parses `text` as a full name of `pattern`, checking each part.

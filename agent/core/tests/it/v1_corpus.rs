@@ -63,8 +63,16 @@ fn the_v1_corpus_loads_with_only_output_only_warnings() {
         (Kind::NsMesh, "mesh", "staging"),
         (Kind::NsGateway, "swg", "edge"),
     ] {
-        assert_eq!(names(kind, true), vec![with.to_string()], "{kind} with a header");
-        assert_eq!(names(kind, false), vec![without.to_string()], "{kind} without");
+        assert_eq!(
+            names(kind, true),
+            vec![with.to_string()],
+            "{kind} with a header"
+        );
+        assert_eq!(
+            names(kind, false),
+            vec![without.to_string()],
+            "{kind} without"
+        );
     }
     assert_eq!(names(Kind::CloudRunService, true), vec!["client", "cart"]);
     assert_eq!(names(Kind::CloudRunService, false), vec!["checkout"]);
@@ -79,7 +87,10 @@ fn cloud_run_services_name_the_mesh_they_join() {
         .filter_map(|r| match &r.spec {
             Spec::CloudRunService(s) => {
                 let mesh = s.mesh.as_ref().expect("every corpus service joins a mesh");
-                Some((r.id.name.as_str(), (s.form, mesh.name.as_str(), mesh.path.to_string())))
+                Some((
+                    r.id.name.as_str(),
+                    (s.form, mesh.name.as_str(), mesh.path.to_string()),
+                ))
             }
             _ => None,
         })

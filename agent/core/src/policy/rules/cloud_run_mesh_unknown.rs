@@ -96,9 +96,15 @@ mod tests {
     #[test]
     fn meshes_the_repository_declares_or_routes_name_pass() {
         let declared = knative("projects/my-project/locations/global/meshes/mesh");
-        assert_eq!(run(&[("mesh.yaml", MESH), ("client.yaml", &declared)]), Vec::<String>::new());
+        assert_eq!(
+            run(&[("mesh.yaml", MESH), ("client.yaml", &declared)]),
+            Vec::<String>::new()
+        );
         let routed = v2("projects/123/locations/global/meshes/other");
-        assert_eq!(run(&[("route.yaml", ROUTE), ("client.yaml", &routed)]), Vec::<String>::new());
+        assert_eq!(
+            run(&[("route.yaml", ROUTE), ("client.yaml", &routed)]),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -69,7 +69,10 @@ fn report(
     };
     let negative = caps.get(1).is_some();
     let whole: Option<u64> = caps[2].parse().ok();
-    let zero = whole == Some(0) && caps.get(3).is_none_or(|f| f.as_str().trim_matches(['.', '0']).is_empty());
+    let zero = whole == Some(0)
+        && caps
+            .get(3)
+            .is_none_or(|f| f.as_str().trim_matches(['.', '0']).is_empty());
     let problem = if whole.is_none_or(|s| s > MAX_SECONDS) {
         Some("it is longer than the API allows")
     } else if negative && !zero {
@@ -107,8 +110,15 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         let path = at.key("retryPolicy").key("perTryTimeout");
                         each(path, retry.per_try_timeout.as_ref(), Positive);
                     }
-                    if let Some(delay) = a.fault_injection_policy.as_ref().and_then(|f| f.delay.as_ref()) {
-                        let path = at.key("faultInjectionPolicy").key("delay").key("fixedDelay");
+                    if let Some(delay) = a
+                        .fault_injection_policy
+                        .as_ref()
+                        .and_then(|f| f.delay.as_ref())
+                    {
+                        let path = at
+                            .key("faultInjectionPolicy")
+                            .key("delay")
+                            .key("fixedDelay");
                         each(path, delay.fixed_delay.as_ref(), NonNegative);
                     }
                 }
@@ -119,8 +129,15 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     let at = rules.index(i).key("action");
                     each(at.key("timeout"), a.timeout.as_ref(), NonNegative);
                     each(at.key("idleTimeout"), a.idle_timeout.as_ref(), NonNegative);
-                    if let Some(delay) = a.fault_injection_policy.as_ref().and_then(|f| f.delay.as_ref()) {
-                        let path = at.key("faultInjectionPolicy").key("delay").key("fixedDelay");
+                    if let Some(delay) = a
+                        .fault_injection_policy
+                        .as_ref()
+                        .and_then(|f| f.delay.as_ref())
+                    {
+                        let path = at
+                            .key("faultInjectionPolicy")
+                            .key("delay")
+                            .key("fixedDelay");
                         each(path, delay.fixed_delay.as_ref(), NonNegative);
                     }
                 }
@@ -155,7 +172,10 @@ mod tests {
     #[test]
     fn json_durations_pass() {
         let http = ns("HttpRoute", "hostnames: [ads.internal]\nrules:\n- action:\n    destinations: [{serviceName: ads}]\n    timeout: 30s\n    idleTimeout: 0s\n    retryPolicy: {numRetries: 2, perTryTimeout: 0.25s}\n    faultInjectionPolicy: {delay: {fixedDelay: 1.000000001s, percentage: 1}}\n");
-        let tcp = ns("TcpRoute", "rules:\n- action: {originalDestination: true, idleTimeout: 3600s}\n");
+        let tcp = ns(
+            "TcpRoute",
+            "rules:\n- action: {originalDestination: true, idleTimeout: 3600s}\n",
+        );
         for yaml in [http, tcp] {
             assert_eq!(findings_of("MC510", &yaml), Vec::<String>::new(), "{yaml}");
         }

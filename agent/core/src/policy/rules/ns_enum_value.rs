@@ -90,7 +90,11 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     else {
                         continue;
                     };
-                    let at = rules.index(i).key("action").key("retryPolicy").key("retryConditions");
+                    let at = rules
+                        .index(i)
+                        .key("action")
+                        .key("retryPolicy")
+                        .key("retryConditions");
                     for (k, condition) in retry.retry_conditions.iter().enumerate() {
                         value(resource, &at.index(k), Some(condition), HTTP_RETRY, out);
                     }
@@ -102,7 +106,13 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         let at = rules.index(i).key("matches").index(j);
                         if let Some(method) = &m.method {
                             let path = at.key("method").key("type");
-                            value(resource, &path, method.match_type.as_deref(), MATCH_TYPES, out);
+                            value(
+                                resource,
+                                &path,
+                                method.match_type.as_deref(),
+                                MATCH_TYPES,
+                                out,
+                            );
                         }
                         for (k, h) in m.headers.iter().enumerate() {
                             let path = at.key("headers").index(k).key("type");
@@ -113,7 +123,11 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     else {
                         continue;
                     };
-                    let at = rules.index(i).key("action").key("retryPolicy").key("retryConditions");
+                    let at = rules
+                        .index(i)
+                        .key("action")
+                        .key("retryPolicy")
+                        .key("retryConditions");
                     for (k, condition) in retry.retry_conditions.iter().enumerate() {
                         value(resource, &at.index(k), Some(condition), GRPC_RETRY, out);
                     }
@@ -121,14 +135,28 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
             Spec::NsMesh(mesh) => {
                 let path = root.key("envoyHeaders");
-                value(resource, &path, mesh.envoy_headers.as_deref(), ENVOY_HEADERS, out);
+                value(
+                    resource,
+                    &path,
+                    mesh.envoy_headers.as_deref(),
+                    ENVOY_HEADERS,
+                    out,
+                );
             }
             Spec::NsGateway(gateway) => {
                 for (field, written, allowed) in [
                     ("type", gateway.gateway_type.as_deref(), GATEWAY_TYPES),
-                    ("envoyHeaders", gateway.envoy_headers.as_deref(), ENVOY_HEADERS),
+                    (
+                        "envoyHeaders",
+                        gateway.envoy_headers.as_deref(),
+                        ENVOY_HEADERS,
+                    ),
                     ("ipVersion", gateway.ip_version.as_deref(), IP_VERSIONS),
-                    ("routingMode", gateway.routing_mode.as_deref(), ROUTING_MODES),
+                    (
+                        "routingMode",
+                        gateway.routing_mode.as_deref(),
+                        ROUTING_MODES,
+                    ),
                 ] {
                     let written = written.filter(|w| !w.is_empty());
                     value(resource, &root.key(field), written, allowed, out);
@@ -169,7 +197,10 @@ mod tests {
                 "MC509 error 11:37 `rules[0].action.retryPolicy.retryConditions[0]` is `5xx`; use one of `connect-failure`, `refused-stream`, `cancelled`, `deadline-exceeded`, `resource-exhausted`, `unavailable`",
             ]
         );
-        let gateway = ns("Gateway", "type: OPEN_MESH\nports: [80]\nipVersion: V6\nenvoyHeaders: ALL\n");
+        let gateway = ns(
+            "Gateway",
+            "type: OPEN_MESH\nports: [80]\nipVersion: V6\nenvoyHeaders: ALL\n",
+        );
         assert_eq!(
             findings_of("MC509", &gateway),
             vec![

@@ -63,33 +63,69 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 for (i, rule) in route.rules.iter().enumerate() {
                     for (j, m) in rule.matches.iter().enumerate() {
                         for (k, h) in m.headers.iter().enumerate() {
-                            let Some(range) = &h.range_match else { continue };
+                            let Some(range) = &h.range_match else {
+                                continue;
+                            };
                             let (start, end) = (range.start.unwrap_or(0), range.end.unwrap_or(0));
                             if start >= end {
-                                let path = rules.index(i).key("matches").index(j).key("headers").index(k).key("rangeMatch");
+                                let path = rules
+                                    .index(i)
+                                    .key("matches")
+                                    .index(j)
+                                    .key("headers")
+                                    .index(k)
+                                    .key("rangeMatch");
                                 error(resource, &path, format!("`{path}` runs from {start} to {end}, which holds no value: `start` is included and `end` is not, so `end` must be above `start`"), out);
                             }
                         }
                     }
                     let Some(action) = &rule.action else { continue };
                     let at = rules.index(i).key("action");
-                    if let Some(percent) = action.request_mirror_policy.as_ref().and_then(|m| m.mirror_percent) {
+                    if let Some(percent) = action
+                        .request_mirror_policy
+                        .as_ref()
+                        .and_then(|m| m.mirror_percent)
+                    {
                         if !(0.0..=100.0).contains(&percent) {
                             let path = at.key("requestMirrorPolicy").key("mirrorPercent");
-                            error(resource, &path, format!("`{path}` is {percent}; it must be between 0 and 100"), out);
+                            error(
+                                resource,
+                                &path,
+                                format!("`{path}` is {percent}; it must be between 0 and 100"),
+                                out,
+                            );
                         }
                     }
-                    let Some(direct) = &action.direct_response else { continue };
+                    let Some(direct) = &action.direct_response else {
+                        continue;
+                    };
                     let at = at.key("directResponse");
                     if let Some(status) = direct.status.filter(|s| !(100..=599).contains(s)) {
                         let path = at.key("status");
-                        error(resource, &path, format!("`{path}` is {status}; it must be an HTTP status from 100 to 599"), out);
+                        error(
+                            resource,
+                            &path,
+                            format!(
+                                "`{path}` is {status}; it must be an HTTP status from 100 to 599"
+                            ),
+                            out,
+                        );
                     }
-                    if let Some(length) = direct.string_body.as_ref().map(|b| b.chars().count()).filter(|n| *n > MAX_STRING_BODY) {
+                    if let Some(length) = direct
+                        .string_body
+                        .as_ref()
+                        .map(|b| b.chars().count())
+                        .filter(|n| *n > MAX_STRING_BODY)
+                    {
                         let path = at.key("stringBody");
                         error(resource, &path, format!("`{path}` is {length} characters long; at most {MAX_STRING_BODY} are allowed"), out);
                     }
-                    if let Some(length) = direct.bytes_body.as_deref().map(base64_len).filter(|n| *n > MAX_BYTES_BODY) {
+                    if let Some(length) = direct
+                        .bytes_body
+                        .as_deref()
+                        .map(base64_len)
+                        .filter(|n| *n > MAX_BYTES_BODY)
+                    {
                         let path = at.key("bytesBody");
                         error(resource, &path, format!("`{path}` decodes to {length} bytes; at most {MAX_BYTES_BODY} are allowed"), out);
                     }
@@ -98,7 +134,10 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             Spec::NsTlsRoute(route) => {
                 for (i, rule) in route.rules.iter().enumerate() {
                     for (field, count) in [
-                        ("sniHost", rule.matches.iter().map(|m| m.sni_host.len()).sum::<usize>()),
+                        (
+                            "sniHost",
+                            rule.matches.iter().map(|m| m.sni_host.len()).sum::<usize>(),
+                        ),
                         ("alpn", rule.matches.iter().map(|m| m.alpn.len()).sum()),
                     ] {
                         if count > MAX_TLS_VALUES {
@@ -119,11 +158,27 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 let swg = gateway.gateway_type.as_deref() == Some("SECURE_WEB_GATEWAY");
                 if swg && gateway.ports.len() > 1 {
                     let path = root.key("ports");
-                    error(resource, &path, format!("`ports` lists {} ports; a `SECURE_WEB_GATEWAY` listens on one", gateway.ports.len()), out);
+                    error(
+                        resource,
+                        &path,
+                        format!(
+                            "`ports` lists {} ports; a `SECURE_WEB_GATEWAY` listens on one",
+                            gateway.ports.len()
+                        ),
+                        out,
+                    );
                 }
                 if gateway.addresses.len() > 1 {
                     let path = root.key("addresses");
-                    error(resource, &path, format!("`addresses` lists {} addresses; a Gateway takes at most one", gateway.addresses.len()), out);
+                    error(
+                        resource,
+                        &path,
+                        format!(
+                            "`addresses` lists {} addresses; a Gateway takes at most one",
+                            gateway.addresses.len()
+                        ),
+                        out,
+                    );
                 }
             }
             _ => {}
@@ -143,7 +198,10 @@ mod tests {
     fn values_within_limits_pass() {
         let http = ns("HttpRoute", "hostnames: [ads.internal]\nrules:\n- matches:\n  - headers: [{header: x-v, rangeMatch: {start: 1, end: 2}}]\n  action:\n    destinations: [{serviceName: ads}]\n    requestMirrorPolicy: {destination: {serviceName: ads-shadow}, mirrorPercent: 12.5}\n- action:\n    directResponse: {status: 503, bytesBody: aGVsbG8=}\n");
         let tls = ns("TlsRoute", "rules:\n- matches:\n  - {sniHost: [a.example.com, b.example.com], alpn: [h2]}\n  - {sniHost: [c.example.com, d.example.com, e.example.com], alpn: [http/1.1]}\n  action:\n    destinations: [{serviceName: ads}]\n");
-        let gateway = ns("Gateway", "type: SECURE_WEB_GATEWAY\nports: [443]\nscope: edge-1\naddresses: [10.0.0.10]\n");
+        let gateway = ns(
+            "Gateway",
+            "type: SECURE_WEB_GATEWAY\nports: [443]\nscope: edge-1\naddresses: [10.0.0.10]\n",
+        );
         for yaml in [http, tls, gateway] {
             assert_eq!(findings_of("MC512", &yaml), Vec::<String>::new(), "{yaml}");
         }
@@ -164,7 +222,10 @@ mod tests {
         ];
         assert_eq!(lines.len(), expected.len(), "{lines:#?}");
         for (line, want) in lines.iter().zip(expected) {
-            assert!(line.starts_with("MC512 error ") && line.contains(want), "{line}\nwants {want}");
+            assert!(
+                line.starts_with("MC512 error ") && line.contains(want),
+                "{line}\nwants {want}"
+            );
         }
     }
 

@@ -54,19 +54,20 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let Some(pattern) = own_pattern(resource.id.kind) else {
             continue;
         };
-        let (name, meshes, gateways): (Option<&String>, &[String], &[String]) =
-            match &resource.spec {
-                Spec::NsHttpRoute(r) => (r.name.as_ref(), &r.meshes, &r.gateways),
-                Spec::NsGrpcRoute(r) => (r.name.as_ref(), &r.meshes, &r.gateways),
-                Spec::NsTcpRoute(r) => (r.name.as_ref(), &r.meshes, &r.gateways),
-                Spec::NsTlsRoute(r) => (r.name.as_ref(), &r.meshes, &r.gateways),
-                Spec::NsMesh(m) => (m.name.as_ref(), &[], &[]),
-                Spec::NsGateway(g) => (g.name.as_ref(), &[], &[]),
-                _ => continue,
-            };
+        let (name, meshes, gateways): (Option<&String>, &[String], &[String]) = match &resource.spec
+        {
+            Spec::NsHttpRoute(r) => (r.name.as_ref(), &r.meshes, &r.gateways),
+            Spec::NsGrpcRoute(r) => (r.name.as_ref(), &r.meshes, &r.gateways),
+            Spec::NsTcpRoute(r) => (r.name.as_ref(), &r.meshes, &r.gateways),
+            Spec::NsTlsRoute(r) => (r.name.as_ref(), &r.meshes, &r.gateways),
+            Spec::NsMesh(m) => (m.name.as_ref(), &[], &[]),
+            Spec::NsGateway(g) => (g.name.as_ref(), &[], &[]),
+            _ => continue,
+        };
         own_name(resource, name, pattern, out);
         let root = resource.spec_path();
-        for (field, refs, pattern) in [("meshes", meshes, MESHES), ("gateways", gateways, GATEWAYS)] {
+        for (field, refs, pattern) in [("meshes", meshes, MESHES), ("gateways", gateways, GATEWAYS)]
+        {
             for (i, reference) in refs.iter().enumerate() {
                 if let Err(problem) = resource_name::parse(reference, pattern) {
                     let path = root.key(field).index(i);
@@ -121,9 +122,15 @@ fn own_name(resource: &Resource, name: Option<&String>, pattern: Pattern, out: &
             if let Err(problem) = check_id(id) {
                 let from_metadata = resource.body.pointer("/metadata/name").is_some();
                 let (path, source) = if from_metadata {
-                    (FieldPath::root().key("metadata").key("name"), "`metadata.name`")
+                    (
+                        FieldPath::root().key("metadata").key("name"),
+                        "`metadata.name`",
+                    )
                 } else {
-                    (FieldPath::root(), "the file name, as the document has no `name`")
+                    (
+                        FieldPath::root(),
+                        "the file name, as the document has no `name`",
+                    )
                 };
                 out.push(resource.finding(
                     &RULE,
@@ -153,9 +160,15 @@ mod tests {
     #[test]
     fn ids_and_full_names_pass() {
         let http = ns("HttpRoute", &format!("name: projects/my-project/locations/global/httpRoutes/ads-v2\nhostnames: [ads.internal]\nmeshes: [projects/123456/locations/global/meshes/mesh]\ngateways: [projects/my-project/locations/us-central1/gateways/edge]\n{RULES}"));
-        let short = ns("GrpcRoute", &format!("name: ads\nhostnames: [ads.internal]\n{RULES}"));
+        let short = ns(
+            "GrpcRoute",
+            &format!("name: ads\nhostnames: [ads.internal]\n{RULES}"),
+        );
         let mesh = ns("Mesh", "name: projects/p/locations/global/meshes/mesh\n");
-        let gateway = ns("Gateway", "name: projects/p/locations/europe-west1/gateways/edge\ntype: OPEN_MESH\nports: [80]\n");
+        let gateway = ns(
+            "Gateway",
+            "name: projects/p/locations/europe-west1/gateways/edge\ntype: OPEN_MESH\nports: [80]\n",
+        );
         for yaml in [http, short, mesh, gateway] {
             assert_eq!(findings_of("MC505", &yaml), Vec::<String>::new(), "{yaml}");
         }

@@ -59,7 +59,12 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let root = resource.spec_path();
         match &resource.spec {
             Spec::NsMesh(mesh) => {
-                number(resource, &root.key("interceptionPort"), mesh.interception_port, out);
+                number(
+                    resource,
+                    &root.key("interceptionPort"),
+                    mesh.interception_port,
+                    out,
+                );
             }
             Spec::NsGateway(gateway) => {
                 for (i, port) in gateway.ports.iter().enumerate() {
@@ -84,7 +89,12 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             Spec::NsTcpRoute(route) => {
                 for (i, rule) in route.rules.iter().enumerate() {
                     for (j, m) in rule.matches.iter().enumerate() {
-                        let path = root.key("rules").index(i).key("matches").index(j).key("port");
+                        let path = root
+                            .key("rules")
+                            .index(i)
+                            .key("matches")
+                            .index(j)
+                            .key("port");
                         match tcp_port(m.port.as_ref()) {
                             Ok(port) => number(resource, &path, port, out),
                             Err(written) => report(resource, &path, &written, out),
@@ -128,7 +138,10 @@ mod tests {
             findings_of("MC511", &gateway),
             vec!["MC511 error 5:13 `ports[1]` is 70000; a port is a number from 1 to 65535"]
         );
-        let http = ns("HttpRoute", "hostnames: [ads.internal]\nrules:\n- action:\n    redirect: {portRedirect: -1}\n");
+        let http = ns(
+            "HttpRoute",
+            "hostnames: [ads.internal]\nrules:\n- action:\n    redirect: {portRedirect: -1}\n",
+        );
         assert_eq!(
             findings_of("MC511", &http),
             vec!["MC511 error 7:30 `rules[0].action.redirect.portRedirect` is -1; a port is a number from 1 to 65535"]

@@ -85,7 +85,12 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         let at = rules.index(i).key("matches").index(j);
                         for (k, h) in m.headers.iter().enumerate() {
                             let hint = "the name of the header to match";
-                            c.text(&at.key("headers").index(k), "header", h.header.as_deref(), hint);
+                            c.text(
+                                &at.key("headers").index(k),
+                                "header",
+                                h.header.as_deref(),
+                                hint,
+                            );
                         }
                         for (k, q) in m.query_parameters.iter().enumerate() {
                             let at = at.key("queryParameters").index(k);
@@ -97,10 +102,23 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     let at = rules.index(i).key("action");
                     if let Some(affinity) = &action.stateful_session_affinity {
                         let at = at.key("statefulSessionAffinity");
-                        c.text(&at, "cookieTtl", affinity.cookie_ttl.as_deref(), COOKIE_TTL_HINT);
+                        c.text(
+                            &at,
+                            "cookieTtl",
+                            affinity.cookie_ttl.as_deref(),
+                            COOKIE_TTL_HINT,
+                        );
                     }
-                    if action.direct_response.as_ref().is_some_and(|d| d.status.is_none()) {
-                        c.missing(&at.key("directResponse"), "status", "the HTTP status to answer with");
+                    if action
+                        .direct_response
+                        .as_ref()
+                        .is_some_and(|d| d.status.is_none())
+                    {
+                        c.missing(
+                            &at.key("directResponse"),
+                            "status",
+                            "the HTTP status to answer with",
+                        );
                     }
                 }
             }
@@ -121,8 +139,18 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         }
                         for (k, h) in m.headers.iter().enumerate() {
                             let at = at.key("headers").index(k);
-                            c.text(&at, "key", h.key.as_deref(), "the name of the header to match");
-                            c.text(&at, "value", h.value.as_deref(), "the value (or pattern) to match");
+                            c.text(
+                                &at,
+                                "key",
+                                h.key.as_deref(),
+                                "the name of the header to match",
+                            );
+                            c.text(
+                                &at,
+                                "value",
+                                h.value.as_deref(),
+                                "the value (or pattern) to match",
+                            );
                         }
                     }
                     let Some(affinity) = rule
@@ -133,7 +161,12 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         continue;
                     };
                     let at = rules.index(i).key("action").key("statefulSessionAffinity");
-                    c.text(&at, "cookieTtl", affinity.cookie_ttl.as_deref(), COOKIE_TTL_HINT);
+                    c.text(
+                        &at,
+                        "cookieTtl",
+                        affinity.cookie_ttl.as_deref(),
+                        COOKIE_TTL_HINT,
+                    );
                 }
             }
             Spec::NsTcpRoute(route) => {
@@ -143,7 +176,10 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         let at = rules.index(i).key("matches").index(j);
                         let hint = "an IPv4 address or CIDR range, e.g. `10.0.0.0/8` (`0.0.0.0/0` for any)";
                         c.text(&at, "address", m.address.as_deref(), hint);
-                        if m.port.as_ref().is_none_or(|p| p.is_null() || p.as_str() == Some("")) {
+                        if m.port
+                            .as_ref()
+                            .is_none_or(|p| p.is_null() || p.as_str() == Some(""))
+                        {
                             c.missing(&at, "port", "the destination port to match, e.g. `'5432'`");
                         }
                     }
@@ -158,7 +194,12 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 if untyped {
                     c.missing(&root, "type", "`OPEN_MESH` or `SECURE_WEB_GATEWAY`");
                 }
-                c.list(&root, "ports", &gateway.ports, "the ports the gateway listens on");
+                c.list(
+                    &root,
+                    "ports",
+                    &gateway.ports,
+                    "the ports the gateway listens on",
+                );
             }
             _ => {}
         }

@@ -33,7 +33,8 @@ use crate::policy::{Context, Rule};
 pub const RULE: Rule = Rule {
     code: "MC506",
     name: "ns-service-name",
-    summary: "a networkservices destination has no serviceName, or one that is not a backend service",
+    summary:
+        "a networkservices destination has no serviceName, or one that is not a backend service",
     check: Some(check),
 };
 
@@ -56,7 +57,11 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     let Some(action) = &rule.action else { continue };
                     let at = rules.index(i).key("action");
                     for (j, d) in action.destinations.iter().enumerate() {
-                        each(at.key("destinations").index(j), d.service_name.as_deref(), false);
+                        each(
+                            at.key("destinations").index(j),
+                            d.service_name.as_deref(),
+                            false,
+                        );
                     }
                     if let Some(d) = action
                         .request_mirror_policy
@@ -191,8 +196,14 @@ mod tests {
     #[test]
     fn backend_service_names_pass() {
         let http = route("HttpRoute", "    - serviceName: projects/my-project/locations/global/backendServices/ads\n    - serviceName: ads-v2\n    - serviceName: https://www.googleapis.com/compute/v1/projects/p/global/backendServices/ads-3\n    - serviceName: projects/p/regions/us-central1/backendServices/ads-4\n    requestMirrorPolicy:\n      destination: {serviceName: ads-shadow}\n");
-        let grpc = route("GrpcRoute", "    - serviceName: projects/p/locations/us-east1/namespaces/shop/services/ads\n");
-        let tcp = route("TcpRoute", "    - serviceName: projects/123/locations/global/backendServices/db\n");
+        let grpc = route(
+            "GrpcRoute",
+            "    - serviceName: projects/p/locations/us-east1/namespaces/shop/services/ads\n",
+        );
+        let tcp = route(
+            "TcpRoute",
+            "    - serviceName: projects/123/locations/global/backendServices/db\n",
+        );
         for yaml in [http, grpc, tcp] {
             assert_eq!(findings_of("MC506", &yaml), Vec::<String>::new(), "{yaml}");
         }
@@ -214,7 +225,10 @@ mod tests {
 
     #[test]
     fn grpc_and_tls_destinations_are_checked_too() {
-        let grpc = route("GrpcRoute", "    - serviceName: projects/p/locations/global/grpcRoutes/ads\n");
+        let grpc = route(
+            "GrpcRoute",
+            "    - serviceName: projects/p/locations/global/grpcRoutes/ads\n",
+        );
         assert_eq!(
             findings_of("MC506", &grpc),
             vec!["MC506 error 8:20 `rules[0].action.destinations[0].serviceName` `projects/p/locations/global/grpcRoutes/ads` is not a backend service: write `projects/PROJECT/locations/global/backendServices/NAME` (or a Service Directory service, `projects/PROJECT/locations/LOCATION/namespaces/NAMESPACE/services/NAME`), or the backend service's short name"]
