@@ -3,10 +3,10 @@
 //! **What it does.** Checks the enumerated fields of the service routing API:
 //!
 //! - GrpcRoute method and header matches' `type`: `EXACT` or `REGULAR_EXPRESSION`;
-//! - HttpRoute `retryPolicy.retryConditions`: `5xx`, `gateway-error`, `reset`,
-//!   `connect-failure`, `retriable-4xx`, `refused-stream`;
-//! - GrpcRoute `retryPolicy.retryConditions`: `connect-failure`, `refused-stream`,
-//!   `cancelled`, `deadline-exceeded`, `resource-exhausted`, `unavailable`;
+//! - HttpRoute and GrpcRoute `retryPolicy.retryConditions`: the HTTP conditions (`5xx`,
+//!   `gateway-error`, `reset`, `connect-failure`, `retriable-4xx`, `refused-stream`) and the
+//!   gRPC ones (`cancelled`, `deadline-exceeded`, `resource-exhausted`, `unavailable`); each
+//!   kind documents its own list, but the proxies take both on either kind;
 //! - Mesh and Gateway `envoyHeaders`: `NONE` or `DEBUG_HEADERS`;
 //! - Gateway `type`: `OPEN_MESH` or `SECURE_WEB_GATEWAY`; `ipVersion`: `IPV4` or `IPV6`;
 //!   `routingMode`: `EXPLICIT_ROUTING_MODE` or `NEXT_HOP_ROUTING_MODE`.
@@ -34,16 +34,15 @@ pub const RULE: Rule = Rule {
 };
 
 const MATCH_TYPES: &[&str] = &["TYPE_UNSPECIFIED", "EXACT", "REGULAR_EXPRESSION"];
-const HTTP_RETRY: &[&str] = &[
+/// Retry conditions: the HttpRoute ones and the GrpcRoute ones. The API documents each list
+/// for its kind, but the proxies take either on both (a sample HttpRoute retries on
+/// `unavailable`), so both kinds accept the union; a misspelling is what this catches.
+const RETRY_CONDITIONS: &[&str] = &[
     "5xx",
     "gateway-error",
     "reset",
     "connect-failure",
     "retriable-4xx",
-    "refused-stream",
-];
-const GRPC_RETRY: &[&str] = &[
-    "connect-failure",
     "refused-stream",
     "cancelled",
     "deadline-exceeded",
@@ -96,7 +95,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         .key("retryPolicy")
                         .key("retryConditions");
                     for (k, condition) in retry.retry_conditions.iter().enumerate() {
-                        value(resource, &at.index(k), Some(condition), HTTP_RETRY, out);
+                        value(resource, &at.index(k), Some(condition), RETRY_CONDITIONS, out);
                     }
                 }
             }
@@ -129,7 +128,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         .key("retryPolicy")
                         .key("retryConditions");
                     for (k, condition) in retry.retry_conditions.iter().enumerate() {
-                        value(resource, &at.index(k), Some(condition), GRPC_RETRY, out);
+                        value(resource, &at.index(k), Some(condition), RETRY_CONDITIONS, out);
                     }
                 }
             }
@@ -178,7 +177,7 @@ mod tests {
     #[test]
     fn defined_values_pass() {
         let http = ns("HttpRoute", "hostnames: [ads.internal]\nrules:\n- action:\n    destinations: [{serviceName: ads}]\n    retryPolicy: {retryConditions: [5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream]}\n");
-        let grpc = ns("GrpcRoute", "hostnames: [ads.internal]\nrules:\n- matches:\n  - method: {type: REGULAR_EXPRESSION, grpcService: '.*', grpcMethod: '.*'}\n    headers: [{type: EXACT, key: a, value: b}]\n  action:\n    destinations: [{serviceName: ads}]\n    retryPolicy: {retryConditions: [unavailable, cancelled, deadline-exceeded, resource-exhausted]}\n");
+        let grpc = ns("GrpcRoute", "hostnames: [ads.internal]\nrules:\n- matches:\n  - method: {type: REGULAR_EXPRESSION, grpcService: '.*', grpcMethod: '.*'}\n    headers: [{type: EXACT, key: a, value: b}]\n  action:\n    destinations: [{serviceName: ads}]\n    retryPolicy: {retryConditions: [unavailable, cancelled, deadline-exceeded, resource-exhausted, 5xx]}\n");
         let mesh = ns("Mesh", "envoyHeaders: DEBUG_HEADERS\n");
         let gateway = ns("Gateway", "type: SECURE_WEB_GATEWAY\nports: [443]\nipVersion: IPV6\nenvoyHeaders: NONE\nroutingMode: NEXT_HOP_ROUTING_MODE\n");
         for yaml in [http, grpc, mesh, gateway] {
@@ -188,13 +187,13 @@ mod tests {
 
     #[test]
     fn undefined_values() {
-        let grpc = ns("GrpcRoute", "hostnames: [ads.internal]\nrules:\n- matches:\n  - method: {type: REGEX, grpcService: '.*', grpcMethod: '.*'}\n    headers: [{type: PREFIX, key: a, value: b}]\n  action:\n    destinations: [{serviceName: ads}]\n    retryPolicy: {retryConditions: [5xx]}\n");
+        let grpc = ns("GrpcRoute", "hostnames: [ads.internal]\nrules:\n- matches:\n  - method: {type: REGEX, grpcService: '.*', grpcMethod: '.*'}\n    headers: [{type: PREFIX, key: a, value: b}]\n  action:\n    destinations: [{serviceName: ads}]\n    retryPolicy: {retryConditions: [connect_failure]}\n");
         assert_eq!(
             findings_of("MC509", &grpc),
             vec![
                 "MC509 error 7:20 `rules[0].matches[0].method.type` is `REGEX`; use one of `EXACT`, `REGULAR_EXPRESSION`",
                 "MC509 error 8:22 `rules[0].matches[0].headers[0].type` is `PREFIX`; use one of `EXACT`, `REGULAR_EXPRESSION`",
-                "MC509 error 11:37 `rules[0].action.retryPolicy.retryConditions[0]` is `5xx`; use one of `connect-failure`, `refused-stream`, `cancelled`, `deadline-exceeded`, `resource-exhausted`, `unavailable`",
+                "MC509 error 11:37 `rules[0].action.retryPolicy.retryConditions[0]` is `connect_failure`; use one of `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx`, `refused-stream`, `cancelled`, `deadline-exceeded`, `resource-exhausted`, `unavailable`",
             ]
         );
         let gateway = ns(
@@ -211,7 +210,7 @@ mod tests {
         let http = ns("HttpRoute", "hostnames: [ads.internal]\nrules:\n- action:\n    destinations: [{serviceName: ads}]\n    retryPolicy: {retryConditions: [5XX]}\n");
         assert_eq!(
             findings_of("MC509", &http),
-            vec!["MC509 error 8:37 `rules[0].action.retryPolicy.retryConditions[0]` is `5XX`; use one of `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx`, `refused-stream`"]
+            vec!["MC509 error 8:37 `rules[0].action.retryPolicy.retryConditions[0]` is `5XX`; use one of `5xx`, `gateway-error`, `reset`, `connect-failure`, `retriable-4xx`, `refused-stream`, `cancelled`, `deadline-exceeded`, `resource-exhausted`, `unavailable`"]
         );
     }
 }
