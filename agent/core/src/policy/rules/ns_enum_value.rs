@@ -95,7 +95,13 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         .key("retryPolicy")
                         .key("retryConditions");
                     for (k, condition) in retry.retry_conditions.iter().enumerate() {
-                        value(resource, &at.index(k), Some(condition), RETRY_CONDITIONS, out);
+                        value(
+                            resource,
+                            &at.index(k),
+                            Some(condition),
+                            RETRY_CONDITIONS,
+                            out,
+                        );
                     }
                 }
             }
@@ -128,7 +134,13 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         .key("retryPolicy")
                         .key("retryConditions");
                     for (k, condition) in retry.retry_conditions.iter().enumerate() {
-                        value(resource, &at.index(k), Some(condition), RETRY_CONDITIONS, out);
+                        value(
+                            resource,
+                            &at.index(k),
+                            Some(condition),
+                            RETRY_CONDITIONS,
+                            out,
+                        );
                     }
                 }
             }
