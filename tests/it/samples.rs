@@ -211,6 +211,16 @@ fn cloud_run_mesh_holds_a_canary_an_even_split_and_a_grpc_route() {
     let mesh = find(&loaded, Kind::NsMesh, "", "mesh");
     assert!(mesh.explicit_header);
 
+    // The Cloud Run caller joins that mesh through its revision annotation.
+    let client = find(&loaded, Kind::CloudRunService, "default", "client");
+    let Spec::CloudRunService(service) = &client.spec else {
+        unreachable!()
+    };
+    assert_eq!(
+        service.mesh.as_ref().map(|m| m.name.as_str()),
+        Some("projects/my-project/locations/global/meshes/mesh")
+    );
+
     let target = find(&loaded, Kind::NsHttpRoute, "", "target-route");
     assert!(target.explicit_header);
     assert_eq!(percentages(target, 0), vec![99, 1]);

@@ -399,11 +399,7 @@ fn ns_http_rule(rule: &ns::HttpRouteRule, path: FieldPath) -> RuleIr {
             query_params: m
                 .query_parameters
                 .iter()
-                .filter_map(|q| {
-                    q.get("queryParameter")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string)
-                })
+                .filter_map(|q| q.query_parameter.clone())
                 .collect(),
             method: None,
         })
@@ -420,48 +416,58 @@ fn ns_http_rule(rule: &ns::HttpRouteRule, path: FieldPath) -> RuleIr {
     }
 }
 
-fn grpc_match(m: &serde_json::Value) -> MatchIr {
-    let method = m.get("method").map(|method| {
-        let service = method
-            .get("grpcService")
-            .and_then(|v| v.as_str())
-            .unwrap_or("*");
-        let name = method
-            .get("grpcMethod")
-            .and_then(|v| v.as_str())
-            .unwrap_or("*");
+fn grpc_match(m: &ns::GrpcRouteMatch) -> MatchIr {
+    let method = m.method.as_ref().map(|method| {
+        let service = method.grpc_service.as_deref().unwrap_or("*");
+        let name = method.grpc_method.as_deref().unwrap_or("*");
         format!("{service}/{name}")
     });
     MatchIr {
         method,
-        headers: m
-            .get("headers")
-            .and_then(|h| h.as_array())
-            .map(|h| {
-                h.iter()
-                    .filter_map(|h| h.get("key").and_then(|k| k.as_str()).map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        headers: m.headers.iter().filter_map(|h| h.key.clone()).collect(),
         ..MatchIr::default()
     }
 }
 
-fn ns_split(destinations: &[ns::Destination], path: FieldPath) -> Split {
+/// The destinations of a networkservices rule: each one's service name and weight.
+trait NsDestination {
+    fn service_name(&self) -> Option<&str>;
+    fn weight(&self) -> Option<i64>;
+}
+
+impl NsDestination for ns::Destination {
+    fn service_name(&self) -> Option<&str> {
+        self.service_name.as_deref()
+    }
+    fn weight(&self) -> Option<i64> {
+        self.weight
+    }
+}
+
+impl NsDestination for ns::RouteDestination {
+    fn service_name(&self) -> Option<&str> {
+        self.service_name.as_deref()
+    }
+    fn weight(&self) -> Option<i64> {
+        self.weight
+    }
+}
+
+fn ns_split<D: NsDestination>(destinations: &[D], path: FieldPath) -> Split {
     Split {
         family: Family::NetworkServices,
         backends: destinations
             .iter()
             .enumerate()
             .map(|(i, d)| {
-                let full = d.service_name.clone().unwrap_or_default();
-                let short = ns::short_name(&full).to_string();
+                let full = d.service_name().unwrap_or_default();
+                let short = ns::short_name(full).to_string();
                 BackendIr {
                     key: short.clone(),
                     name: short,
                     namespace: String::new(),
                     subset: None,
-                    weight: d.weight,
+                    weight: d.weight(),
                     path: path.index(i),
                 }
             })

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use crate::finding::{sort_findings, Finding, Severity};
 use crate::model::kubernetes::ObjectMeta;
 use crate::model::meshcd::{RolloutPolicySpec, RolloutPolicyWire};
-use crate::model::{networkservices as ns, Family, Kind, Resource, ResourceId, Spec};
+use crate::model::{cloud_run, networkservices as ns, Family, Kind, Resource, ResourceId, Spec};
 use crate::path::FieldPath;
 use crate::policy::{rules, Rule};
 use crate::schema::{self, Lookup, Origin, Schemas};
@@ -238,7 +238,7 @@ fn load_document(file: &SourceFile, document: Document, schemas: &Schemas, loade
                     Severity::Warning,
                     file,
                     pos,
-                    "document has no `apiVersion`/`kind` and is not a networkservices resource in gcloud form; skipped".into(),
+                    "document has no `apiVersion`/`kind` and is not a networkservices resource in gcloud form (nor a Cloud Run v2 service); skipped".into(),
                 ));
                 return;
             }
@@ -288,8 +288,12 @@ enum Shape {
     Unknown,
 }
 
-/// Recognizes a header-less networkservices document by its fields.
+/// Recognizes a header-less networkservices document, or a Cloud Run service in the Admin API
+/// v2 form, by its fields.
 fn detect_shape(body: &Json) -> Shape {
+    if is_cloud_run_v2(body) {
+        return Shape::One(Kind::CloudRunService);
+    }
     // `name: projects/p/locations/l/httpRoutes/n` says it outright.
     if let Some(name) = body.get("name").and_then(Json::as_str) {
         let collection = name.rsplit('/').nth(1).unwrap_or("");
@@ -378,6 +382,19 @@ fn detect_shape(body: &Json) -> Shape {
     Shape::One(Kind::NsTcpRoute)
 }
 
+/// A Cloud Run service as the Admin API v2 writes it: a `template` mapping, and a name of
+/// the `services` collection or a template with `containers` or `serviceMesh`.
+fn is_cloud_run_v2(body: &Json) -> bool {
+    let Some(template) = body.get("template").and_then(Json::as_object) else {
+        return false;
+    };
+    let service_name = body
+        .get("name")
+        .and_then(Json::as_str)
+        .is_some_and(|n| n.starts_with("projects/") && n.rsplit('/').nth(1) == Some("services"));
+    service_name || template.contains_key("containers") || template.contains_key("serviceMesh")
+}
+
 type Typed = (String, String, BTreeMap<String, String>, Spec);
 
 fn typed(
@@ -390,6 +407,9 @@ fn typed(
 ) -> Option<Typed> {
     if kind.family() == Family::NetworkServices {
         return typed_networkservices(kind, body, file, tree, loaded);
+    }
+    if kind == Kind::CloudRunService && cloud_run_form(body) == cloud_run::Form::AdminV2 {
+        return typed_cloud_run_v2(body, file, tree, loaded);
     }
     let meta: ObjectMeta = deserialize(
         body.get("metadata").cloned().unwrap_or(Json::Null),
@@ -513,7 +533,12 @@ fn typed(
             tree,
             loaded,
         )?),
-        _ => unreachable!("networkservices kinds are handled above"),
+        Kind::CloudRunService => {
+            let spec: cloud_run::KnativeSpec =
+                deserialize(spec_json, &at, false, file, tree, loaded)?;
+            Spec::CloudRunService(spec.into_spec())
+        }
+        _ => unreachable!("networkservices kinds and Cloud Run v2 services are handled above"),
     };
     Some((name, namespace, meta.labels, spec))
 }
@@ -558,8 +583,26 @@ fn typed_networkservices(
     let meta = fields.remove("metadata");
     fields.remove("apiVersion");
     fields.remove("kind");
-    for output_only in ["selfLink", "createTime", "updateTime", "etag"] {
-        fields.remove(output_only);
+    for output_only in ns::OUTPUT_ONLY {
+        if fields.remove(*output_only).is_some() {
+            let path = FieldPath::root().key(output_only);
+            loaded.findings.push(Finding {
+                rule: rules::output_only_field::RULE.code,
+                name: rules::output_only_field::RULE.name,
+                severity: Severity::Warning,
+                location: Location {
+                    file: file.path.clone(),
+                    pos: tree.locate(&path, true),
+                },
+                message: format!(
+                    "`{output_only}` is output only: the API server sets it and ignores it on \
+                     input, and meshcd ignores it too; it can stay as `gcloud ... export` wrote \
+                     it, or be removed"
+                ),
+                field: Some(path),
+                snippet: None,
+            });
+        }
     }
     let meta_name = meta
         .as_ref()
@@ -602,6 +645,50 @@ fn typed_networkservices(
         .or(meta_name)
         .unwrap_or_else(|| file_stem(&file.path));
     Some((name, String::new(), labels, spec))
+}
+
+/// The form of a Cloud Run service document: Knative (`serving.knative.dev/v1` or
+/// `run.googleapis.com/v1`), or the Admin API v2 (`run.googleapis.com/v2`, or no header).
+fn cloud_run_form(body: &Json) -> cloud_run::Form {
+    match body.get("apiVersion").and_then(Json::as_str) {
+        None => cloud_run::Form::AdminV2,
+        Some(api) if api.starts_with("run.googleapis.com/v2") => cloud_run::Form::AdminV2,
+        Some(_) => cloud_run::Form::Knative,
+    }
+}
+
+/// A Cloud Run service in the Admin API v2 form: top-level fields, `name` a full path or an
+/// ID. Only the mesh is modelled; the rest is accepted as written.
+fn typed_cloud_run_v2(
+    body: &Json,
+    file: &SourceFile,
+    tree: &Node,
+    loaded: &mut Loaded,
+) -> Option<Typed> {
+    let mut fields = body.as_object().cloned().unwrap_or_default();
+    fields.remove("apiVersion");
+    fields.remove("kind");
+    let service: cloud_run::AdminV2Service = deserialize(
+        Json::Object(fields),
+        &FieldPath::root(),
+        false,
+        file,
+        tree,
+        loaded,
+    )?;
+    let name = service
+        .name
+        .as_deref()
+        .map(|n| ns::short_name(n).to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| file_stem(&file.path));
+    let spec = service.to_spec();
+    Some((
+        name,
+        String::new(),
+        service.labels,
+        Spec::CloudRunService(spec),
+    ))
 }
 
 fn file_stem(path: &str) -> String {

@@ -16,7 +16,8 @@ pub enum Family {
     GatewayApi,
     /// meshcd's own kinds, `meshcd.dev/v1alpha1`.
     Meshcd,
-    /// Kubernetes core and GKE kinds meshcd reads for references (Service, GCPBackend).
+    /// Kubernetes-style kinds meshcd reads for references (Service, GCPBackend, and Cloud Run
+    /// services, for the mesh they join).
     Kubernetes,
 }
 
@@ -106,11 +107,24 @@ kinds! {
     ChangeWindow => (Meshcd, "ChangeWindow", "meshcd.dev/v1alpha1", false),
     Service => (Kubernetes, "Service", "v1", false),
     GcpBackend => (Kubernetes, "GCPBackend", "networking.gke.io/v1", false),
+    CloudRunService => (Kubernetes, "CloudRunService", "serving.knative.dev/v1", false),
 }
 
 impl Kind {
+    /// The kind as its API spells it in `kind:`. The same as [`Kind::name`] except where two
+    /// APIs share a spelling: a Cloud Run service is a Knative `Service`, named
+    /// `CloudRunService` by meshcd to tell it from a Kubernetes `Service`.
+    pub fn api_kind(self) -> &'static str {
+        match self {
+            Kind::CloudRunService => "Service",
+            kind => kind.name(),
+        }
+    }
+
     /// Finds the kind for an `apiVersion` group and a `kind` name; `None` for kinds meshcd does
-    /// not know. networkservices accepts both `HttpRoute` and `HTTPRoute` spellings.
+    /// not know. networkservices accepts both `HttpRoute` and `HTTPRoute` spellings; a Cloud
+    /// Run service is a `Service` of `serving.knative.dev/v1` (what `gcloud run services
+    /// describe --format export` writes) or of `run.googleapis.com/v1` or `/v2`.
     pub fn from_api(api_version: &str, kind: &str) -> Option<Kind> {
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
         let version = api_version.rsplit_once('/').map_or(api_version, |(_, v)| v);
@@ -157,6 +171,12 @@ impl Kind {
             },
             "" if version == "v1" && kind == "Service" => Some(Kind::Service),
             "networking.gke.io" if kind == "GCPBackend" => Some(Kind::GcpBackend),
+            "serving.knative.dev" if version == "v1" && kind == "Service" => {
+                Some(Kind::CloudRunService)
+            }
+            "run.googleapis.com" if matches!(version, "v1" | "v2") && kind == "Service" => {
+                Some(Kind::CloudRunService)
+            }
             _ => None,
         }
     }
@@ -435,9 +455,17 @@ mod tests {
         );
         assert_eq!(Kind::from_api("v1", "Service"), Some(Kind::Service));
         assert_eq!(Kind::from_api("apps/v1", "Deployment"), None);
+        assert_eq!(
+            Kind::from_api("serving.knative.dev/v1", "Service"),
+            Some(Kind::CloudRunService)
+        );
+        assert_eq!(
+            Kind::from_api("run.googleapis.com/v2", "Service"),
+            Some(Kind::CloudRunService)
+        );
         for kind in Kind::ALL {
             assert_eq!(
-                Kind::from_api(kind.api_version(), kind.name()),
+                Kind::from_api(kind.api_version(), kind.api_kind()),
                 Some(*kind),
                 "{kind}"
             );

@@ -1,11 +1,13 @@
 //! The typed model: one struct tree per API, apart from the YAML it came from.
 
+pub mod cloud_run;
 pub mod gateway_api;
 pub mod istio;
 pub mod kind;
 pub mod kubernetes;
 pub mod meshcd;
 pub mod networkservices;
+pub mod resource_name;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +42,7 @@ pub enum Spec {
     ChangeWindow(meshcd::ChangeWindowSpec),
     Service(kubernetes::ServiceSpec),
     GcpBackend(kubernetes::GcpBackendSpec),
+    CloudRunService(cloud_run::CloudRunServiceSpec),
 }
 
 /// One resource loaded from a document, with where it came from.
@@ -94,10 +97,14 @@ impl Resource {
     }
 
     /// The path under which the typed content sits in the document: `spec` for Kubernetes-style
-    /// kinds, the root for networkservices (whose fields are top-level).
+    /// kinds, the root for networkservices and Cloud Run v2 services (whose fields are
+    /// top-level).
     pub fn spec_path(&self) -> FieldPath {
-        match self.id.kind.family() {
-            Family::NetworkServices => FieldPath::root(),
+        match (self.id.kind.family(), &self.spec) {
+            (Family::NetworkServices, _) => FieldPath::root(),
+            (_, Spec::CloudRunService(s)) if s.form == cloud_run::Form::AdminV2 => {
+                FieldPath::root()
+            }
             _ => FieldPath::root().key("spec"),
         }
     }

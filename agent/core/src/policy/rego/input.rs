@@ -46,7 +46,7 @@ pub fn resource_input(resource: &Resource, resources: &[Resource]) -> Json {
         .or_insert_with(|| Json::String(kind.api_version().into()));
     object
         .entry("kind")
-        .or_insert_with(|| Json::String(kind.name().into()));
+        .or_insert_with(|| Json::String(kind.api_kind().into()));
     object.insert("file".into(), json!(resource.file));
     object.insert("line".into(), json!(resource.pos.line));
     object.insert("column".into(), json!(resource.pos.column));

@@ -3,6 +3,8 @@
 pub mod ambiguous_shape;
 pub mod backend_unresolved;
 pub mod change_window_invalid;
+pub mod cloud_run_mesh_name;
+pub mod cloud_run_mesh_unknown;
 pub mod duplicate_key;
 pub mod duplicate_resource;
 pub mod external_mesh_destination_tls;
@@ -13,13 +15,23 @@ pub mod gateway_api_limits;
 pub mod gcp_backend_name;
 pub mod host_conflict;
 pub mod hostname_pattern;
+pub mod ns_duration;
+pub mod ns_enum_value;
+pub mod ns_field_limits;
+pub mod ns_name_format;
+pub mod ns_oneof;
+pub mod ns_port_range;
+pub mod ns_required_field;
+pub mod ns_service_name;
 pub mod openapi_schema;
+pub mod output_only_field;
 pub mod path_pattern;
 pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
 pub mod route_action_missing;
 pub mod schema;
 pub mod subset_missing;
+pub mod tcp_match_address;
 pub mod tcp_route_action;
 pub mod tls_route_matches;
 pub mod unknown_field;
@@ -63,6 +75,18 @@ pub const ALL: &[&Rule] = &[
     &redirect_with_destinations::RULE,
     &route_action_missing::RULE,
     &value_range::RULE,
+    &output_only_field::RULE,
+    &ns_name_format::RULE,
+    &ns_service_name::RULE,
+    &ns_required_field::RULE,
+    &ns_oneof::RULE,
+    &ns_enum_value::RULE,
+    &ns_duration::RULE,
+    &ns_port_range::RULE,
+    &ns_field_limits::RULE,
+    &tcp_match_address::RULE,
+    &cloud_run_mesh_name::RULE,
+    &cloud_run_mesh_unknown::RULE,
     &gateway_api_limits::RULE,
     &hostname_pattern::RULE,
     &path_pattern::RULE,

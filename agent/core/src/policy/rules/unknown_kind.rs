@@ -1,7 +1,8 @@
 //! MC003 `unknown-kind`: a document meshcd does not understand (a warning; it is skipped).
 //!
 //! **What it does.** Reports documents whose `apiVersion`/`kind` is not one meshcd models, and
-//! header-less documents that are not a networkservices resource in gcloud form.
+//! header-less documents that are neither a networkservices resource in gcloud form nor a Cloud
+//! Run service in the Admin API v2 form.
 //!
 //! **Why.** Route repositories often hold other manifests (Deployments, ConfigMaps). They are
 //! not an error, but a typo in a kind (`VirtualServce`) would otherwise drop a route silently.

@@ -126,8 +126,8 @@ impl Checker<'_> {
         &mut self,
         at: &FieldPath,
         fault: Option<&ns::FaultInjectionPolicy>,
-        retry: Option<&ns::RetryPolicy>,
-        affinity: Option<&Value>,
+        num_retries: Option<i64>,
+        affinity: Option<&ns::StatefulSessionAffinity>,
     ) {
         if let Some(fault) = fault {
             let fault_at = at.key("faultInjectionPolicy");
@@ -141,7 +141,7 @@ impl Checker<'_> {
                 self.int(&abort_at.key("httpStatus"), abort.http_status, 200, 599);
             }
         }
-        if let Some(n) = retry.and_then(|r| r.num_retries).filter(|n| *n <= 0) {
+        if let Some(n) = num_retries.filter(|n| *n <= 0) {
             let path = at.key("retryPolicy").key("numRetries");
             self.error(
                 &path,
@@ -150,25 +150,21 @@ impl Checker<'_> {
                 ),
             );
         }
-        if let Some(ttl) = affinity
-            .and_then(|a| a.get("cookieTtl"))
-            .filter(|t| !t.is_null())
-        {
+        if let Some(ttl) = affinity.and_then(|a| a.cookie_ttl.as_deref()) {
             let path = at.key("statefulSessionAffinity").key("cookieTtl");
             let seconds = ttl
-                .as_str()
-                .and_then(|t| t.strip_suffix('s'))
+                .strip_suffix('s')
                 .and_then(|t| t.parse::<f64>().ok())
                 .filter(|s| s.is_finite());
             match seconds {
                 Some(s) if (0.0..=MAX_COOKIE_TTL_SECONDS).contains(&s) => {}
                 Some(_) => self.error(
                     &path,
-                    format!("`{path}` is {ttl}; it must be between 0s and 86400s (a day)"),
+                    format!("`{path}` is \"{ttl}\"; it must be between 0s and 86400s (a day)"),
                 ),
                 None => self.error(
                     &path,
-                    format!("`{path}` is {ttl}; it must be a duration in seconds such as `3600s`, at most 86400s"),
+                    format!("`{path}` is \"{ttl}\"; it must be a duration in seconds such as `3600s`, at most 86400s"),
                 ),
             }
         }
@@ -206,7 +202,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     c.ns_action(
                         &at,
                         action.fault_injection_policy.as_ref(),
-                        action.retry_policy.as_ref(),
+                        action.retry_policy.as_ref().and_then(|r| r.num_retries),
                         action.stateful_session_affinity.as_ref(),
                     );
                 }
@@ -218,7 +214,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         c.ns_action(
                             &root.key("rules").index(i).key("action"),
                             action.fault_injection_policy.as_ref(),
-                            action.retry_policy.as_ref(),
+                            action.retry_policy.as_ref().and_then(|r| r.num_retries),
                             action.stateful_session_affinity.as_ref(),
                         );
                     }
