@@ -5,7 +5,7 @@
 use serde_json::{json, Value as Json};
 
 use super::common::{backend_object_ref, header_name, local_object_ref, port, precise_hostname};
-use super::tri::{and, has, holds, is, items, not};
+use super::tri::{and, has, is, items};
 use crate::schema::model::{array, boolean, integer, object, string, NativeCheck, Schema};
 
 /// A filter type.
@@ -109,20 +109,16 @@ const CHECKS: [Checks; 7] = [
     checks::<6>(),
 ];
 
+/// The settings field is absent, or `type` names this filter (a missing `type` is `typed`'s).
 fn only_for_type<const K: usize>(filter: &Json) -> bool {
     let f = ALL[K];
-    holds(not(and(
-        Some(has(filter, f.field())),
-        not(is(filter, "type", f.type_name())),
-    )))
+    !has(filter, f.field()) || is(filter, "type", f.type_name()) != Some(false)
 }
 
+/// The settings field is present, or `type` names another filter.
 fn settings_given<const K: usize>(filter: &Json) -> bool {
     let f = ALL[K];
-    holds(not(and(
-        Some(!has(filter, f.field())),
-        is(filter, "type", f.type_name()),
-    )))
+    has(filter, f.field()) || is(filter, "type", f.type_name()) != Some(true)
 }
 
 fn at_most_once<const K: usize>(filters: &Json) -> bool {
@@ -142,15 +138,16 @@ fn all_typed(filters: &Json) -> bool {
     items(filters).iter().all(typed)
 }
 
-fn any_of_type(filters: &Json, ty: &str) -> Option<bool> {
-    super::tri::exists(items(filters).iter().map(|f| is(f, "type", ty)))
+/// Some filter of the list has this `type`.
+fn any_of_type(filters: &Json, ty: &str) -> bool {
+    items(filters)
+        .iter()
+        .any(|f| is(f, "type", ty) == Some(true))
 }
 
 fn redirect_or_rewrite(filters: &Json) -> bool {
-    holds(not(and(
-        any_of_type(filters, Filter::RequestRedirect.type_name()),
-        any_of_type(filters, Filter::UrlRewrite.type_name()),
-    )))
+    !(any_of_type(filters, Filter::RequestRedirect.type_name())
+        && any_of_type(filters, Filter::UrlRewrite.type_name()))
 }
 
 /// A list of filters of the given types, of which those in `once` may appear at most once.

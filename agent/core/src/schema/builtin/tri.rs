@@ -34,11 +34,6 @@ pub fn and(a: Tri, b: Tri) -> Tri {
     }
 }
 
-/// `!a`.
-pub fn not(a: Tri) -> Tri {
-    a.map(|b| !b)
-}
-
 /// `cond ? then : otherwise`, each branch computed only when taken.
 pub fn choose(cond: Tri, then: impl FnOnce() -> Tri, otherwise: impl FnOnce() -> Tri) -> Tri {
     match cond {
@@ -86,11 +81,6 @@ pub fn all(values: impl IntoIterator<Item = Tri>) -> Tri {
     out
 }
 
-/// `list.exists(...)`: `true` if any item is true, else undecided if any is, else `false`.
-pub fn exists(values: impl IntoIterator<Item = Tri>) -> Tri {
-    not(all(values.into_iter().map(not)))
-}
-
 /// How many items are true (`list.filter(...).size()`); undecided if any item is.
 pub fn count(values: impl IntoIterator<Item = Tri>) -> Option<usize> {
     let mut n = 0;
@@ -115,8 +105,6 @@ mod tests {
         assert_eq!(and(Some(true), None), None);
         assert_eq!(all([None, Some(false)]), Some(false));
         assert_eq!(all([None, Some(true)]), None);
-        assert_eq!(exists([None, Some(true)]), Some(true));
-        assert_eq!(exists([None, Some(false)]), None);
         assert_eq!(exactly_one([Some(true), None]), None);
         assert_eq!(exactly_one([Some(true), Some(false)]), Some(true));
         assert_eq!(count([Some(true), Some(true)]), Some(2));

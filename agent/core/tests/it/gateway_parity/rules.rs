@@ -166,7 +166,10 @@ fn parent_refs(refs: &Json, p: &str, out: &mut Vec<Mutation>) {
 
 fn backend(backend: &Json, p: &str, out: &mut Vec<Mutation>) {
     let needs_port = |b: &Json| {
-        b.get("group").and_then(Json::as_str).unwrap_or("") == ""
+        b.get("group")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .is_empty()
             && b.get("kind").and_then(Json::as_str).unwrap_or("Service") == "Service"
     };
     let no_port = with(backend, json!({"port": null}));
