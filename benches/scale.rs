@@ -151,8 +151,15 @@ fn main() {
     // ---- The reference: PyYAML's C loader merely parsing the same files.
     let pyyaml = pyyaml_parse(&work.path().join("yaml"), &second_files);
     match &pyyaml {
-        Some(times) => table.row("PyYAML CLoader parse only (reference)", times, None, per_route),
-        None => println!("\nPyYAML reference skipped: python3 with PyYAML built on libyaml not found"),
+        Some(times) => table.row(
+            "PyYAML CLoader parse only (reference)",
+            times,
+            None,
+            per_route,
+        ),
+        None => {
+            println!("\nPyYAML reference skipped: python3 with PyYAML built on libyaml not found")
+        }
     }
 
     println!();
@@ -445,7 +452,10 @@ fn pyyaml_parse(dir: &Path, files: &BTreeMap<String, String>) -> Option<Vec<Dura
         if !output.status.success() {
             return None;
         }
-        let nanos: u64 = String::from_utf8_lossy(&output.stdout).trim().parse().ok()?;
+        let nanos: u64 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .ok()?;
         times.push(Duration::from_nanos(nanos));
     }
     Some(times)
