@@ -4,6 +4,7 @@
 
 pub mod duration;
 pub mod header_value;
+pub mod matches;
 pub mod names;
 pub mod re2;
 pub mod visibility;

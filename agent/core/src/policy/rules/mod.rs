@@ -13,6 +13,7 @@ pub mod gateway_api_limits;
 pub mod gcp_backend_name;
 pub mod host_conflict;
 pub mod hostname_pattern;
+pub mod ineffective_match;
 pub mod path_pattern;
 pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
@@ -48,6 +49,7 @@ pub const ALL: &[&Rule] = &[
     &weight_range::RULE,
     &host_conflict::RULE,
     &unreachable_rule::RULE,
+    &ineffective_match::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
