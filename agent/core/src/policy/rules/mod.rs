@@ -14,6 +14,7 @@ pub mod gcp_backend_name;
 pub mod host_conflict;
 pub mod hostname_pattern;
 pub mod ineffective_match;
+pub mod istio_hostname_invalid;
 pub mod path_pattern;
 pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
@@ -50,6 +51,7 @@ pub const ALL: &[&Rule] = &[
     &host_conflict::RULE,
     &unreachable_rule::RULE,
     &ineffective_match::RULE,
+    &istio_hostname_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
