@@ -168,6 +168,58 @@ impl<'r> Reporter<'r> {
         }
     }
 
+    /// Checks gateway names as Istio's webhook does: `namespace/name` with both DNS labels, or
+    /// an older single name (`mesh`, `my-gateway`, `name.namespace`: a warning) that must be a
+    /// valid FQDN. Like the webhook, stops at the first name without a `/`.
+    pub fn gateway_names(&mut self, path: &FieldPath, gateways: &[String]) {
+        for (i, gateway) in gateways.iter().enumerate() {
+            let at = path.index(i);
+            let Some((namespace, name)) = gateway.split_once('/') else {
+                if let Some((name, namespace)) = gateway.split_once('.') {
+                    self.warning(
+                        &at,
+                        format!(
+                            "`{at}` `{}` uses the old `name.namespace` form; write \
+                             `{}/{}`",
+                            names::shown(gateway),
+                            names::shown(namespace.split('.').next().unwrap_or(namespace)),
+                            names::shown(name)
+                        ),
+                    );
+                }
+                if let Err(problem) = names::check_fqdn(gateway) {
+                    self.error(
+                        &at,
+                        format!(
+                            "`{at}` `{}` is not a valid gateway name: {problem}",
+                            names::shown(gateway)
+                        ),
+                    );
+                }
+                return;
+            };
+            if namespace.is_empty() || name.is_empty() {
+                self.error(
+                    &at,
+                    format!("`{at}` must be `namespace/name`, with neither part empty"),
+                );
+                continue;
+            }
+            for (part, value) in [("namespace", namespace), ("name", name)] {
+                if !names::is_dns_label(value) {
+                    self.error(
+                        &at,
+                        format!(
+                            "`{at}`: gateway {part} `{}` is not a DNS label (at most 63 \
+                             letters, digits or `-`, starting and ending with a letter or digit)",
+                            names::shown(value)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     /// Reads a JSON-kept field as its typed view, reporting a value of the wrong type (MC005)
     /// and unknown keys (MC006) as the loader does for typed fields. Only the rule that owns the
     /// field reports; others call [`quiet_view`].

@@ -15,6 +15,7 @@ pub mod host_conflict;
 pub mod hostname_pattern;
 pub mod ineffective_match;
 pub mod istio_hostname_invalid;
+pub mod istio_match_invalid;
 pub mod path_pattern;
 pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
@@ -52,6 +53,7 @@ pub const ALL: &[&Rule] = &[
     &unreachable_rule::RULE,
     &ineffective_match::RULE,
     &istio_hostname_invalid::RULE,
+    &istio_match_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
