@@ -16,6 +16,7 @@ pub mod hostname_pattern;
 pub mod ineffective_match;
 pub mod istio_hostname_invalid;
 pub mod istio_match_invalid;
+pub mod istio_route_invalid;
 pub mod path_pattern;
 pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
@@ -54,6 +55,7 @@ pub const ALL: &[&Rule] = &[
     &ineffective_match::RULE,
     &istio_hostname_invalid::RULE,
     &istio_match_invalid::RULE,
+    &istio_route_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
