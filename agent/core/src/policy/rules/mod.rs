@@ -14,6 +14,7 @@ pub mod gcp_backend_name;
 pub mod host_conflict;
 pub mod hostname_pattern;
 pub mod ineffective_match;
+pub mod istio_duration_invalid;
 pub mod istio_hostname_invalid;
 pub mod istio_match_invalid;
 pub mod istio_route_invalid;
@@ -56,6 +57,7 @@ pub const ALL: &[&Rule] = &[
     &istio_hostname_invalid::RULE,
     &istio_match_invalid::RULE,
     &istio_route_invalid::RULE,
+    &istio_duration_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
