@@ -17,6 +17,7 @@ pub mod ineffective_match;
 pub mod istio_duration_invalid;
 pub mod istio_hostname_invalid;
 pub mod istio_match_invalid;
+pub mod istio_retry_invalid;
 pub mod istio_route_invalid;
 pub mod path_pattern;
 pub mod redirect_with_destinations;
@@ -58,6 +59,7 @@ pub const ALL: &[&Rule] = &[
     &istio_match_invalid::RULE,
     &istio_route_invalid::RULE,
     &istio_duration_invalid::RULE,
+    &istio_retry_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
