@@ -3,6 +3,7 @@
 pub mod ambiguous_shape;
 pub mod backend_unresolved;
 pub mod change_window_invalid;
+pub mod destination_rule_invalid;
 pub mod duplicate_key;
 pub mod duplicate_resource;
 pub mod external_mesh_destination_tls;
@@ -60,6 +61,7 @@ pub const ALL: &[&Rule] = &[
     &istio_route_invalid::RULE,
     &istio_duration_invalid::RULE,
     &istio_retry_invalid::RULE,
+    &destination_rule_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
