@@ -8,6 +8,7 @@ pub mod matches;
 pub mod names;
 pub mod re2;
 pub mod visibility;
+pub mod workload;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;

@@ -25,6 +25,7 @@ pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
 pub mod route_action_missing;
 pub mod schema;
+pub mod service_entry_invalid;
 pub mod subset_missing;
 pub mod tcp_route_action;
 pub mod tls_route_matches;
@@ -62,6 +63,7 @@ pub const ALL: &[&Rule] = &[
     &istio_duration_invalid::RULE,
     &istio_retry_invalid::RULE,
     &destination_rule_invalid::RULE,
+    &service_entry_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
