@@ -299,7 +299,7 @@ spec:
   resolution: STATIC
   endpoints: [{address: a.example.com}]
 "),
-            vec!["MC210 error 8:26 `spec.endpoints[0].address` `a.example.com` is not an IP address; a STATIC ServiceEntry needs IPs (use resolution DNS for names)"]
+            vec!["MC210 error 8:25 `spec.endpoints[0].address` `a.example.com` is not an IP address; a STATIC ServiceEntry needs IPs (use resolution DNS for names)"]
         );
     }
 }
