@@ -21,6 +21,7 @@ pub mod istio_match_invalid;
 pub mod istio_retry_invalid;
 pub mod istio_route_invalid;
 pub mod path_pattern;
+pub mod peer_authentication_invalid;
 pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
 pub mod route_action_missing;
@@ -37,6 +38,7 @@ pub mod weight_negative;
 pub mod weight_partial;
 pub mod weight_range;
 pub mod weight_zero_total;
+pub mod workload_entry_invalid;
 pub mod yaml_syntax;
 
 use super::Rule;
@@ -64,6 +66,8 @@ pub const ALL: &[&Rule] = &[
     &istio_retry_invalid::RULE,
     &destination_rule_invalid::RULE,
     &service_entry_invalid::RULE,
+    &workload_entry_invalid::RULE,
+    &peer_authentication_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
