@@ -6,6 +6,7 @@ pub mod change_window_invalid;
 pub mod destination_rule_invalid;
 pub mod duplicate_key;
 pub mod duplicate_resource;
+pub mod export_to_invalid;
 pub mod external_mesh_destination_tls;
 pub mod external_mesh_ignored_field;
 pub mod external_mesh_namespace;
@@ -68,6 +69,7 @@ pub const ALL: &[&Rule] = &[
     &service_entry_invalid::RULE,
     &workload_entry_invalid::RULE,
     &peer_authentication_invalid::RULE,
+    &export_to_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,
