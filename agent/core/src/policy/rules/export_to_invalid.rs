@@ -152,7 +152,7 @@ spec:
         );
         assert_eq!(
             mc213("DestinationRule", "  workloadSelector: {matchLabels: {app: shop}}\n", "['.', prod]"),
-            vec!["MC213 error 6:13 `spec.exportTo`: a DestinationRule with a `workloadSelector` can only be exported to its own namespace (`.`)"]
+            vec!["MC213 error 7:13 `spec.exportTo`: a DestinationRule with a `workloadSelector` can only be exported to its own namespace (`.`)"]
         );
     }
 }
