@@ -15,7 +15,11 @@ fn corpus() -> Vec<SourceFile> {
         .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-            let name = path.file_name().expect("a file name").to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .expect("a file name")
+                .to_string_lossy()
+                .into_owned();
             SourceFile::new(name, text)
         })
         .collect();
@@ -44,7 +48,12 @@ fn the_valid_istio_corpus_has_no_findings_but_deprecation_warnings() {
     }
     let findings: Vec<String> = policy::check(&loaded)
         .iter()
-        .map(|f| format!("{} {} {}:{} {}", f.rule, f.severity, f.location.file, f.location.pos.line, f.message))
+        .map(|f| {
+            format!(
+                "{} {} {}:{} {}",
+                f.rule, f.severity, f.location.file, f.location.pos.line, f.message
+            )
+        })
         .collect();
     assert_eq!(
         findings,

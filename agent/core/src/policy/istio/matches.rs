@@ -46,7 +46,10 @@ pub struct Analysis {
 
 /// The first rule without matches, if any.
 fn first_catch_all(match_counts: impl Iterator<Item = usize>) -> Option<usize> {
-    match_counts.enumerate().find(|(_, n)| *n == 0).map(|(i, _)| i)
+    match_counts
+        .enumerate()
+        .find(|(_, n)| *n == 0)
+        .map(|(i, _)| i)
 }
 
 /// Repeats among keyed matches (`keys[rule][index]`), up to the first catch-all.

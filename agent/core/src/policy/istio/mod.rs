@@ -143,7 +143,9 @@ impl<'r> Reporter<'r> {
         if labels.len() == 0 {
             self.warning(
                 path,
-                format!("`{path}` has no labels, so it selects {selects_what}; add labels or remove it"),
+                format!(
+                    "`{path}` has no labels, so it selects {selects_what}; add labels or remove it"
+                ),
             );
         }
         for (key, value) in labels {

@@ -68,7 +68,9 @@ pub fn is_dns_label(s: &str) -> bool {
             s.len() <= MAX_LABEL_LEN
                 && first.is_ascii_alphanumeric()
                 && last.is_ascii_alphanumeric()
-                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
         }
         _ => false,
     }
@@ -208,7 +210,9 @@ pub fn check_label_key(key: &str) -> Result<(), String> {
             !label.is_empty()
                 && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
                 && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
         });
         if !labels_ok || prefix.len() > 253 {
             return Err(format!(
@@ -353,10 +357,22 @@ mod tests {
 
     #[test]
     fn addresses_and_cidrs() {
-        for ok in ["10.0.0.1", "2001:db8::1", "fe80::1%eth0", "10.0.0.0/8", "::/0"] {
+        for ok in [
+            "10.0.0.1",
+            "2001:db8::1",
+            "fe80::1%eth0",
+            "10.0.0.0/8",
+            "::/0",
+        ] {
             assert_eq!(check_ip_or_cidr(ok), Ok(()), "{ok}");
         }
-        for bad in ["10.0.0.0/33", "example.com", "10.0.0.0/", "1.2.3.4/8/9", "300.1.1.1"] {
+        for bad in [
+            "10.0.0.0/33",
+            "example.com",
+            "10.0.0.0/",
+            "1.2.3.4/8/9",
+            "300.1.1.1",
+        ] {
             assert!(check_ip_or_cidr(bad).is_err(), "{bad}");
         }
     }

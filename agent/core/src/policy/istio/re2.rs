@@ -41,8 +41,7 @@ pub fn check(pattern: &str) -> Result<(), String> {
 
 fn first_line(text: &str) -> String {
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or(text)
         .trim()
         .trim_start_matches("error: ")
@@ -55,7 +54,8 @@ fn is_repeat(rest: &[char]) -> bool {
         .iter()
         .take_while(|c| c.is_ascii_digit() || **c == ',')
         .collect();
-    rest.get(1 + body.len()) == Some(&'}') && body.chars().next().is_some_and(|c| c.is_ascii_digit())
+    rest.get(1 + body.len()) == Some(&'}')
+        && body.chars().next().is_some_and(|c| c.is_ascii_digit())
 }
 
 /// Rewrites RE2-only syntax into what the `regex` crate reads the same way, refusing what RE2
@@ -69,9 +69,11 @@ fn translate(pattern: &str) -> Result<String, String> {
     let mut after_repeat = false;
     let mut lazy_seen = false;
     let nested = || {
-        Err("is not a valid RE2 regular expression: a repetition cannot repeat (`a**`); \
+        Err(
+            "is not a valid RE2 regular expression: a repetition cannot repeat (`a**`); \
              group it first, `(a*)*`"
-            .to_string())
+                .to_string(),
+        )
     };
     while i < chars.len() {
         let c = chars[i];
@@ -227,7 +229,9 @@ mod tests {
 
     #[test]
     fn invalid_or_non_re2_expressions_fail() {
-        for bad in ["(", "a{1001}", "(?x) a b", "(?=a)", "\\1", "a**", "a*+", "a{2}*"] {
+        for bad in [
+            "(", "a{1001}", "(?x) a b", "(?=a)", "\\1", "a**", "a*+", "a{2}*",
+        ] {
             assert!(check(bad).is_err(), "{bad}");
         }
         assert!(check(&"a".repeat(1025)).unwrap_err().contains("1025"));

@@ -208,14 +208,24 @@ mod tests {
     #[test]
     fn the_index_finds_what_a_pairwise_test_finds() {
         let hosts = [
-            "a.b.com", "*.b.com", "*.com", "*", "x.y.org", "*.y.org", "*ar.com", "bar.com",
-            "b.com", "*.a.b.com",
+            "a.b.com",
+            "*.b.com",
+            "*.com",
+            "*",
+            "x.y.org",
+            "*.y.org",
+            "*ar.com",
+            "bar.com",
+            "b.com",
+            "*.a.b.com",
         ];
         let mut index = HostIndex::default();
         for (i, h) in hosts.iter().enumerate() {
             index.insert(i, h);
         }
-        let probes = hosts.iter().chain(["q.b.com", "*.org", "*.net", "*r.com"].iter());
+        let probes = hosts
+            .iter()
+            .chain(["q.b.com", "*.org", "*.net", "*r.com"].iter());
         for probe in probes {
             let expected: Vec<usize> = (0..hosts.len())
                 .filter(|&i| hosts_overlap(probe, hosts[i]))

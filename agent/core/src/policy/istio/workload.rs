@@ -34,7 +34,10 @@ fn unix_socket(r: &mut Reporter<'_>, at: &FieldPath, path: &str) {
             ),
         );
     } else if path.ends_with('/') {
-        r.error(at, format!("`{at}` names a directory; give the socket file"));
+        r.error(
+            at,
+            format!("`{at}` names a directory; give the socket file"),
+        );
     }
 }
 
@@ -52,7 +55,10 @@ pub fn check(
     let network = we.network.as_deref().unwrap_or("");
     if address.is_empty() {
         if addressing == Addressing::Dns || network.is_empty() {
-            r.error(at, format!("`{at}` has no `address`; give its IP or DNS name"));
+            r.error(
+                at,
+                format!("`{at}` has no `address`; give its IP or DNS name"),
+            );
         } else {
             r.warning(
                 at,
@@ -62,12 +68,21 @@ pub fn check(
     } else if address.len() > 256 {
         r.error(
             &address_at,
-            format!("`{address_at}` is {} characters long; an address has at most 256", address.len()),
+            format!(
+                "`{address_at}` is {} characters long; an address has at most 256",
+                address.len()
+            ),
         );
-    } else if let Some(socket) = address.strip_prefix(UNIX).filter(|_| addressing != Addressing::Dns) {
+    } else if let Some(socket) = address
+        .strip_prefix(UNIX)
+        .filter(|_| addressing != Addressing::Dns)
+    {
         unix_socket(r, &address_at, socket);
         if !we.ports.is_empty() {
-            r.error(&at.key("ports"), format!("`{}`: a Unix socket endpoint has no ports", at.key("ports")));
+            r.error(
+                &at.key("ports"),
+                format!("`{}`: a Unix socket endpoint has no ports", at.key("ports")),
+            );
         }
         if let Some(ports) = service_ports.filter(|p| p.len() != 1) {
             r.error(
@@ -104,7 +119,11 @@ pub fn check(
                 &path,
                 format!(
                     "`{path}`: the ServiceEntry has no port named `{name}` ({})",
-                    ports.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                    ports
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
         }
@@ -113,7 +132,10 @@ pub fn check(
     r.labels(&at.key("labels"), &we.labels);
     if let Some(weight) = we.weight.filter(|w| !(0..=i64::from(u32::MAX)).contains(w)) {
         let path = at.key("weight");
-        r.error(&path, format!("`{path}` is {weight}; a weight is 0 to 4294967295"));
+        r.error(
+            &path,
+            format!("`{path}` is {weight}; a weight is 0 to 4294967295"),
+        );
     }
     for (field, value, max) in [
         ("network", &we.network, 2048),
@@ -122,7 +144,13 @@ pub fn check(
     ] {
         if let Some(value) = value.as_ref().filter(|v| v.len() > max) {
             let path = at.key(field);
-            r.error(&path, format!("`{path}` is {} characters long; at most {max} are allowed", value.len()));
+            r.error(
+                &path,
+                format!(
+                    "`{path}` is {} characters long; at most {max} are allowed",
+                    value.len()
+                ),
+            );
         }
     }
 }

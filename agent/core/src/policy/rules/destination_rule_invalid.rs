@@ -84,7 +84,11 @@ fn one_of(r: &mut Reporter<'_>, path: &FieldPath, value: Option<&String>, allowe
     if let Some(value) = value.filter(|v| !allowed.contains(&v.as_str())) {
         r.error(
             path,
-            format!("`{path}` is `{}`; use one of {}", shown(value), allowed.join(", ")),
+            format!(
+                "`{path}` is `{}`; use one of {}",
+                shown(value),
+                allowed.join(", ")
+            ),
         );
     }
 }
@@ -97,7 +101,10 @@ fn not_negative(r: &mut Reporter<'_>, path: &FieldPath, value: Option<i64>) {
 
 fn percent(r: &mut Reporter<'_>, path: &FieldPath, value: Option<f64>) {
     if let Some(v) = value.filter(|v| !(0.0..=100.0).contains(v)) {
-        r.error(path, format!("`{path}` is {v}; it must be between 0 and 100"));
+        r.error(
+            path,
+            format!("`{path}` is {v}; it must be between 0 and 100"),
+        );
     }
 }
 
@@ -128,7 +135,10 @@ fn load_balancer(
     outlier: Option<&OutlierDetection>,
 ) {
     if lb.simple.is_some() && lb.consistent_hash.is_some() {
-        r.error(at, format!("`{at}` sets both `simple` and `consistentHash`; keep one"));
+        r.error(
+            at,
+            format!("`{at}` sets both `simple` and `consistentHash`; keep one"),
+        );
     }
     one_of(r, &at.key("simple"), lb.simple.as_ref(), SIMPLE);
     if let Some(hash) = &lb.consistent_hash {
@@ -143,7 +153,10 @@ fn load_balancer(
             r.error(&path, format!("`{path}` hashes on more than one of `httpHeaderName`, `httpCookie`, `useSourceIp` and `httpQueryParameterName`; keep one"));
         }
         if hash.ring_hash.is_some() && hash.maglev.is_some() {
-            r.error(&path, format!("`{path}` sets both `ringHash` and `maglev`; keep one"));
+            r.error(
+                &path,
+                format!("`{path}` sets both `ringHash` and `maglev`; keep one"),
+            );
         }
         if let Some(cookie) = &hash.http_cookie {
             if cookie.name.as_deref().unwrap_or("").is_empty() {
@@ -162,18 +175,25 @@ fn load_balancer(
             if hash.ring_hash.is_some() || hash.maglev.is_some() {
                 r.error(&p, format!("`{p}` cannot be set beside `ringHash` or `maglev`; use `ringHash.minimumRingSize`"));
             } else {
-                r.warning(&p, format!("`{p}` is deprecated; write `ringHash: {{minimumRingSize: {size}}}`"));
+                r.warning(
+                    &p,
+                    format!("`{p}` is deprecated; write `ringHash: {{minimumRingSize: {size}}}`"),
+                );
             }
         }
         not_negative(r, &path.key("minimumRingSize"), hash.minimum_ring_size);
         if let Some(ring) = &hash.ring_hash {
-            not_negative(r, &path.key("ringHash").key("minimumRingSize"), ring.minimum_ring_size);
+            not_negative(
+                r,
+                &path.key("ringHash").key("minimumRingSize"),
+                ring.minimum_ring_size,
+            );
         }
         if let Some(maglev) = &hash.maglev {
             let p = path.key("maglev").key("tableSize");
             match maglev.table_size.unwrap_or(0) {
                 0 => r.error(&p, format!("`{}` has no `tableSize`; give a prime below {MAGLEV_MAX} (such as 65537)", path.key("maglev"))),
-                size if size >= MAGLEV_MAX || size < 0 => r.error(&p, format!("`{p}` is {size}; it must be below {MAGLEV_MAX}")),
+                size if !(0..MAGLEV_MAX).contains(&size) => r.error(&p, format!("`{p}` is {size}; it must be below {MAGLEV_MAX}")),
                 size if !is_prime(size) => r.error(&p, format!("`{p}` is {size}, which is not a prime; Maglev needs a prime (such as 65537)")),
                 _ => {}
             }
@@ -197,7 +217,10 @@ fn load_balancer(
 
 fn connection_pool(r: &mut Reporter<'_>, at: &FieldPath, pool: &ConnectionPoolSettings) {
     if pool.tcp.is_none() && pool.http.is_none() {
-        r.error(at, format!("`{at}` sets nothing; give `tcp` and/or `http` settings"));
+        r.error(
+            at,
+            format!("`{at}` sets nothing; give `tcp` and/or `http` settings"),
+        );
     }
     if let Some(tcp) = &pool.tcp {
         let path = at.key("tcp");
@@ -217,8 +240,15 @@ fn connection_pool(r: &mut Reporter<'_>, at: &FieldPath, pool: &ConnectionPoolSe
         ] {
             not_negative(r, &path.key(field), value);
         }
-        one_of(r, &path.key("h2UpgradePolicy"), http.h2_upgrade_policy.as_ref(), H2_UPGRADE);
-        if http.h2_upgrade_policy.as_deref() == Some("UPGRADE") && http.use_client_protocol == Some(true) {
+        one_of(
+            r,
+            &path.key("h2UpgradePolicy"),
+            http.h2_upgrade_policy.as_ref(),
+            H2_UPGRADE,
+        );
+        if http.h2_upgrade_policy.as_deref() == Some("UPGRADE")
+            && http.use_client_protocol == Some(true)
+        {
             r.error(&path, format!("`{path}` sets `useClientProtocol` with the `UPGRADE` policy; they contradict each other, keep one"));
         }
     }
@@ -227,10 +257,17 @@ fn connection_pool(r: &mut Reporter<'_>, at: &FieldPath, pool: &ConnectionPoolSe
 fn outlier_detection(r: &mut Reporter<'_>, at: &FieldPath, outlier: &OutlierDetection) {
     if outlier.consecutive_errors.is_some_and(|n| n != 0) {
         let p = at.key("consecutiveErrors");
-        r.warning(&p, format!("`{p}` is deprecated; use `consecutiveGatewayErrors` or `consecutive5xxErrors`"));
+        r.warning(
+            &p,
+            format!(
+                "`{p}` is deprecated; use `consecutiveGatewayErrors` or `consecutive5xxErrors`"
+            ),
+        );
     }
     if outlier.split_external_local_origin_errors != Some(true)
-        && outlier.consecutive_local_origin_failures.is_some_and(|n| n > 0)
+        && outlier
+            .consecutive_local_origin_failures
+            .is_some_and(|n| n > 0)
     {
         let p = at.key("consecutiveLocalOriginFailures");
         r.error(&p, format!("`{p}` only counts with `splitExternalLocalOriginErrors: true`; set it, or remove this field"));
@@ -243,8 +280,14 @@ fn outlier_detection(r: &mut Reporter<'_>, at: &FieldPath, outlier: &OutlierDete
     }
     for (field, value) in [
         ("consecutive5xxErrors", outlier.consecutive_5xx_errors),
-        ("consecutiveGatewayErrors", outlier.consecutive_gateway_errors),
-        ("consecutiveLocalOriginFailures", outlier.consecutive_local_origin_failures),
+        (
+            "consecutiveGatewayErrors",
+            outlier.consecutive_gateway_errors,
+        ),
+        (
+            "consecutiveLocalOriginFailures",
+            outlier.consecutive_local_origin_failures,
+        ),
     ] {
         not_negative(r, &at.key(field), value);
     }
@@ -254,7 +297,11 @@ fn tls(r: &mut Reporter<'_>, at: &FieldPath, tls: &ClientTlsSettings) {
     one_of(r, &at.key("mode"), tls.mode.as_ref(), TLS_MODES);
     let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
     let namespace = &r.resource().id.namespace;
-    if let Some(rest) = tls.credential_name.as_deref().and_then(|c| c.strip_prefix("configmap://")) {
+    if let Some(rest) = tls
+        .credential_name
+        .as_deref()
+        .and_then(|c| c.strip_prefix("configmap://"))
+    {
         if let Some((ns, _)) = rest.split_once('/').filter(|(ns, _)| ns != namespace) {
             let p = at.key("credentialName");
             r.error(&p, format!("`{p}` reads a ConfigMap of namespace `{}`; a DestinationRule may only use ConfigMaps of its own namespace `{namespace}`", shown(ns)));
@@ -264,7 +311,10 @@ fn tls(r: &mut Reporter<'_>, at: &FieldPath, tls: &ClientTlsSettings) {
     if tls.insecure_skip_verify == Some(true) {
         let conflicting: Vec<&str> = [
             ("caCertificates", set(&tls.ca_certificates)),
-            ("credentialName", mode == "SIMPLE" && set(&tls.credential_name)),
+            (
+                "credentialName",
+                mode == "SIMPLE" && set(&tls.credential_name),
+            ),
             ("subjectAltNames", !tls.subject_alt_names.is_empty()),
         ]
         .into_iter()
@@ -286,9 +336,17 @@ fn tls(r: &mut Reporter<'_>, at: &FieldPath, tls: &ClientTlsSettings) {
             r.error(at, format!("`{at}` sets `credentialName` and certificate files; the secret holds the certificates, remove the files"));
         }
     } else if mode == "MUTUAL" {
-        for (field, value) in [("clientCertificate", &tls.client_certificate), ("privateKey", &tls.private_key)] {
+        for (field, value) in [
+            ("clientCertificate", &tls.client_certificate),
+            ("privateKey", &tls.private_key),
+        ] {
             if !set(value) {
-                r.error(at, format!("`{at}` uses MUTUAL TLS without `credentialName`, so it needs `{field}`"));
+                r.error(
+                    at,
+                    format!(
+                        "`{at}` uses MUTUAL TLS without `credentialName`, so it needs `{field}`"
+                    ),
+                );
             }
         }
     }
@@ -304,10 +362,16 @@ fn traffic_policy(r: &mut Reporter<'_>, at: &FieldPath, policy: &TrafficPolicy) 
         && policy.proxy_protocol.is_none()
         && policy.retry_budget.is_none();
     if empty {
-        r.error(at, format!("`{at}` sets nothing; remove it or give it settings"));
+        r.error(
+            at,
+            format!("`{at}` sets nothing; remove it or give it settings"),
+        );
     }
     if policy.tunnel.is_some() && policy.proxy_protocol.is_some() {
-        r.error(at, format!("`{at}` sets both `tunnel` and `proxyProtocol`; keep one"));
+        r.error(
+            at,
+            format!("`{at}` sets both `tunnel` and `proxyProtocol`; keep one"),
+        );
     }
     let outlier = policy.outlier_detection.as_ref();
     if let Some(lb) = &policy.load_balancer {
@@ -325,13 +389,28 @@ fn traffic_policy(r: &mut Reporter<'_>, at: &FieldPath, policy: &TrafficPolicy) 
     for (i, port) in policy.port_level_settings.iter().enumerate() {
         let path = at.key("portLevelSettings").index(i);
         if port.port.is_none() {
-            r.error(&path, format!("`{path}` has no `port`; name the port it applies to"));
+            r.error(
+                &path,
+                format!("`{path}` has no `port`; name the port it applies to"),
+            );
         }
-        if port.load_balancer.is_none() && port.connection_pool.is_none() && port.outlier_detection.is_none() && port.tls.is_none() {
-            r.error(&path, format!("`{path}` sets nothing for its port; give it settings or remove it"));
+        if port.load_balancer.is_none()
+            && port.connection_pool.is_none()
+            && port.outlier_detection.is_none()
+            && port.tls.is_none()
+        {
+            r.error(
+                &path,
+                format!("`{path}` sets nothing for its port; give it settings or remove it"),
+            );
         }
         if let Some(lb) = &port.load_balancer {
-            load_balancer(r, &path.key("loadBalancer"), lb, port.outlier_detection.as_ref());
+            load_balancer(
+                r,
+                &path.key("loadBalancer"),
+                lb,
+                port.outlier_detection.as_ref(),
+            );
         }
         if let Some(pool) = &port.connection_pool {
             connection_pool(r, &path.key("connectionPool"), pool);
@@ -345,12 +424,23 @@ fn traffic_policy(r: &mut Reporter<'_>, at: &FieldPath, policy: &TrafficPolicy) 
     }
     if let Some(tunnel) = &policy.tunnel {
         let path = at.key("tunnel");
-        one_of(r, &path.key("protocol"), tunnel.protocol.as_ref().filter(|p| !p.is_empty()), &["CONNECT", "POST"]);
+        one_of(
+            r,
+            &path.key("protocol"),
+            tunnel.protocol.as_ref().filter(|p| !p.is_empty()),
+            &["CONNECT", "POST"],
+        );
         match tunnel.target_host.as_deref() {
             None | Some("") => r.error(&path, format!("`{path}` has no `targetHost`")),
             Some(host) if check_fqdn(host).is_err() && !is_ip(host) => {
                 let p = path.key("targetHost");
-                r.error(&p, format!("`{p}` `{}` is neither a fully qualified domain name nor an IP address", shown(host)));
+                r.error(
+                    &p,
+                    format!(
+                        "`{p}` `{}` is neither a fully qualified domain name nor an IP address",
+                        shown(host)
+                    ),
+                );
             }
             _ => {}
         }
@@ -360,12 +450,21 @@ fn traffic_policy(r: &mut Reporter<'_>, at: &FieldPath, policy: &TrafficPolicy) 
         }
     }
     if let Some(proxy) = &policy.proxy_protocol {
-        one_of(r, &at.key("proxyProtocol").key("version"), proxy.version.as_ref(), &["V1", "V2"]);
+        one_of(
+            r,
+            &at.key("proxyProtocol").key("version"),
+            proxy.version.as_ref(),
+            &["V1", "V2"],
+        );
     }
     if let Some(budget) = &policy.retry_budget {
         let path = at.key("retryBudget");
         percent(r, &path.key("percent"), budget.percent);
-        not_negative(r, &path.key("minRetryConcurrency"), budget.min_retry_concurrency);
+        not_negative(
+            r,
+            &path.key("minRetryConcurrency"),
+            budget.min_retry_concurrency,
+        );
     }
 }
 
@@ -386,7 +485,13 @@ fn destination_rule(r: &mut Reporter<'_>, spec: &FieldPath, dr: &DestinationRule
             r.error(&p, format!("`{p}` `{}` is not a subset name: a DNS label (at most 63 letters, digits or `-`, starting and ending with a letter or digit)", shown(&subset.name)));
         } else if !names.insert(subset.name.as_str()) {
             let p = at.key("name");
-            r.error(&p, format!("`{p}`: subset `{}` is defined twice; give each subset its own name", subset.name));
+            r.error(
+                &p,
+                format!(
+                    "`{p}`: subset `{}` is defined twice; give each subset its own name",
+                    subset.name
+                ),
+            );
         }
         r.labels(&at.key("labels"), &subset.labels);
         if let Some(value) = &subset.traffic_policy {

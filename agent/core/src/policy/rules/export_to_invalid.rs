@@ -43,7 +43,11 @@ fn export_to(
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     for (i, entry) in entries.iter().enumerate() {
         let at = path.index(i);
-        let key = if entry == "." { namespace.as_str() } else { entry.as_str() };
+        let key = if entry == "." {
+            namespace.as_str()
+        } else {
+            entry.as_str()
+        };
         if !seen.insert(key) {
             let dot = key == namespace && entries.iter().any(|e| e == ".");
             let why = if dot {
@@ -51,7 +55,13 @@ fn export_to(
             } else {
                 String::new()
             };
-            r.error(&at, format!("`{at}` repeats `{}`{why}; list each namespace once", shown(entry)));
+            r.error(
+                &at,
+                format!(
+                    "`{at}` repeats `{}`{why}; list each namespace once",
+                    shown(entry)
+                ),
+            );
             continue;
         }
         match entry.as_str() {
@@ -70,7 +80,11 @@ fn export_to(
     }
     for special in ["*", "~"] {
         if entries.len() > 1 && entries.iter().any(|e| e == special) {
-            let meaning = if special == "*" { "every namespace" } else { "no one" };
+            let meaning = if special == "*" {
+                "every namespace"
+            } else {
+                "no one"
+            };
             r.error(path, format!("`{path}` mixes `{special}` ({meaning}) with other entries; use `{special}` alone or name the namespaces"));
         }
     }
@@ -107,9 +121,13 @@ mod tests {
 
     fn mc213(kind: &str, extra: &str, export_to: &str) -> Vec<String> {
         let spec = match kind {
-            "VirtualService" => "  hosts: [shop]\n  http: [{route: [{destination: {host: shop}}]}]\n",
+            "VirtualService" => {
+                "  hosts: [shop]\n  http: [{route: [{destination: {host: shop}}]}]\n"
+            }
             "DestinationRule" => "  host: shop\n",
-            _ => "  hosts: [api.example.com]\n  ports: [{number: 443, name: https, protocol: TLS}]\n",
+            _ => {
+                "  hosts: [api.example.com]\n  ports: [{number: 443, name: https, protocol: TLS}]\n"
+            }
         };
         findings_of(
             "MC213",
@@ -130,11 +148,23 @@ spec:
             ("VirtualService", "", "['.']"),
             ("VirtualService", "", "['*']"),
             ("VirtualService", "", "['.', prod, istio-system]"),
-            ("DestinationRule", "  workloadSelector: {matchLabels: {app: shop}}\n", "['.']"),
-            ("DestinationRule", "  workloadSelector: {matchLabels: {app: shop}}\n", "[web]"),
+            (
+                "DestinationRule",
+                "  workloadSelector: {matchLabels: {app: shop}}\n",
+                "['.']",
+            ),
+            (
+                "DestinationRule",
+                "  workloadSelector: {matchLabels: {app: shop}}\n",
+                "[web]",
+            ),
             ("ServiceEntry", "", "['~']"),
         ] {
-            assert_eq!(mc213(kind, extra, list), Vec::<String>::new(), "{kind} {list}");
+            assert_eq!(
+                mc213(kind, extra, list),
+                Vec::<String>::new(),
+                "{kind} {list}"
+            );
         }
     }
 

@@ -189,16 +189,17 @@ fn shared_scope(
 /// scope reaches).
 fn visibility(route: &RouteIr<'_>) -> Option<Visibility> {
     match &route.resource.spec {
-        Spec::VirtualService(vs) => Some(Visibility::of(&vs.export_to, &route.resource.id.namespace)),
+        Spec::VirtualService(vs) => {
+            Some(Visibility::of(&vs.export_to, &route.resource.id.namespace))
+        }
         _ => None,
     }
 }
 
 /// Where two routes' visibility meets, in words to append to the scope (`None`: nowhere).
 fn visible_together(a: Option<&Visibility>, b: Option<&Visibility>) -> Option<String> {
-    let hidden = |v: Option<&Visibility>| {
-        matches!(v, Some(Visibility::Namespaces(set)) if set.is_empty())
-    };
+    let hidden =
+        |v: Option<&Visibility>| matches!(v, Some(Visibility::Namespaces(set)) if set.is_empty());
     match (a, b) {
         (Some(a), Some(b)) if !a.meets(b) => None,
         (Some(a), Some(b)) => Some(
@@ -234,7 +235,8 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             {
                 // Hosts of one VirtualService that overlap as written are refused by Istio's
                 // webhook: MC204 reports those.
-                let refused = matches!((raw.get(*j), raw.get(i)), (Some(a), Some(b)) if hosts_overlap(a, b));
+                let refused =
+                    matches!((raw.get(*j), raw.get(i)), (Some(a), Some(b)) if hosts_overlap(a, b));
                 if !repeats_allowed(route) && !refused {
                     out.push(route.resource.finding(
                         &RULE,
@@ -341,9 +343,8 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 .find_map(|(j, h)| {
                     let earlier = &claims[j];
                     let other = &earlier.hosts[h];
-                    (other.value != host.value
-                        && !earlier.classes.is_disjoint(&later.classes))
-                    .then_some((earlier, other))
+                    (other.value != host.value && !earlier.classes.is_disjoint(&later.classes))
+                        .then_some((earlier, other))
                 });
             let Some((earlier, other)) = overlap else {
                 continue;
@@ -725,10 +726,30 @@ spec:
     fn export_to_keeps_virtual_services_apart() {
         let findings = only(check_fixture(&format!(
             "{}{}{}{}",
-            vs("ratings", "team1", "ratings.shared.svc.cluster.local", "['.']"),
-            vs("ratings", "team2", "ratings.shared.svc.cluster.local", "['.']"),
-            vs("ratings-foo", "bar", "ratings.shared.svc.cluster.local", "[foo]"),
-            vs("ratings-hidden", "team1", "ratings.shared.svc.cluster.local", "['~']"),
+            vs(
+                "ratings",
+                "team1",
+                "ratings.shared.svc.cluster.local",
+                "['.']"
+            ),
+            vs(
+                "ratings",
+                "team2",
+                "ratings.shared.svc.cluster.local",
+                "['.']"
+            ),
+            vs(
+                "ratings-foo",
+                "bar",
+                "ratings.shared.svc.cluster.local",
+                "[foo]"
+            ),
+            vs(
+                "ratings-hidden",
+                "team1",
+                "ratings.shared.svc.cluster.local",
+                "['~']"
+            ),
         )));
         assert_eq!(findings, Vec::<String>::new());
     }
@@ -737,8 +758,18 @@ spec:
     fn a_namespace_that_sees_both_makes_a_conflict() {
         let findings = only(check_fixture(&format!(
             "{}{}",
-            vs("ratings", "foo", "ratings.shared.svc.cluster.local", "['.']"),
-            vs("ratings-for-foo", "bar", "ratings.shared.svc.cluster.local", "[foo]"),
+            vs(
+                "ratings",
+                "foo",
+                "ratings.shared.svc.cluster.local",
+                "['.']"
+            ),
+            vs(
+                "ratings-for-foo",
+                "bar",
+                "ratings.shared.svc.cluster.local",
+                "[foo]"
+            ),
         )));
         assert_eq!(
             findings,

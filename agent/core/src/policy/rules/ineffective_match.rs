@@ -39,7 +39,8 @@ use crate::policy::{Context, Rule};
 pub const RULE: Rule = Rule {
     code: "MC203",
     name: "ineffective-match",
-    summary: "a VirtualService match can never decide anything: an earlier match takes its requests",
+    summary:
+        "a VirtualService match can never decide anything: an earlier match takes its requests",
     check: Some(check),
 };
 

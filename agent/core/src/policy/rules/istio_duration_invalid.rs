@@ -30,7 +30,8 @@ use crate::policy::{Context, Rule};
 pub const RULE: Rule = Rule {
     code: "MC207",
     name: "istio-duration-invalid",
-    summary: "an Istio duration (timeout, retry, delay, connection pool...) is malformed or below 1ms",
+    summary:
+        "an Istio duration (timeout, retry, delay, connection pool...) is malformed or below 1ms",
     check: Some(check),
 };
 
@@ -53,7 +54,11 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
             retries.per_try_timeout.as_ref(),
             Need::Standard,
         );
-        r.duration(&path.key("backoff"), retries.backoff.as_ref(), Need::Standard);
+        r.duration(
+            &path.key("backoff"),
+            retries.backoff.as_ref(),
+            Need::Standard,
+        );
     }
     if let Some(delay) = quiet_view::<HttpFaultInjection>(rule.fault.as_ref()).and_then(|f| f.delay)
     {
@@ -99,7 +104,11 @@ fn pool(r: &mut Reporter<'_>, at: &FieldPath, pool: &ConnectionPoolSettings) {
         if let Some(keepalive) = &tcp.tcp_keepalive {
             let k = path.key("tcpKeepalive");
             r.duration(&k.key("time"), keepalive.time.as_ref(), Need::Standard);
-            r.duration(&k.key("interval"), keepalive.interval.as_ref(), Need::Standard);
+            r.duration(
+                &k.key("interval"),
+                keepalive.interval.as_ref(),
+                Need::Standard,
+            );
         }
     }
     if let Some(http) = &pool.http {
@@ -112,7 +121,11 @@ fn pool(r: &mut Reporter<'_>, at: &FieldPath, pool: &ConnectionPoolSettings) {
 }
 
 fn outlier(r: &mut Reporter<'_>, at: &FieldPath, outlier: &OutlierDetection) {
-    r.duration(&at.key("interval"), outlier.interval.as_ref(), Need::Standard);
+    r.duration(
+        &at.key("interval"),
+        outlier.interval.as_ref(),
+        Need::Standard,
+    );
     r.duration(
         &at.key("baseEjectionTime"),
         outlier.base_ejection_time.as_ref(),
@@ -133,7 +146,11 @@ fn load_balancer(r: &mut Reporter<'_>, at: &FieldPath, lb: &LoadBalancerSettings
             Need::Standard,
         );
     }
-    if let Some(cookie) = lb.consistent_hash.as_ref().and_then(|c| c.http_cookie.as_ref()) {
+    if let Some(cookie) = lb
+        .consistent_hash
+        .as_ref()
+        .and_then(|c| c.http_cookie.as_ref())
+    {
         r.duration(
             &at.key("consistentHash").key("httpCookie").key("ttl"),
             cookie.ttl.as_ref(),

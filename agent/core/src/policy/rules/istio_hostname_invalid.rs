@@ -32,7 +32,8 @@ use crate::policy::{Context, Rule};
 pub const RULE: Rule = Rule {
     code: "MC204",
     name: "istio-hostname-invalid",
-    summary: "an Istio hostname is not a valid DNS name or wildcard, or is used where Istio refuses it",
+    summary:
+        "an Istio hostname is not a valid DNS name or wildcard, or is used where Istio refuses it",
     check: Some(check),
 };
 
@@ -126,7 +127,11 @@ fn virtual_service(r: &mut Reporter<'_>, spec: &FieldPath, vs: &VirtualServiceSp
     for (i, rule) in vs.http.iter().enumerate() {
         let at = http.index(i);
         for (j, d) in rule.route.iter().enumerate() {
-            destination(r, &at.key("route").index(j).key("destination"), &d.destination);
+            destination(
+                r,
+                &at.key("route").index(j).key("destination"),
+                &d.destination,
+            );
         }
         if let Some(mirror) = &rule.mirror {
             destination(r, &at.key("mirror"), mirror);
@@ -146,7 +151,11 @@ fn virtual_service(r: &mut Reporter<'_>, spec: &FieldPath, vs: &VirtualServiceSp
     for (i, rule) in vs.tls.iter().enumerate() {
         let at = spec.key("tls").index(i);
         for (j, d) in rule.route.iter().enumerate() {
-            destination(r, &at.key("route").index(j).key("destination"), &d.destination);
+            destination(
+                r,
+                &at.key("route").index(j).key("destination"),
+                &d.destination,
+            );
         }
         for (j, m) in rule.matches.iter().enumerate() {
             for (k, sni) in m.sni_hosts.iter().enumerate() {
@@ -157,7 +166,13 @@ fn virtual_service(r: &mut Reporter<'_>, spec: &FieldPath, vs: &VirtualServiceSp
     }
 }
 
-fn sni_host(r: &mut Reporter<'_>, path: &FieldPath, sni: &str, vs: &VirtualServiceSpec, on_gateway: bool) {
+fn sni_host(
+    r: &mut Reporter<'_>,
+    path: &FieldPath,
+    sni: &str,
+    vs: &VirtualServiceSpec,
+    on_gateway: bool,
+) {
     if on_gateway && sni.starts_with("outbound_") {
         return;
     }
@@ -200,7 +215,10 @@ fn check_resource(resource: &Resource, out: &mut Vec<Finding>) {
         Spec::DestinationRule(dr) => {
             let at = spec.key("host");
             if dr.host.is_empty() {
-                r.error(&at, "a DestinationRule needs a `spec.host`: the service it configures");
+                r.error(
+                    &at,
+                    "a DestinationRule needs a `spec.host`: the service it configures",
+                );
             } else if let Err(problem) = check_wildcard_host(&dr.host) {
                 invalid(&mut r, &at, &dr.host, &problem);
             }
@@ -356,7 +374,10 @@ spec:
         ));
         assert_eq!(findings.len(), 2, "{findings:?}");
         assert!(findings[0].contains("is 5000000 characters long; a hostname has at most 255"));
-        assert!(findings.iter().all(|f| f.len() < 400), "messages stay short");
+        assert!(
+            findings.iter().all(|f| f.len() < 400),
+            "messages stay short"
+        );
     }
 
     #[test]

@@ -120,8 +120,8 @@ fn retries(r: &mut Reporter<'_>, at: &FieldPath, retry: &HttpRetry) {
     if let Some(retry_on) = retry.retry_on.as_deref().filter(|s| !s.is_empty()) {
         let path = at.key("retryOn");
         for condition in retry_on.split(',') {
-            let known = RETRY_ON.contains(&condition)
-                || condition.parse::<i64>().is_ok_and(is_status_code);
+            let known =
+                RETRY_ON.contains(&condition) || condition.parse::<i64>().is_ok_and(is_status_code);
             if condition.is_empty() {
                 r.error(
                     &path,

@@ -87,7 +87,10 @@ fn destination(r: &mut Reporter<'_>, at: &FieldPath, d: &Destination) {
         match port.number {
             None | Some(0) => r.error(
                 &path,
-                format!("`{}` has no `number`; name the port (1 to 65535)", at.key("port")),
+                format!(
+                    "`{}` has no `number`; name the port (1 to 65535)",
+                    at.key("port")
+                ),
             ),
             number => r.port(&path, number, false),
         }
@@ -125,7 +128,10 @@ fn tiny_percentage(r: &mut Reporter<'_>, at: &FieldPath, percent: Option<&Percen
 }
 
 fn headers(r: &mut Reporter<'_>, at: &FieldPath, headers: &Headers) {
-    for (side, ops) in [("request", &headers.request), ("response", &headers.response)] {
+    for (side, ops) in [
+        ("request", &headers.request),
+        ("response", &headers.response),
+    ] {
         let Some(ops) = ops else { continue };
         let side_at = at.key(side);
         let named = ops
@@ -137,7 +143,8 @@ fn headers(r: &mut Reporter<'_>, at: &FieldPath, headers: &Headers) {
         for (op, name, value) in named {
             let path = side_at.key(op);
             let internal = name.starts_with(':') || name.eq_ignore_ascii_case("host");
-            let authority = name.eq_ignore_ascii_case(":authority") || name.eq_ignore_ascii_case("host");
+            let authority =
+                name.eq_ignore_ascii_case(":authority") || name.eq_ignore_ascii_case("host");
             if name.is_empty() {
                 r.error(&path, format!("`{path}` has an empty header name"));
             } else if internal && !(side == "request" && op != "remove" && authority) {
@@ -246,7 +253,10 @@ fn redirect(r: &mut Reporter<'_>, at: &FieldPath, value: &Value) {
     }
     r.port(&at.key("port"), redirect.port, true);
     if redirect.port.is_some() && redirect.derive_port.is_some() {
-        r.error(at, format!("`{at}` sets both `port` and `derivePort`; keep one"));
+        r.error(
+            at,
+            format!("`{at}` sets both `port` and `derivePort`; keep one"),
+        );
     }
     if let Some(derive) = redirect
         .derive_port
@@ -269,7 +279,10 @@ fn fault(r: &mut Reporter<'_>, at: &FieldPath, value: &Value) {
         return;
     };
     if fault.abort.is_none() && fault.delay.is_none() {
-        r.error(at, format!("`{at}` injects nothing; give an `abort` and/or a `delay`"));
+        r.error(
+            at,
+            format!("`{at}` injects nothing; give an `abort` and/or a `delay`"),
+        );
     }
     if let Some(abort) = &fault.abort {
         let path = at.key("abort");
@@ -334,7 +347,10 @@ fn fault(r: &mut Reporter<'_>, at: &FieldPath, value: &Value) {
 
 fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
     if rule.delegate.is_some() {
-        for (field, set) in [("route", !rule.route.is_empty()), ("redirect", rule.redirect.is_some())] {
+        for (field, set) in [
+            ("route", !rule.route.is_empty()),
+            ("redirect", rule.redirect.is_some()),
+        ] {
             if set {
                 let path = at.key(field);
                 r.error(
@@ -365,7 +381,10 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
             None => r.error(&path, format!("`{path}` has no `status`")),
             Some(status) if !(200..=600).contains(&status) => {
                 let p = path.key("status");
-                r.error(&p, format!("`{p}` is {status}; it must be between 200 and 599"));
+                r.error(
+                    &p,
+                    format!("`{p}` is {status}; it must be between 200 and 599"),
+                );
             }
             _ => {}
         }
@@ -373,7 +392,10 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
             let p = path.key("body");
             let size = match (&body.string, &body.bytes) {
                 (Some(_), Some(_)) => {
-                    r.error(&p, format!("`{p}` sets both `string` and `bytes`; keep one"));
+                    r.error(
+                        &p,
+                        format!("`{p}` sets both `string` and `bytes`; keep one"),
+                    );
                     0
                 }
                 (Some(text), None) => text.len(),
@@ -381,9 +403,21 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
                 (None, None) => 0,
             };
             if size > KB * KB {
-                r.error(&p, format!("`{p}` is about {} KB; Istio takes direct response bodies under 1 MB", size / KB));
+                r.error(
+                    &p,
+                    format!(
+                        "`{p}` is about {} KB; Istio takes direct response bodies under 1 MB",
+                        size / KB
+                    ),
+                );
             } else if size > 100 * KB {
-                r.warning(&p, format!("`{p}` is about {} KB; bodies over 100 KB slow the control plane down", size / KB));
+                r.warning(
+                    &p,
+                    format!(
+                        "`{p}` is about {} KB; bodies over 100 KB slow the control plane down",
+                        size / KB
+                    ),
+                );
             }
         }
     }
@@ -400,7 +434,10 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
         let path = at.key("rewrite");
         let uri = rewrite.uri.as_deref().is_some_and(|u| !u.is_empty());
         match (uri, &rewrite.uri_regex_rewrite) {
-            (true, Some(_)) => r.error(&path, format!("`{path}` sets both `uri` and `uriRegexRewrite`; keep one")),
+            (true, Some(_)) => r.error(
+                &path,
+                format!("`{path}` sets both `uri` and `uriRegexRewrite`; keep one"),
+            ),
             (false, None) if rewrite.authority.as_deref().unwrap_or("").is_empty() => r.error(
                 &path,
                 format!("`{path}` rewrites nothing; set `uri`, `uriRegexRewrite` or `authority`"),
@@ -410,7 +447,9 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
         if let Some(regex) = &rewrite.uri_regex_rewrite {
             let p = path.key("uriRegexRewrite");
             match (&regex.pattern, &regex.rewrite) {
-                (Some(pattern), Some(replacement)) if !pattern.is_empty() && !replacement.is_empty() => {
+                (Some(pattern), Some(replacement))
+                    if !pattern.is_empty() && !replacement.is_empty() =>
+                {
                     r.regex(&p.key("match"), pattern);
                 }
                 _ => r.error(&p, format!("`{p}` needs both `match` and `rewrite`")),
@@ -423,7 +462,10 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
         .and_then(|rw| rw.authority.as_deref())
         .is_some_and(|a| !a.is_empty());
     if let Some(h) = &rule.headers {
-        let request = h.request.iter().flat_map(|ops| ops.set.keys().chain(ops.add.keys()));
+        let request = h
+            .request
+            .iter()
+            .flat_map(|ops| ops.set.keys().chain(ops.add.keys()));
         let authority_sets = request
             .filter(|k| k.eq_ignore_ascii_case(":authority") || k.eq_ignore_ascii_case("host"))
             .count()
@@ -445,7 +487,10 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
         }
     }
     if rule.mirror.is_some() && !rule.mirrors.is_empty() {
-        r.error(at, format!("`{at}` sets both `mirror` and `mirrors`; keep one"));
+        r.error(
+            at,
+            format!("`{at}` sets both `mirror` and `mirrors`; keep one"),
+        );
     }
     if let Some(mirror) = &rule.mirror {
         destination(r, &at.key("mirror"), mirror);
@@ -463,13 +508,19 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
             }
         }
     }
-    for (field, value) in [("mirrorPercent", rule.mirror_percent), ("mirror_percent", rule.mirror_percent_proto)] {
+    for (field, value) in [
+        ("mirrorPercent", rule.mirror_percent),
+        ("mirror_percent", rule.mirror_percent_proto),
+    ] {
         if let Some(v) = value {
             let path = at.key(field);
             if v > 100 {
                 r.error(&path, format!("`{path}` is {v}; it must be at most 100"));
             }
-            r.warning(&path, format!("`{path}` is deprecated; use `mirrorPercentage: {{value: {v}}}`"));
+            r.warning(
+                &path,
+                format!("`{path}` is deprecated; use `mirrorPercentage: {{value: {v}}}`"),
+            );
         }
     }
     if let Some(policy) = &rule.cors_policy {
@@ -479,7 +530,10 @@ fn http_rule(r: &mut Reporter<'_>, at: &FieldPath, rule: &HttpRoute) {
 
 fn virtual_service(r: &mut Reporter<'_>, spec: &FieldPath, vs: &VirtualServiceSpec) {
     if vs.http.is_empty() && vs.tcp.is_empty() && vs.tls.is_empty() {
-        r.error(spec, "the VirtualService has no rules; give it `http`, `tcp` or `tls` rules");
+        r.error(
+            spec,
+            "the VirtualService has no rules; give it `http`, `tcp` or `tls` rules",
+        );
     }
     if vs.hosts.is_empty() {
         for (field, set) in [
@@ -500,17 +554,28 @@ fn virtual_service(r: &mut Reporter<'_>, spec: &FieldPath, vs: &VirtualServiceSp
     for (i, rule) in vs.http.iter().enumerate() {
         http_rule(r, &spec.key("http").index(i), rule);
     }
-    let l4 = vs.tcp.iter().map(|t| ("tcp", &t.route)).chain(vs.tls.iter().map(|t| ("tls", &t.route)));
+    let l4 = vs
+        .tcp
+        .iter()
+        .map(|t| ("tcp", &t.route))
+        .chain(vs.tls.iter().map(|t| ("tls", &t.route)));
     let mut index = [0usize; 2];
     for (field, route) in l4 {
         let slot = usize::from(field == "tls");
         let at = spec.key(field).index(index[slot]);
         index[slot] += 1;
         if route.is_empty() {
-            r.error(&at, format!("`{at}` has no `route`; say where the connections go"));
+            r.error(
+                &at,
+                format!("`{at}` has no `route`; say where the connections go"),
+            );
         }
         for (j, d) in route.iter().enumerate() {
-            destination(r, &at.key("route").index(j).key("destination"), &d.destination);
+            destination(
+                r,
+                &at.key("route").index(j).key("destination"),
+                &d.destination,
+            );
         }
     }
 }

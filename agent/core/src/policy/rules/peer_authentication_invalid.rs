@@ -34,7 +34,11 @@ fn mode(r: &mut Reporter<'_>, path: &FieldPath, mode: Option<&String>) {
     if let Some(mode) = mode.filter(|m| !MODES.contains(&m.as_str())) {
         r.error(
             path,
-            format!("`{path}` is `{}`; use one of {}", shown(mode), MODES.join(", ")),
+            format!(
+                "`{path}` is `{}`; use one of {}",
+                shown(mode),
+                MODES.join(", ")
+            ),
         );
     }
 }
@@ -55,7 +59,10 @@ fn peer_authentication(r: &mut Reporter<'_>, spec: &FieldPath, pa: &PeerAuthenti
         .as_ref()
         .is_some_and(|s| !s.match_labels.is_empty());
     if written && pa.port_level_mtls.is_empty() {
-        r.error(&ports, format!("`{ports}` is empty; remove it or name a port"));
+        r.error(
+            &ports,
+            format!("`{ports}` is empty; remove it or name a port"),
+        );
     }
     if !pa.port_level_mtls.is_empty() && !labelled {
         r.error(
@@ -68,7 +75,10 @@ fn peer_authentication(r: &mut Reporter<'_>, spec: &FieldPath, pa: &PeerAuthenti
         if !port.parse::<i64>().is_ok_and(|p| (1..=65535).contains(&p)) {
             r.error(
                 &at,
-                format!("`{ports}` key `{}` is not a port number between 1 and 65535", shown(port)),
+                format!(
+                    "`{ports}` key `{}` is not a port number between 1 and 65535",
+                    shown(port)
+                ),
             );
         }
         mode(r, &at.key("mode"), mtls.mode.as_ref());

@@ -82,7 +82,14 @@ fn ports(r: &mut Reporter<'_>, spec: &FieldPath, se: &ServiceEntrySpec) -> Vec<S
         if let Some(protocol) = port.protocol.as_deref().filter(|p| !p.is_empty()) {
             if protocol_class(protocol) == ProtocolClass::Unknown {
                 let p = at.key("protocol");
-                r.error(&p, format!("`{p}` `{}` is not a protocol Istio knows ({})", shown(protocol), PROTOCOLS.join(", ")));
+                r.error(
+                    &p,
+                    format!(
+                        "`{p}` `{}` is not a protocol Istio knows ({})",
+                        shown(protocol),
+                        PROTOCOLS.join(", ")
+                    ),
+                );
             }
         }
         r.port(&at.key("targetPort"), port.target_port, false);
@@ -97,20 +104,47 @@ fn service_entry(r: &mut Reporter<'_>, spec: &FieldPath, se: &ServiceEntrySpec) 
     if let Some(value) = &se.workload_selector {
         let at = spec.key("workloadSelector");
         if let Some(selector) = r.view::<EntryWorkloadSelector>(&at, value) {
-            r.selector_labels(&at.key("labels"), selector.labels.iter(), "every workload of the namespace");
+            r.selector_labels(
+                &at.key("labels"),
+                selector.labels.iter(),
+                "every workload of the namespace",
+            );
         }
         if !se.endpoints.is_empty() {
-            r.error(&at, format!("`{at}` and `{}` are both set; keep one", spec.key("endpoints")));
+            r.error(
+                &at,
+                format!(
+                    "`{at}` and `{}` are both set; keep one",
+                    spec.key("endpoints")
+                ),
+            );
         }
     }
     let resolution = se.resolution.as_deref().unwrap_or("NONE");
     let res_at = spec.key("resolution");
     if !RESOLUTIONS.contains(&resolution) {
-        r.error(&res_at, format!("`{res_at}` is `{}`; use one of {}", shown(resolution), RESOLUTIONS.join(", ")));
+        r.error(
+            &res_at,
+            format!(
+                "`{res_at}` is `{}`; use one of {}",
+                shown(resolution),
+                RESOLUTIONS.join(", ")
+            ),
+        );
     }
-    if let Some(location) = se.location.as_deref().filter(|l| !["MESH_EXTERNAL", "MESH_INTERNAL"].contains(l)) {
+    if let Some(location) = se
+        .location
+        .as_deref()
+        .filter(|l| !["MESH_EXTERNAL", "MESH_INTERNAL"].contains(l))
+    {
         let p = spec.key("location");
-        r.error(&p, format!("`{p}` is `{}`; use MESH_EXTERNAL or MESH_INTERNAL", shown(location)));
+        r.error(
+            &p,
+            format!(
+                "`{p}` is `{}`; use MESH_EXTERNAL or MESH_INTERNAL",
+                shown(location)
+            ),
+        );
     }
     for (i, address) in se.addresses.iter().enumerate() {
         let at = spec.key("addresses").index(i);
@@ -132,9 +166,19 @@ fn service_entry(r: &mut Reporter<'_>, spec: &FieldPath, se: &ServiceEntrySpec) 
             }
         }
         "STATIC" | "DNS" | "DNS_ROUND_ROBIN" => {
-            let addressing = if resolution == "STATIC" { Addressing::Static } else { Addressing::Dns };
+            let addressing = if resolution == "STATIC" {
+                Addressing::Static
+            } else {
+                Addressing::Dns
+            };
             for (i, endpoint) in se.endpoints.iter().enumerate() {
-                workload::check(r, &endpoints.index(i), endpoint, Some(&port_names), addressing);
+                workload::check(
+                    r,
+                    &endpoints.index(i),
+                    endpoint,
+                    Some(&port_names),
+                    addressing,
+                );
             }
         }
         _ => {}
@@ -152,7 +196,10 @@ fn service_entry(r: &mut Reporter<'_>, spec: &FieldPath, se: &ServiceEntrySpec) 
             r.error(&endpoints, format!("`{endpoints}` lists {} endpoints; resolution DNS_ROUND_ROBIN takes at most one", se.endpoints.len()));
         }
         let tcp = ports.iter().any(|p| {
-            matches!(protocol_class(p.protocol.as_deref().unwrap_or("")), ProtocolClass::Tcp | ProtocolClass::Tls)
+            matches!(
+                protocol_class(p.protocol.as_deref().unwrap_or("")),
+                ProtocolClass::Tcp | ProtocolClass::Tls
+            )
         });
         if !se.addresses.is_empty() && se.hosts.len() > 1 && tcp {
             let p = spec.key("hosts");
@@ -161,7 +208,10 @@ fn service_entry(r: &mut Reporter<'_>, spec: &FieldPath, se: &ServiceEntrySpec) 
     }
     if resolution != "NONE" && se.hosts.len() > 1 {
         let opaque = ports.iter().enumerate().find(|(_, p)| {
-            !matches!(protocol_class(p.protocol.as_deref().unwrap_or("")), ProtocolClass::Http | ProtocolClass::Tls)
+            !matches!(
+                protocol_class(p.protocol.as_deref().unwrap_or("")),
+                ProtocolClass::Http | ProtocolClass::Tls
+            )
         });
         if let Some((i, port)) = opaque {
             let at = spec.key("ports").index(i);

@@ -189,11 +189,9 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                      with 503; add a DestinationRule for `{host}` that defines `{subset}`"
                 )
             } else {
-                let hidden_in = clients.iter().find(|ns| {
-                    !applicable
-                        .iter()
-                        .any(|c| c.visibility.includes(ns))
-                });
+                let hidden_in = clients
+                    .iter()
+                    .find(|ns| !applicable.iter().any(|c| c.visibility.includes(ns)));
                 if let Some(ns) = hidden_in {
                     let names: Vec<String> = applicable
                         .iter()
@@ -410,7 +408,10 @@ spec:
             findings,
             vec!["MC301 error 17:67 subset `v1` of host `reviews.prod.svc.cluster.local`: DestinationRule/prod/reviews is not exported to namespace `web`, where this route is used, so sidecars there have no subset `v1` and its requests fail with 503; export the DestinationRule to `web` (or every namespace) or add one in `web`"]
         );
-        let shared_dr = DR_V1.replace("  host: reviews\n", "  host: reviews\n  exportTo: ['.', web]\n");
+        let shared_dr = DR_V1.replace(
+            "  host: reviews\n",
+            "  host: reviews\n  exportTo: ['.', web]\n",
+        );
         assert_eq!(
             mc301(&format!("{}{}{shared_dr}", vs("prod"), vs("web"))),
             Vec::<String>::new()

@@ -93,7 +93,12 @@ fn istio_list(
         }
     }
     for (rule, repeats) in &analysis.repeated_rules {
-        let name = |at: At| format!("`{}`", short(&list.index(at.rule).key("match").index(at.index)));
+        let name = |at: At| {
+            format!(
+                "`{}`",
+                short(&list.index(at.rule).key("match").index(at.index))
+            )
+        };
         let firsts: Vec<String> = repeats
             .iter()
             .map(|s| format!("{} is {}", name(s.at), name(s.by)))

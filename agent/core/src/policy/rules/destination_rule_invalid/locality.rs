@@ -104,7 +104,11 @@ pub(super) fn check(
         if let Some((locality, weight)) = d.to.iter().find(|(_, w)| !(1..=100).contains(*w)) {
             r.error(
                 &path.key("to"),
-                format!("`{}` gives `{}` weight {weight}; a locality weight is 1 to 100", path.key("to"), shown(locality)),
+                format!(
+                    "`{}` gives `{}` weight {weight}; a locality weight is 1 to 100",
+                    path.key("to"),
+                    shown(locality)
+                ),
             );
             return;
         }
@@ -112,7 +116,10 @@ pub(super) fn check(
         if total != 100 {
             r.error(
                 &path.key("to"),
-                format!("`{}` weights sum to {total}; they must sum to 100", path.key("to")),
+                format!(
+                    "`{}` weights sum to {total}; they must sum to 100",
+                    path.key("to")
+                ),
             );
             return;
         }
@@ -136,13 +143,25 @@ pub(super) fn check(
         let from = f.from.as_deref().unwrap_or("");
         let to = f.to.as_deref().unwrap_or("");
         if from == to {
-            r.error(&path, format!("`{path}` fails over from `{}` to itself; name two different regions", shown(from)));
+            r.error(
+                &path,
+                format!(
+                    "`{path}` fails over from `{}` to itself; name two different regions",
+                    shown(from)
+                ),
+            );
         }
         if from.contains('/') || to.contains('/') {
-            r.error(&path, format!("`{path}` names a zone; failover goes between regions only"));
+            r.error(
+                &path,
+                format!("`{path}` names a zone; failover goes between regions only"),
+            );
         }
         if from.contains('*') || to.contains('*') {
-            r.error(&path, format!("`{path}` uses `*`; failover names regions exactly"));
+            r.error(
+                &path,
+                format!("`{path}` uses `*`; failover names regions exactly"),
+            );
         }
     }
 }
@@ -153,7 +172,10 @@ mod tests {
 
     #[test]
     fn localities_do_not_overlap() {
-        assert_eq!(localities(["us-east", "us-west/zone1", "eu/z1/s1", "eu/z1/s2"]), Ok(()));
+        assert_eq!(
+            localities(["us-east", "us-west/zone1", "eu/z1/s1", "eu/z1/s2"]),
+            Ok(())
+        );
         assert!(localities(["us-east/*", "us-east/zone1"]).is_err());
         assert!(localities(["*", "us"]).is_err());
         assert!(localities(["us/*/x"]).is_err());
