@@ -21,7 +21,8 @@
 //! and `*.d` exported everywhere: namespace `foo` sees both). Like istioctl, two hosts exported
 //! to every namespace conflict only when equal, and two namespace-limited hosts only when equal
 //! in a namespace both reach. Overlaps are found through a suffix index of the hostnames, not by
-//! comparing every pair.
+//! comparing every pair. `exportTo` only limits the mesh: VirtualServices for `external-mesh`
+//! clients (which ignore it) still conflict there.
 //!
 //! Scopes meet as [`crate::ir::Scope::meets`] says, with two refinements: a gateway is the
 //! same gateway only within one family (an Istio Gateway `web` is not a networkservices Gateway
@@ -141,15 +142,21 @@ fn gateway_scopes(ctx: &Context<'_>) -> GatewayScopes {
 /// and networkservices Gateways of one `scope` count as one. Routes the API merges instead of
 /// rejecting are skipped: Gateway API routes on the same parent, and Istio VirtualServices on
 /// the same gateway (Istio merges those; only `mesh` conflicts, IST0109).
+///
+/// `mesh` says, for each route, whether its `mesh` scope (`Scope::Mesh(None)`) counts: an Istio
+/// VirtualService's does only where `exportTo` lets a namespace see both routes. The answer's
+/// flag says whether the scopes met on the mesh.
 fn shared_scope(
     earlier: &RouteIr<'_>,
     later: &RouteIr<'_>,
+    mesh: (bool, bool),
     gateway_scopes: &GatewayScopes,
-) -> Option<String> {
+) -> Option<(String, bool)> {
     let family = earlier.resource.id.kind.family();
     let same_family = family == later.resource.id.kind.family();
-    for a in &earlier.scopes {
-        for b in &later.scopes {
+    let counts = |scope: &Scope, ok: bool| ok || *scope != Scope::Mesh(None);
+    for a in earlier.scopes.iter().filter(|a| counts(a, mesh.0)) {
+        for b in later.scopes.iter().filter(|b| counts(b, mesh.1)) {
             let (meet, merged_scope) = match (a, b) {
                 (Scope::Gateway(x), Scope::Gateway(y)) if same_family && x == y => (true, None),
                 (Scope::Gateway(x), Scope::Gateway(y))
@@ -173,13 +180,15 @@ fn shared_scope(
             if merged {
                 continue;
             }
-            return Some(match (a, b, merged_scope) {
+            let text = match (a, b, merged_scope) {
                 (Scope::Gateway(x), Scope::Gateway(y), Some(scope)) => {
                     format!("gateways `{x}` and `{y}` (both of scope `{scope}`)")
                 }
                 (Scope::Mesh(None) | Scope::ExternalMesh, Scope::Mesh(Some(_)), _) => describe(b),
                 _ => describe(a),
-            });
+            };
+            let on_mesh = *a == Scope::Mesh(None) || *b == Scope::Mesh(None);
+            return Some((text, on_mesh));
         }
     }
     None
@@ -196,19 +205,15 @@ fn visibility(route: &RouteIr<'_>) -> Option<Visibility> {
     }
 }
 
-/// Where two routes' visibility meets, in words to append to the scope (`None`: nowhere).
-fn visible_together(a: Option<&Visibility>, b: Option<&Visibility>) -> Option<String> {
-    let hidden =
-        |v: Option<&Visibility>| matches!(v, Some(Visibility::Namespaces(set)) if set.is_empty());
+/// Whether each route's mesh scope counts against the other's, as `exportTo` says: two
+/// VirtualServices need a namespace that sees both; a VirtualService hidden everywhere (`~`)
+/// reaches no one on the mesh. (`external-mesh` clients and gateways ignore `exportTo`.)
+fn mesh_counts(a: Option<&Visibility>, b: Option<&Visibility>) -> (bool, bool) {
+    let reaches =
+        |v: Option<&Visibility>| !matches!(v, Some(Visibility::Namespaces(set)) if set.is_empty());
     match (a, b) {
-        (Some(a), Some(b)) if !a.meets(b) => None,
-        (Some(a), Some(b)) => Some(
-            a.common(b)
-                .map(|ns| format!(" (both visible in namespace `{ns}`)"))
-                .unwrap_or_default(),
-        ),
-        _ if hidden(a) || hidden(b) => None,
-        _ => Some(String::new()),
+        (Some(a), Some(b)) => (a.meets(b), a.meets(b)),
+        _ => (reaches(a), reaches(b)),
     }
 }
 
@@ -303,10 +308,18 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 if earlier.classes.is_disjoint(&later.classes) {
                     return None;
                 }
-                let together =
-                    visible_together(earlier.visibility.as_ref(), later.visibility.as_ref())?;
+                let (a, b) = (earlier.visibility.as_ref(), later.visibility.as_ref());
                 let first = earlier.hosts.iter().find(|h| h.value == host.value)?;
-                let scope = shared_scope(earlier.route, later.route, &gateway_scopes)?;
+                let (scope, on_mesh) = shared_scope(
+                    earlier.route,
+                    later.route,
+                    mesh_counts(a, b),
+                    &gateway_scopes,
+                )?;
+                let together = match a.zip(b).and_then(|(a, b)| a.common(b)) {
+                    Some(ns) if on_mesh => format!(" (both visible in namespace `{ns}`)"),
+                    _ => String::new(),
+                };
                 Some((earlier, first, format!("{scope}{together}")))
             });
             if let Some((earlier, first, scope)) = conflict {
@@ -811,5 +824,34 @@ spec:
             vs("api", "bar", "api.example.com", "['*']"),
         )));
         assert_eq!(findings, Vec::<String>::new());
+    }
+
+    #[test]
+    fn external_mesh_clients_ignore_export_to() {
+        let external = |name: &str, namespace: &str| {
+            format!(
+                "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  hosts: [ads.ads.svc.cluster.local]
+  gateways: [external-mesh, mesh]
+  exportTo: ['.']
+  http:
+  - route:
+    - destination: {{host: ads.ads.svc.cluster.local}}
+---
+"
+            )
+        };
+        let findings = only(check_fixture(&format!(
+            "{}{}",
+            external("ads", "ads"),
+            external("ads-copy", "web")
+        )));
+        assert_eq!(
+            findings,
+            vec!["MC201 error 16:11 hostname `ads.ads.svc.cluster.local` is also claimed by VirtualService/ads/ads (fixture.yaml:5) on external-mesh; clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
+        );
     }
 }
