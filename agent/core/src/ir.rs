@@ -518,28 +518,15 @@ fn istio_route<'a>(
                 .iter()
                 .map(|m| MatchIr {
                     path: m.uri.as_ref().and_then(|uri| {
-                        uri.get("exact")
-                            .and_then(|v| v.as_str())
-                            .map(|v| PathMatch::Exact(v.into()))
-                            .or_else(|| {
-                                uri.get("prefix")
-                                    .and_then(|v| v.as_str())
-                                    .map(|v| PathMatch::Prefix(v.into()))
-                            })
-                            .or_else(|| {
-                                uri.get("regex")
-                                    .and_then(|v| v.as_str())
-                                    .map(|v| PathMatch::Regex(v.into()))
-                            })
+                        uri.exact
+                            .clone()
+                            .map(PathMatch::Exact)
+                            .or_else(|| uri.prefix.clone().map(PathMatch::Prefix))
+                            .or_else(|| uri.regex.clone().map(PathMatch::Regex))
                     }),
                     headers: m.headers.keys().cloned().collect(),
                     query_params: m.query_params.keys().cloned().collect(),
-                    method: m
-                        .method
-                        .as_ref()
-                        .and_then(|v| v.get("exact"))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string),
+                    method: m.method.as_ref().and_then(|v| v.exact.clone()),
                 })
                 .collect();
             let split = (!http.route.is_empty()).then(|| Split {
@@ -571,57 +558,48 @@ fn istio_route<'a>(
             }
         })
         .collect();
-    for (field, protocol) in [("tcp", Protocol::Tcp), ("tls", Protocol::Tls)] {
-        let list = if field == "tcp" { &vs.tcp } else { &vs.tls };
-        for (i, entry) in list.iter().enumerate() {
-            let path = root.key(field).index(i);
-            let routes = entry
-                .get("route")
-                .and_then(|r| r.as_array())
-                .cloned()
-                .unwrap_or_default();
-            let split = (!routes.is_empty()).then(|| Split {
-                family: Family::Istio,
-                path: path.key("route"),
-                backends: routes
-                    .iter()
-                    .enumerate()
-                    .map(|(j, d)| {
-                        let host = d
-                            .pointer("/destination/host")
-                            .and_then(|v| v.as_str())
-                            .unwrap_or("")
-                            .to_string();
-                        let subset = d
-                            .pointer("/destination/subset")
-                            .and_then(|v| v.as_str())
-                            .map(str::to_string);
-                        BackendIr {
-                            key: subset
-                                .as_ref()
-                                .map_or(host.clone(), |s| format!("{host}/{s}")),
-                            name: istio_fqdn(&host, namespace),
-                            namespace: namespace.clone(),
-                            subset,
-                            weight: d.get("weight").and_then(|w| w.as_i64()),
-                            path: path.key("route").index(j),
-                        }
-                    })
-                    .collect(),
-            });
-            let matches = entry
-                .get("match")
-                .and_then(|m| m.as_array())
-                .map(|m| m.iter().map(|_| MatchIr::default()).collect())
-                .unwrap_or_default();
-            rules.push(RuleIr {
-                protocol,
-                matches,
-                split,
-                redirect: false,
-                path,
-            });
-        }
+    let l4 = vs
+        .tcp
+        .iter()
+        .map(|r| ("tcp", Protocol::Tcp, &r.route, r.matches.len()));
+    let tls = vs
+        .tls
+        .iter()
+        .map(|r| ("tls", Protocol::Tls, &r.route, r.matches.len()));
+    let mut index = [0usize; 2];
+    for (field, protocol, routes, match_count) in l4.chain(tls) {
+        let slot = usize::from(protocol == Protocol::Tls);
+        let path = root.key(field).index(index[slot]);
+        index[slot] += 1;
+        let split = (!routes.is_empty()).then(|| Split {
+            family: Family::Istio,
+            path: path.key("route"),
+            backends: routes
+                .iter()
+                .enumerate()
+                .map(|(j, d)| {
+                    let host = &d.destination.host;
+                    let subset = d.destination.subset.clone();
+                    BackendIr {
+                        key: subset
+                            .as_ref()
+                            .map_or(host.clone(), |s| format!("{host}/{s}")),
+                        name: istio_fqdn(host, namespace),
+                        namespace: namespace.clone(),
+                        subset,
+                        weight: d.weight,
+                        path: path.key("route").index(j),
+                    }
+                })
+                .collect(),
+        });
+        rules.push(RuleIr {
+            protocol,
+            matches: vec![MatchIr::default(); match_count],
+            split,
+            redirect: false,
+            path,
+        });
     }
     RouteIr {
         resource,

@@ -66,6 +66,14 @@ impl FieldPath {
         next
     }
 
+    /// This path followed by `rest`.
+    #[must_use]
+    pub fn join(&self, rest: &FieldPath) -> Self {
+        let mut next = self.clone();
+        next.0.extend(rest.0.iter().cloned());
+        next
+    }
+
     /// The segments of the path.
     pub fn segments(&self) -> &[Segment] {
         &self.0
@@ -109,6 +117,20 @@ impl From<&serde_path_to_error::Path> for FieldPath {
                 })
                 .collect(),
         )
+    }
+}
+
+impl From<&serde_ignored::Path<'_>> for FieldPath {
+    fn from(path: &serde_ignored::Path<'_>) -> Self {
+        use serde_ignored::Path as P;
+        match path {
+            P::Root => FieldPath::root(),
+            P::Seq { parent, index } => FieldPath::from(*parent).index(*index),
+            P::Map { parent, key } => FieldPath::from(*parent).key(key),
+            P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+                FieldPath::from(*parent)
+            }
+        }
     }
 }
 

@@ -8,10 +8,14 @@
 //!   `GCPBackend`s (`spec.backendService.name` or `metadata.name`);
 //! - an Istio destination host (fully qualified in the VirtualService's namespace) against
 //!   Kubernetes `Service`s (`name.namespace.svc.cluster.local`), `ServiceEntry` hosts (wildcards
-//!   included), `GCPBackend`s (`name.namespace.svc.cluster.local`) and meshcd `Backend` names and
+//!   included; only ServiceEntries whose `exportTo` reaches the VirtualService's namespace
+//!   count), `GCPBackend`s (`name.namespace.svc.cluster.local`) and meshcd `Backend` names and
 //!   aliases;
 //! - a Gateway API `backendRefs[].name` (in its namespace, the route's by default) against the
 //!   same, a `Service` or `GCPBackend` matching by name in that namespace.
+//!
+//! Declarations are indexed (hosts by name and wildcard suffix), so each reference costs a few
+//! lookups.
 //!
 //! **Why.** A misspelled backend name is accepted by every API server and only fails at request
 //! time (503, or "backend service not found" at import). It is a warning, not an error, because
@@ -26,9 +30,12 @@
 //!   - destination: {host: reveiws}   # MC302: no Service or ServiceEntry declares it
 //! ```
 
+use std::collections::{HashMap, HashSet};
+
 use crate::finding::{Finding, Severity};
 use crate::ir::{istio_fqdn, BackendIr};
 use crate::model::{networkservices as ns, Family, Spec};
+use crate::policy::istio::visibility::Visibility;
 use crate::policy::{Context, Rule};
 
 /// The rule.
@@ -39,15 +46,33 @@ pub const RULE: Rule = Rule {
     check: Some(check),
 };
 
-/// Everything the repository declares that a backend reference may resolve to.
+/// Who sees a declared host: everyone (a Service, a GCPBackend) or the namespaces a
+/// ServiceEntry is exported to.
+type Seen = Option<Visibility>;
+
+/// Whether a host resolves for a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// Something declares it and the client sees it.
+    Visible,
+    /// Only ServiceEntries not exported to the client's namespace declare it.
+    Hidden,
+    /// Nothing declares it.
+    Absent,
+}
+
+/// Everything the repository declares that a backend reference may resolve to, indexed so each
+/// reference costs a few hash lookups (not a scan of every declaration).
 #[derive(Default)]
 struct Declared {
     /// Short backend service names (networkservices destinations).
-    backend_services: Vec<String>,
-    /// Fully qualified hosts, maybe `*.suffix` wildcards (Istio and Gateway API references).
-    hosts: Vec<String>,
+    backend_services: HashSet<String>,
+    /// Fully qualified hosts, exactly.
+    hosts: HashMap<String, Vec<Seen>>,
+    /// `*.suffix` wildcard hosts, by `.suffix`.
+    wildcards: HashMap<String, Vec<Seen>>,
     /// meshcd Backend names and aliases, lowercased, as written.
-    backend_names: Vec<String>,
+    backend_names: HashSet<String>,
 }
 
 impl Declared {
@@ -58,49 +83,81 @@ impl Declared {
             let name = resource.id.name.to_ascii_lowercase();
             match &resource.spec {
                 Spec::Backend(backend) => {
-                    d.backend_services.push(name.clone());
-                    d.backend_names.push(name);
+                    d.backend_services.insert(name.clone());
+                    d.backend_names.insert(name);
                     for alias in &backend.aliases {
                         let alias = alias.trim().to_ascii_lowercase();
-                        d.backend_services.push(ns::short_name(&alias).to_string());
-                        d.backend_names.push(alias);
+                        d.backend_services
+                            .insert(ns::short_name(&alias).to_string());
+                        d.backend_names.insert(alias);
                     }
                 }
                 Spec::GcpBackend(gcp) => {
                     if let Some(service) =
                         gcp.backend_service.as_ref().and_then(|b| b.name.as_ref())
                     {
-                        d.backend_services.push(service.to_ascii_lowercase());
+                        d.backend_services.insert(service.to_ascii_lowercase());
                     }
-                    d.backend_services.push(name.clone());
-                    d.hosts.push(istio_fqdn(&name, namespace));
+                    d.backend_services.insert(name.clone());
+                    d.add_host(istio_fqdn(&name, namespace), None);
                 }
-                Spec::Service(_) => d.hosts.push(istio_fqdn(&name, namespace)),
-                Spec::ServiceEntry(entry) => d
-                    .hosts
-                    .extend(entry.hosts.iter().map(|h| istio_fqdn(h.trim(), namespace))),
+                Spec::Service(_) => d.add_host(istio_fqdn(&name, namespace), None),
+                Spec::ServiceEntry(entry) => {
+                    let seen = Visibility::of(&entry.export_to, namespace);
+                    for host in &entry.hosts {
+                        d.add_host(istio_fqdn(host.trim(), namespace), Some(seen.clone()));
+                    }
+                }
                 _ => {}
             }
         }
         d
     }
 
-    /// True when a declared host (exact or `*.suffix`) covers `host`.
-    fn has_host(&self, host: &str) -> bool {
-        self.hosts.iter().any(|pattern| {
-            pattern == host
-                || pattern.strip_prefix('*').is_some_and(|suffix| {
-                    suffix.starts_with('.') && host.len() > suffix.len() && host.ends_with(suffix)
-                })
-        })
+    fn add_host(&mut self, host: String, seen: Seen) {
+        match host.strip_prefix('*') {
+            Some(suffix) if suffix.starts_with('.') => self
+                .wildcards
+                .entry(suffix.to_string())
+                .or_default()
+                .push(seen),
+            _ => self.hosts.entry(host).or_default().push(seen),
+        }
+    }
+
+    /// Whether a declared host (exact or `*.suffix`) covers `host` for a client in `namespace`
+    /// (`None`: any client).
+    fn find_host(&self, host: &str, namespace: Option<&str>) -> Found {
+        let exact = self.hosts.get(host).into_iter().flatten();
+        let wildcard = host
+            .match_indices('.')
+            .filter(|(i, _)| *i > 0)
+            .filter_map(|(i, _)| self.wildcards.get(&host[i..]))
+            .flatten();
+        let mut found = Found::Absent;
+        for seen in exact.chain(wildcard) {
+            let visible = match (seen, namespace) {
+                (Some(visibility), Some(namespace)) => visibility.includes(namespace),
+                _ => true,
+            };
+            if visible {
+                return Found::Visible;
+            }
+            found = Found::Hidden;
+        }
+        found
     }
 
     /// True when a meshcd Backend is named (or aliased) `host`, as written or qualified in
     /// `namespace`.
     fn has_backend_named(&self, written: &str, fqdn: &str, namespace: &str) -> bool {
-        self.backend_names
-            .iter()
-            .any(|n| n == written || n == fqdn || istio_fqdn(n, namespace) == fqdn)
+        let short = fqdn
+            .strip_suffix(".svc.cluster.local")
+            .and_then(|rest| rest.strip_suffix(&format!(".{namespace}")))
+            .filter(|short| !short.contains('.'));
+        self.backend_names.contains(written)
+            || self.backend_names.contains(fqdn)
+            || short.is_some_and(|short| self.backend_names.contains(short))
     }
 }
 
@@ -134,15 +191,24 @@ fn resolve(
                 .and_then(|s| backend.key.strip_suffix(&format!("/{s}")))
                 .unwrap_or(&backend.key)
                 .to_ascii_lowercase();
-            if declared.has_host(&fqdn)
-                || declared.has_backend_named(&written, &fqdn, &backend.namespace)
-            {
+            if declared.has_backend_named(&written, &fqdn, &backend.namespace) {
                 return None;
             }
-            Some((
-                format!("destination host `{fqdn}`"),
-                "no Service, ServiceEntry, GCPBackend or meshcd Backend declares it",
-            ))
+            match declared.find_host(&fqdn, Some(&backend.namespace)) {
+                Found::Visible => None,
+                Found::Hidden => Some((
+                    format!(
+                        "destination host `{fqdn}` is not visible to this route: the ServiceEntries \
+                         that declare it are not exported to namespace `{}`",
+                        backend.namespace
+                    ),
+                    "",
+                )),
+                Found::Absent => Some((
+                    format!("destination host `{fqdn}`"),
+                    "no Service, ServiceEntry, GCPBackend or meshcd Backend declares it",
+                )),
+            }
         }
         Family::GatewayApi => {
             let name = backend.name.trim().to_ascii_lowercase();
@@ -150,7 +216,7 @@ fn resolve(
                 return None;
             }
             let fqdn = istio_fqdn(&name, &backend.namespace);
-            if declared.has_host(&fqdn)
+            if declared.find_host(&fqdn, None) == Found::Visible
                 || declared.has_backend_named(&name, &fqdn, &backend.namespace)
             {
                 return None;
@@ -176,6 +242,11 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 let Some((what, why)) = resolve(split.family, backend, &declared) else {
                     continue;
                 };
+                let what = if why.is_empty() {
+                    what
+                } else {
+                    format!("{what} is not declared in this repository ({why})")
+                };
                 let field = match split.family {
                     Family::NetworkServices => backend.path.key("serviceName"),
                     Family::Istio => backend.path.key("destination").key("host"),
@@ -186,9 +257,8 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     Severity::Warning,
                     &field,
                     format!(
-                        "{what} is not declared in this repository ({why}); a warning because \
-                         services often live outside the repository: check the name for a typo, \
-                         or declare it with a meshcd `Backend`"
+                        "{what}; a warning because services often live outside the repository: \
+                         check the name for a typo, or declare it with a meshcd `Backend`"
                     ),
                 ));
             }
@@ -307,6 +377,42 @@ metadata: {name: reviews, namespace: prod}
                 "MC302 warning 18:27 destination host `reveiws.prod.svc.cluster.local` is not declared in this repository (no Service, ServiceEntry, GCPBackend or meshcd Backend declares it); a warning because services often live outside the repository: check the name for a typo, or declare it with a meshcd `Backend`",
                 "MC302 warning 26:26 backendRef `reviews` in namespace `shop` is not declared in this repository (no Service, GCPBackend, ServiceEntry or meshcd Backend declares it); a warning because services often live outside the repository: check the name for a typo, or declare it with a meshcd `Backend`",
             ]
+        );
+    }
+
+    #[test]
+    fn a_service_entry_only_counts_where_it_is_exported() {
+        let findings = mc302(
+            "apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partner, namespace: egress}
+spec:
+  hosts: [api.partner.example]
+  exportTo: ['.', shop]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: shop}
+spec:
+  hosts: [shop]
+  http:
+  - route:
+    - destination: {host: api.partner.example}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: web}
+spec:
+  hosts: [web]
+  http:
+  - route:
+    - destination: {host: api.partner.example}
+",
+        );
+        assert_eq!(
+            findings,
+            vec!["MC302 warning 25:27 destination host `api.partner.example` is not visible to this route: the ServiceEntries that declare it are not exported to namespace `web`; a warning because services often live outside the repository: check the name for a typo, or declare it with a meshcd `Backend`"]
         );
     }
 }

@@ -128,10 +128,9 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 }
             }
         }
-        for (field, list) in [("tls", &vs.tls), ("tcp", &vs.tcp)] {
-            if !list.is_empty() {
+        for (field, count) in [("tls", vs.tls.len()), ("tcp", vs.tcp.len())] {
+            if count != 0 {
                 let path = spec.key(field);
-                let count = list.len();
                 let routes = if count == 1 { "route" } else { "routes" };
                 warn(
                     path.clone(),

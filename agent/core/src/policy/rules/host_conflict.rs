@@ -10,7 +10,19 @@
 //! hosts count as HTTP hosts, and as TLS hosts too when it has `tls` rules.
 //!
 //! Each later route (in file order) is reported once per hostname, naming the first route that
-//! claimed it. The same hostname twice in one route's list is a warning.
+//! claimed it. The same hostname twice in one route's list is a warning (for a VirtualService
+//! whose two entries overlap as written, MC204 reports Istio's refusal instead).
+//!
+//! Istio VirtualServices only conflict where a namespace sees both, as `exportTo` says (none or
+//! `*`: every namespace; `.`: their own; names; `~`: none), as istioctl's IST0109
+//! (ConflictingMeshGatewayVirtualServiceHosts) decides: `exportTo: [.]` in two namespaces never
+//! conflict. On the mesh, a host limited to some namespaces also conflicts with an overlapping
+//! wildcard host exported to every namespace (`*.productpage.d` in `foo` with `exportTo: [.]`,
+//! and `*.d` exported everywhere: namespace `foo` sees both). Like istioctl, two hosts exported
+//! to every namespace conflict only when equal, and two namespace-limited hosts only when equal
+//! in a namespace both reach. Overlaps are found through a suffix index of the hostnames, not by
+//! comparing every pair. `exportTo` only limits the mesh: VirtualServices for `external-mesh`
+//! clients (which ignore it) still conflict there.
 //!
 //! Scopes meet as [`crate::ir::Scope::meets`] says, with two refinements: a gateway is the
 //! same gateway only within one family (an Istio Gateway `web` is not a networkservices Gateway
@@ -46,6 +58,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::finding::{Finding, Severity};
 use crate::ir::{Located, RouteIr, Scope};
 use crate::model::{Family, Kind, Spec};
+use crate::policy::istio::names::shown;
+use crate::policy::istio::visibility::{hosts_overlap, HostIndex, Visibility};
 use crate::policy::{Context, Rule};
 
 /// The rule.
@@ -63,11 +77,13 @@ enum Class {
     Tls,
 }
 
-/// A route's hostnames, normalized and deduplicated (first occurrence kept), with its classes.
+/// A route's hostnames, normalized and deduplicated (first occurrence kept), with its classes
+/// and, for a VirtualService, its `exportTo` visibility.
 struct Claims<'r, 'a> {
     route: &'r RouteIr<'a>,
     classes: BTreeSet<Class>,
     hosts: Vec<Located<String>>,
+    visibility: Option<Visibility>,
 }
 
 fn classes(route: &RouteIr<'_>) -> BTreeSet<Class> {
@@ -126,15 +142,21 @@ fn gateway_scopes(ctx: &Context<'_>) -> GatewayScopes {
 /// and networkservices Gateways of one `scope` count as one. Routes the API merges instead of
 /// rejecting are skipped: Gateway API routes on the same parent, and Istio VirtualServices on
 /// the same gateway (Istio merges those; only `mesh` conflicts, IST0109).
+///
+/// `mesh` says, for each route, whether its `mesh` scope (`Scope::Mesh(None)`) counts: an Istio
+/// VirtualService's does only where `exportTo` lets a namespace see both routes. The answer's
+/// flag says whether the scopes met on the mesh.
 fn shared_scope(
     earlier: &RouteIr<'_>,
     later: &RouteIr<'_>,
+    mesh: (bool, bool),
     gateway_scopes: &GatewayScopes,
-) -> Option<String> {
+) -> Option<(String, bool)> {
     let family = earlier.resource.id.kind.family();
     let same_family = family == later.resource.id.kind.family();
-    for a in &earlier.scopes {
-        for b in &later.scopes {
+    let counts = |scope: &Scope, ok: bool| ok || *scope != Scope::Mesh(None);
+    for a in earlier.scopes.iter().filter(|a| counts(a, mesh.0)) {
+        for b in later.scopes.iter().filter(|b| counts(b, mesh.1)) {
             let (meet, merged_scope) = match (a, b) {
                 (Scope::Gateway(x), Scope::Gateway(y)) if same_family && x == y => (true, None),
                 (Scope::Gateway(x), Scope::Gateway(y))
@@ -158,45 +180,84 @@ fn shared_scope(
             if merged {
                 continue;
             }
-            return Some(match (a, b, merged_scope) {
+            let text = match (a, b, merged_scope) {
                 (Scope::Gateway(x), Scope::Gateway(y), Some(scope)) => {
                     format!("gateways `{x}` and `{y}` (both of scope `{scope}`)")
                 }
                 (Scope::Mesh(None) | Scope::ExternalMesh, Scope::Mesh(Some(_)), _) => describe(b),
                 _ => describe(a),
-            });
+            };
+            let on_mesh = *a == Scope::Mesh(None) || *b == Scope::Mesh(None);
+            return Some((text, on_mesh));
         }
     }
     None
+}
+
+/// An Istio VirtualService's visibility, or `None` for other kinds (visible wherever their
+/// scope reaches).
+fn visibility(route: &RouteIr<'_>) -> Option<Visibility> {
+    match &route.resource.spec {
+        Spec::VirtualService(vs) => {
+            Some(Visibility::of(&vs.export_to, &route.resource.id.namespace))
+        }
+        _ => None,
+    }
+}
+
+/// Whether each route's mesh scope counts against the other's, as `exportTo` says: two
+/// VirtualServices need a namespace that sees both; a VirtualService hidden everywhere (`~`)
+/// reaches no one on the mesh. (`external-mesh` clients and gateways ignore `exportTo`.)
+fn mesh_counts(a: Option<&Visibility>, b: Option<&Visibility>) -> (bool, bool) {
+    let reaches =
+        |v: Option<&Visibility>| !matches!(v, Some(Visibility::Namespaces(set)) if set.is_empty());
+    match (a, b) {
+        (Some(a), Some(b)) => (a.meets(b), a.meets(b)),
+        _ => (reaches(a), reaches(b)),
+    }
+}
+
+/// True when a route is an Istio VirtualService bound to the mesh.
+fn on_istio_mesh(route: &RouteIr<'_>) -> bool {
+    route.resource.id.kind == Kind::VirtualService && route.scopes.contains(&Scope::Mesh(None))
 }
 
 fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let gateway_scopes = gateway_scopes(ctx);
     let mut claims: Vec<Claims<'_, '_>> = Vec::new();
     for route in &ctx.routes {
-        let mut seen: Vec<&Located<String>> = Vec::new();
+        let raw: &[String] = match &route.resource.spec {
+            Spec::VirtualService(vs) => &vs.hosts,
+            _ => &[],
+        };
+        let mut seen: Vec<(usize, &Located<String>)> = Vec::new();
         let mut hosts = Vec::new();
-        for host in &route.hosts {
+        for (i, host) in route.hosts.iter().enumerate() {
             let normalized = host.value.trim().to_ascii_lowercase();
-            if let Some(first) = seen
+            if let Some((j, first)) = seen
                 .iter()
-                .find(|s| s.value.trim().eq_ignore_ascii_case(&normalized))
+                .find(|(_, s)| s.value.trim().eq_ignore_ascii_case(&normalized))
             {
-                if !repeats_allowed(route) {
+                // Hosts of one VirtualService that overlap as written are refused by Istio's
+                // webhook: MC204 reports those.
+                let refused =
+                    matches!((raw.get(*j), raw.get(i)), (Some(a), Some(b)) if hosts_overlap(a, b));
+                if !repeats_allowed(route) && !refused {
                     out.push(route.resource.finding(
                         &RULE,
                         Severity::Warning,
                         &host.path,
                         format!(
-                            "hostname `{normalized}` is listed twice in this route (first at \
+                            "hostname `{}` is listed twice in this route (first at \
                              `{}`); remove the duplicate",
+                            shown(&normalized),
                             first.path
                         ),
                     ));
                 }
                 continue;
             }
-            seen.push(host);
+            seen.push((i, host));
             hosts.push(Located {
                 value: normalized,
                 path: host.path.clone(),
@@ -206,6 +267,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             route,
             classes: classes(route),
             hosts,
+            visibility: visibility(route),
         });
     }
 
@@ -215,6 +277,25 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for (i, claim) in claims.iter().enumerate() {
         for host in &claim.hosts {
             by_host.entry(host.value.as_str()).or_default().push(i);
+        }
+    }
+    // Istio VirtualServices on the mesh, by visibility, for wildcard overlaps (istioctl IST0109
+    // reports a namespace-limited host overlapping a host exported to every namespace).
+    let mut mesh_hosts: Vec<(usize, usize)> = Vec::new();
+    let mut to_all = HostIndex::default();
+    let mut to_some = HostIndex::default();
+    for (i, claim) in claims.iter().enumerate() {
+        if !on_istio_mesh(claim.route) {
+            continue;
+        }
+        for (h, host) in claim.hosts.iter().enumerate() {
+            let index = match &claim.visibility {
+                Some(Visibility::All) => &mut to_all,
+                Some(Visibility::Namespaces(set)) if !set.is_empty() => &mut to_some,
+                _ => continue,
+            };
+            index.insert(mesh_hosts.len(), host.value.as_str());
+            mesh_hosts.push((i, h));
         }
     }
     for (i, later) in claims.iter().enumerate() {
@@ -227,23 +308,81 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 if earlier.classes.is_disjoint(&later.classes) {
                     return None;
                 }
+                let (a, b) = (earlier.visibility.as_ref(), later.visibility.as_ref());
                 let first = earlier.hosts.iter().find(|h| h.value == host.value)?;
-                let scope = shared_scope(earlier.route, later.route, &gateway_scopes)?;
-                Some((earlier, first, scope))
+                let (scope, on_mesh) = shared_scope(
+                    earlier.route,
+                    later.route,
+                    mesh_counts(a, b),
+                    &gateway_scopes,
+                )?;
+                let together = match a.zip(b).and_then(|(a, b)| a.common(b)) {
+                    Some(ns) if on_mesh => format!(" (both visible in namespace `{ns}`)"),
+                    _ => String::new(),
+                };
+                Some((earlier, first, format!("{scope}{together}")))
             });
-            let Some((earlier, first, scope)) = conflict else {
+            if let Some((earlier, first, scope)) = conflict {
+                let at = earlier.route.resource.locate(&first.path);
+                out.push(later.route.resource.finding(
+                    &RULE,
+                    Severity::Error,
+                    &host.path,
+                    format!(
+                        "hostname `{}` is also claimed by {} ({}:{}) on {scope}; clients would \
+                         get only one route's rules. Serve each hostname from one route, or \
+                         attach the routes to different meshes or gateways",
+                        shown(&host.value),
+                        earlier.route.resource.id,
+                        at.file,
+                        at.pos.line,
+                    ),
+                ));
+                continue;
+            }
+            if !on_istio_mesh(later.route) {
+                continue;
+            }
+            let opposite = match &later.visibility {
+                Some(Visibility::All) => &to_some,
+                Some(Visibility::Namespaces(set)) if !set.is_empty() => &to_all,
+                _ => continue,
+            };
+            let overlap = opposite
+                .overlapping(&host.value)
+                .into_iter()
+                .map(|id| mesh_hosts[id])
+                .filter(|&(j, _)| j < i)
+                .find_map(|(j, h)| {
+                    let earlier = &claims[j];
+                    let other = &earlier.hosts[h];
+                    (other.value != host.value && !earlier.classes.is_disjoint(&later.classes))
+                        .then_some((earlier, other))
+                });
+            let Some((earlier, other)) = overlap else {
                 continue;
             };
-            let at = earlier.route.resource.locate(&first.path);
+            let namespace = earlier
+                .visibility
+                .as_ref()
+                .zip(later.visibility.as_ref())
+                .and_then(|(a, b)| a.common(b))
+                .unwrap_or("");
+            let at = earlier.route.resource.locate(&other.path);
             out.push(later.route.resource.finding(
                 &RULE,
                 Severity::Error,
                 &host.path,
                 format!(
-                    "hostname `{}` is also claimed by {} ({}:{}) on {scope}; clients would get \
-                     only one route's rules. Serve each hostname from one route, or attach the \
-                     routes to different meshes or gateways",
-                    host.value, earlier.route.resource.id, at.file, at.pos.line,
+                    "hostname `{}` overlaps `{}` of {} ({}:{}) on the mesh, and both are \
+                     visible in namespace `{namespace}`; sidecars there would get only one \
+                     route's rules for the hosts both match. Make the hostnames distinct, or \
+                     narrow `exportTo` so no namespace sees both",
+                    shown(&host.value),
+                    shown(&other.value),
+                    earlier.route.resource.id,
+                    at.file,
+                    at.pos.line,
                 ),
             ));
         }
@@ -577,6 +716,142 @@ scope: {scope}
         assert_eq!(
             findings,
             vec!["MC201 error 33:13 hostname `api.example.com` is also claimed by HttpRoute/api-a (fixture.yaml:25) on gateways `edge-a` and `edge-b` (both of scope `edge`); clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
+        );
+    }
+
+    fn vs(name: &str, namespace: &str, host: &str, export_to: &str) -> String {
+        format!(
+            "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  hosts: ['{host}']
+  exportTo: {export_to}
+  http:
+  - route:
+    - destination: {{host: productpage}}
+---
+"
+        )
+    }
+
+    #[test]
+    fn export_to_keeps_virtual_services_apart() {
+        let findings = only(check_fixture(&format!(
+            "{}{}{}{}",
+            vs(
+                "ratings",
+                "team1",
+                "ratings.shared.svc.cluster.local",
+                "['.']"
+            ),
+            vs(
+                "ratings",
+                "team2",
+                "ratings.shared.svc.cluster.local",
+                "['.']"
+            ),
+            vs(
+                "ratings-foo",
+                "bar",
+                "ratings.shared.svc.cluster.local",
+                "[foo]"
+            ),
+            vs(
+                "ratings-hidden",
+                "team1",
+                "ratings.shared.svc.cluster.local",
+                "['~']"
+            ),
+        )));
+        assert_eq!(findings, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_namespace_that_sees_both_makes_a_conflict() {
+        let findings = only(check_fixture(&format!(
+            "{}{}",
+            vs(
+                "ratings",
+                "foo",
+                "ratings.shared.svc.cluster.local",
+                "['.']"
+            ),
+            vs(
+                "ratings-for-foo",
+                "bar",
+                "ratings.shared.svc.cluster.local",
+                "[foo]"
+            ),
+        )));
+        assert_eq!(
+            findings,
+            vec!["MC201 error 15:11 hostname `ratings.shared.svc.cluster.local` is also claimed by VirtualService/foo/ratings (fixture.yaml:5) on the mesh (both visible in namespace `foo`); clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
+        );
+    }
+
+    /// istioctl's own case (`virtualservice_conflictingmeshgatewayhosts_with_exportto.yaml`):
+    /// it reports both routes of pairs a, c and d; meshcd reports the later of each pair.
+    #[test]
+    fn wildcards_overlap_as_istioctl_reports_them() {
+        let findings = only(check_fixture(&format!(
+            "{}{}{}{}{}{}{}{}",
+            vs("productpage", "foo", "*.productpage", "['*']"),
+            vs("productpage", "bar", "*.productpage", "['*']"),
+            vs("productpage-b", "foo", "*.productpage.b", "[foo]"),
+            vs("productpage-b", "bar", "*.productpage.b", "['.']"),
+            vs("productpage-c", "foo", "*.productpage.c", "[foo]"),
+            vs("productpage-c", "bar", "*.productpage.c", "['*']"),
+            vs("productpage-d", "foo", "*.productpage.d", "['.']"),
+            vs("productpage-d", "bar", "*.d", "['*']"),
+        )));
+        let tail = "clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways";
+        assert_eq!(
+            findings,
+            vec![
+                format!("MC201 error 15:11 hostname `*.productpage` is also claimed by VirtualService/foo/productpage (fixture.yaml:5) on the mesh; {tail}"),
+                format!("MC201 error 55:11 hostname `*.productpage.c` is also claimed by VirtualService/foo/productpage-c (fixture.yaml:45) on the mesh (both visible in namespace `foo`); {tail}"),
+                "MC201 error 75:11 hostname `*.d` overlaps `*.productpage.d` of VirtualService/foo/productpage-d (fixture.yaml:65) on the mesh, and both are visible in namespace `foo`; sidecars there would get only one route's rules for the hosts both match. Make the hostnames distinct, or narrow `exportTo` so no namespace sees both".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn wildcards_exported_everywhere_conflict_only_when_equal() {
+        let findings = only(check_fixture(&format!(
+            "{}{}",
+            vs("all", "foo", "*.example.com", "['*']"),
+            vs("api", "bar", "api.example.com", "['*']"),
+        )));
+        assert_eq!(findings, Vec::<String>::new());
+    }
+
+    #[test]
+    fn external_mesh_clients_ignore_export_to() {
+        let external = |name: &str, namespace: &str| {
+            format!(
+                "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  hosts: [ads.ads.svc.cluster.local]
+  gateways: [external-mesh, mesh]
+  exportTo: ['.']
+  http:
+  - route:
+    - destination: {{host: ads.ads.svc.cluster.local}}
+---
+"
+            )
+        };
+        let findings = only(check_fixture(&format!(
+            "{}{}",
+            external("ads", "ads"),
+            external("ads-copy", "web")
+        )));
+        assert_eq!(
+            findings,
+            vec!["MC201 error 16:11 hostname `ads.ads.svc.cluster.local` is also claimed by VirtualService/ads/ads (fixture.yaml:5) on external-mesh; clients would get only one route's rules. Serve each hostname from one route, or attach the routes to different meshes or gateways"]
         );
     }
 }

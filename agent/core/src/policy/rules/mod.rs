@@ -5,8 +5,10 @@ pub mod backend_unresolved;
 pub mod change_window_invalid;
 pub mod cloud_run_mesh_name;
 pub mod cloud_run_mesh_unknown;
+pub mod destination_rule_invalid;
 pub mod duplicate_key;
 pub mod duplicate_resource;
+pub mod export_to_invalid;
 pub mod external_mesh_destination_tls;
 pub mod external_mesh_ignored_field;
 pub mod external_mesh_namespace;
@@ -15,6 +17,12 @@ pub mod gateway_api_limits;
 pub mod gcp_backend_name;
 pub mod host_conflict;
 pub mod hostname_pattern;
+pub mod ineffective_match;
+pub mod istio_duration_invalid;
+pub mod istio_hostname_invalid;
+pub mod istio_match_invalid;
+pub mod istio_retry_invalid;
+pub mod istio_route_invalid;
 pub mod ns_duration;
 pub mod ns_enum_value;
 pub mod ns_field_limits;
@@ -26,10 +34,12 @@ pub mod ns_service_name;
 pub mod openapi_schema;
 pub mod output_only_field;
 pub mod path_pattern;
+pub mod peer_authentication_invalid;
 pub mod redirect_with_destinations;
 pub mod rollout_policy_invalid;
 pub mod route_action_missing;
 pub mod schema;
+pub mod service_entry_invalid;
 pub mod subset_missing;
 pub mod tcp_match_address;
 pub mod tcp_route_action;
@@ -43,6 +53,7 @@ pub mod weight_negative;
 pub mod weight_partial;
 pub mod weight_range;
 pub mod weight_zero_total;
+pub mod workload_entry_invalid;
 pub mod yaml_syntax;
 
 use super::Rule;
@@ -64,6 +75,17 @@ pub const ALL: &[&Rule] = &[
     &weight_range::RULE,
     &host_conflict::RULE,
     &unreachable_rule::RULE,
+    &ineffective_match::RULE,
+    &istio_hostname_invalid::RULE,
+    &istio_match_invalid::RULE,
+    &istio_route_invalid::RULE,
+    &istio_duration_invalid::RULE,
+    &istio_retry_invalid::RULE,
+    &destination_rule_invalid::RULE,
+    &service_entry_invalid::RULE,
+    &workload_entry_invalid::RULE,
+    &peer_authentication_invalid::RULE,
+    &export_to_invalid::RULE,
     &subset_missing::RULE,
     &backend_unresolved::RULE,
     &rollout_policy_invalid::RULE,

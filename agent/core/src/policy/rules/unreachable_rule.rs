@@ -1,15 +1,21 @@
-//! MC202 `unreachable-rule`: a catch-all rule that is not last hides every rule after it.
+//! MC202 `unreachable-rule`: a rule that can never match, so the rules after a catch-all, or a
+//! rule whose every match an earlier rule already has, never take traffic.
 //!
 //! **What it does.** In networkservices routes (HttpRoute, GrpcRoute, TcpRoute, TlsRoute) and in
-//! the `http` list of Istio VirtualServices, rules are tried in order and the first that matches
-//! wins. A rule without matches matches everything, so when it is not the last rule, every rule
-//! after it is unreachable. The rule is reported (once per catch-all), naming the rules it hides.
+//! the `http`, `tcp` and `tls` lists of Istio VirtualServices, rules are tried in order and the
+//! first that matches wins. A rule without matches matches everything, so when it is not the
+//! last rule, every rule after it is unreachable: the catch-all is reported (once), naming the
+//! rules it hides. In a VirtualService, a rule (before any catch-all) each of whose matches
+//! repeats a match of an earlier rule, names aside, is unreachable too; it is reported naming
+//! where each match came first. A rule only some of whose matches repeat is MC203's.
 //!
 //! Gateway API routes are not checked: they order rules by match precedence (exact path, longest
 //! prefix, method, headers, query parameters), not by list position.
 //!
 //! **Why.** The hidden rules never take traffic: a canary match on a header, added below a
-//! default route, silently does nothing. istioctl reports the same as IST0130.
+//! default route, silently does nothing. istioctl reports the same as IST0130
+//! (VirtualServiceUnreachableRule: "only the last rule can have no matches", "route without
+//! matches defined before", "all matches used by prior rules").
 //!
 //! **Example.**
 //!
@@ -23,16 +29,17 @@
 //! ```
 
 use crate::finding::{Finding, Severity};
-use crate::ir::{Protocol, RuleIr};
-use crate::model::{Family, Kind};
+use crate::ir::RuleIr;
+use crate::model::{Family, Resource, Spec};
 use crate::path::{FieldPath, Segment};
+use crate::policy::istio::matches::{self, Analysis, At};
 use crate::policy::{Context, Rule};
 
 /// The rule.
 pub const RULE: Rule = Rule {
     code: "MC202",
     name: "unreachable-rule",
-    summary: "a rule without matches is not the last rule, so the rules after it never match",
+    summary: "a rule can never match: a catch-all comes before it, or an earlier rule has all its matches",
     check: Some(check),
 };
 
@@ -46,44 +53,109 @@ fn short(path: &FieldPath) -> String {
     }
 }
 
+/// Reports a catch-all rule (at `path`) hiding the rules named in `hidden`.
+fn catch_all(resource: &Resource, path: &FieldPath, hidden: &[String], out: &mut Vec<Finding>) {
+    let names: Vec<String> = hidden.iter().map(|r| format!("`{r}`")).collect();
+    let (noun, verb) = if names.len() == 1 {
+        ("rule", "is")
+    } else {
+        ("rules", "are")
+    };
+    out.push(resource.finding(
+        &RULE,
+        Severity::Error,
+        path,
+        format!(
+            "rule `{}` has no matches, so it matches every request and the {noun} after it ({}) \
+             {verb} unreachable; add matches to it or move it last",
+            short(path),
+            names.join(", ")
+        ),
+    ));
+}
+
+/// The rules of one VirtualService list: catch-alls not last, and rules whose every match
+/// repeats an earlier one.
+fn istio_list(
+    resource: &Resource,
+    field: &str,
+    match_counts: &[usize],
+    analysis: &Analysis,
+    out: &mut Vec<Finding>,
+) {
+    let list = resource.spec_path().key(field);
+    for (i, _) in match_counts.iter().enumerate().filter(|(_, n)| **n == 0) {
+        let hidden: Vec<String> = (i + 1..match_counts.len())
+            .map(|j| short(&list.index(j)))
+            .collect();
+        if !hidden.is_empty() {
+            catch_all(resource, &list.index(i), &hidden, out);
+        }
+    }
+    for (rule, repeats) in &analysis.repeated_rules {
+        let name = |at: At| {
+            format!(
+                "`{}`",
+                short(&list.index(at.rule).key("match").index(at.index))
+            )
+        };
+        let firsts: Vec<String> = repeats
+            .iter()
+            .map(|s| format!("{} is {}", name(s.at), name(s.by)))
+            .collect();
+        let path = list.index(*rule);
+        out.push(resource.finding(
+            &RULE,
+            Severity::Error,
+            &path,
+            format!(
+                "rule `{}` can never match: each of its matches repeats an earlier rule's ({}); \
+                 remove the rule or change its matches",
+                short(&path),
+                firsts.join(", ")
+            ),
+        ));
+    }
+}
+
 fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for route in &ctx.routes {
-        let kind = route.resource.id.kind;
-        let ordered: Vec<&RuleIr> = match kind.family() {
-            Family::NetworkServices => route.rules.iter().collect(),
-            // The IR appends `tcp` and `tls` rules after `http`; only `http` is checked.
-            _ if kind == Kind::VirtualService => route
-                .rules
-                .iter()
-                .filter(|r| r.protocol == Protocol::Http)
-                .collect(),
-            _ => continue,
-        };
+        let resource = route.resource;
+        if let Spec::VirtualService(vs) = &resource.spec {
+            istio_list(
+                resource,
+                "http",
+                &vs.http.iter().map(|r| r.matches.len()).collect::<Vec<_>>(),
+                &matches::http(&vs.http),
+                out,
+            );
+            istio_list(
+                resource,
+                "tcp",
+                &vs.tcp.iter().map(|r| r.matches.len()).collect::<Vec<_>>(),
+                &matches::tcp(&vs.tcp),
+                out,
+            );
+            istio_list(
+                resource,
+                "tls",
+                &vs.tls.iter().map(|r| r.matches.len()).collect::<Vec<_>>(),
+                &matches::tls(&vs.tls),
+                out,
+            );
+            continue;
+        }
+        if resource.id.kind.family() != Family::NetworkServices {
+            continue;
+        }
+        let ordered: Vec<&RuleIr> = route.rules.iter().collect();
         for (i, rule) in ordered.iter().enumerate() {
             let hidden = &ordered[i + 1..];
             if !rule.matches.is_empty() || hidden.is_empty() {
                 continue;
             }
-            let names: Vec<String> = hidden
-                .iter()
-                .map(|r| format!("`{}`", short(&r.path)))
-                .collect();
-            let (noun, verb) = if names.len() == 1 {
-                ("rule", "is")
-            } else {
-                ("rules", "are")
-            };
-            out.push(route.resource.finding(
-                &RULE,
-                Severity::Error,
-                &rule.path,
-                format!(
-                    "rule `{}` has no matches, so it matches every request and the {noun} after \
-                     it ({}) {verb} unreachable; add matches to it or move it last",
-                    short(&rule.path),
-                    names.join(", ")
-                ),
-            ));
+            let names: Vec<String> = hidden.iter().map(|r| short(&r.path)).collect();
+            catch_all(resource, &rule.path, &names, out);
         }
     }
 }
@@ -184,5 +256,66 @@ spec:
 ",
         );
         assert_eq!(findings, Vec::<String>::new());
+    }
+
+    #[test]
+    fn istio_tcp_and_tls_lists_are_checked_too() {
+        let findings = mc202(
+            "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: prod}
+spec:
+  hosts: [db.example.com]
+  tcp:
+  - route:
+    - destination: {host: db}
+  - match: [{port: 5432}]
+    route:
+    - destination: {host: db-replica}
+  tls:
+  - match: [{sniHosts: [db.example.com], port: 443}]
+    route:
+    - destination: {host: db}
+  - match: [{port: 443, sniHosts: [db.example.com]}]
+    route:
+    - destination: {host: db-replica}
+",
+        );
+        assert_eq!(
+            findings,
+            vec![
+                "MC202 error 7:5 rule `tcp[0]` has no matches, so it matches every request and the rule after it (`tcp[1]`) is unreachable; add matches to it or move it last",
+                "MC202 error 16:5 rule `tls[1]` can never match: each of its matches repeats an earlier rule's (`tls[1].match[0]` is `tls[0].match[0]`); remove the rule or change its matches",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rule_whose_matches_all_came_before_is_unreachable() {
+        let findings = mc202(
+            "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: prod}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{headers: {end-user: {exact: jason}}}, {uri: {prefix: /beta}}]
+    route:
+    - destination: {host: reviews, subset: v2}
+  - name: beta-again
+    match: [{name: beta, uri: {prefix: /beta}}]
+    route:
+    - destination: {host: reviews, subset: v3}
+  - match: [{uri: {prefix: /beta}}, {uri: {prefix: /gamma}}]
+    route:
+    - destination: {host: reviews, subset: v3}
+  - route:
+    - destination: {host: reviews, subset: v1}
+",
+        );
+        assert_eq!(
+            findings,
+            vec!["MC202 error 10:5 rule `http[1]` can never match: each of its matches repeats an earlier rule's (`http[1].match[0]` is `http[0].match[1]`); remove the rule or change its matches"]
+        );
     }
 }
