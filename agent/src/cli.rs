@@ -126,7 +126,7 @@ pub enum Command {
     ///
     /// ROUTE and exit status as for `promote`.
     Resume(GateArgs),
-    /// List the built-in rules with their codes.
+    /// List the built-in rules with their codes, the upstream checks they mirror and their docs.
     Rules(RulesArgs),
     /// Work with Rego policies: `meshcd policy test` runs their own tests.
     #[command(subcommand)]
@@ -354,8 +354,19 @@ pub enum ReportFormat {
 #[derive(Debug, Args)]
 pub struct RulesArgs {
     /// Output format.
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+/// Output formats of `rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// Each rule's code, name and summary, the upstream checks it mirrors and its docs address.
+    Text,
+    /// `{"rules": [{code, name, summary, description, upstream, url}]}`, for machines.
+    Json,
+    /// Every rule's documentation as one Markdown page (`docs/rules.md`).
+    Markdown,
 }
 
 /// `meshcd sample-backend`.

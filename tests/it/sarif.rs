@@ -3,16 +3,24 @@
 //! `tests/schemas/sarif-schema-2.1.0.json`, see `tests/schemas/README.md` for its origin) with the
 //! `jsonschema` crate, formats (`uri`, `uri-reference`) checked too.
 //!
-//! Besides the schema, each document is held to what GitHub code scanning expects of an upload:
-//! every result names a `ruleId` that `tool.driver.rules` defines, its `ruleIndex` points at that
-//! same rule, rule ids are unique, and every location is a relative `uri` (no scheme, no leading
-//! `/`, no `..`) with `startLine >= 1` (and `startColumn >= 1`).
+//! Besides the schema, each document is held to what GitHub code scanning expects of an upload,
+//! twice: by Microsoft's SARIF multitool (`validate` with its GitHub rules, GH1001–GH2012, and
+//! its SARIF rules; installed by `scripts/find-sarif-multitool.sh`, found through
+//! `MESHCD_SARIF_MULTITOOL`), and by the same conditions checked here in Rust: every result names
+//! a `ruleId` that `tool.driver.rules` defines, its `ruleIndex` points at that same rule, rule
+//! ids are unique, every rule has a short and a full description, help and an absolute
+//! `helpUri` (GH2012), every result a message (GH1015), `partialFingerprints` and a location
+//! whose `uri` is relative (no scheme, no leading `/`, no `..`; GH1005, GH1006) to the
+//! `%SRCROOT%` base, with `startLine >= 1` (and `startColumn >= 1`; GH1003), and no array is over
+//! code scanning's limits (GH1004).
 //!
 //! Repositories: every file of `samples/invalid/` (all built-in rules firing at once), the
 //! shipped Rego policies with a resource-policy denial and a Rego syntax error, and a pull
 //! request whose plan a plan policy (`max-traffic-shift`) denies.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::common::{meshcd, project_root, Run, TestRepo};
@@ -65,14 +73,22 @@ fn schema_errors(document: &Value) -> Vec<String> {
         .collect()
 }
 
-/// What GitHub code scanning would reject or mislocate, beyond the schema.
+/// What GitHub code scanning would reject or mislocate, beyond the schema: the conditions of the
+/// multitool's GitHub rules (named in each message), checked without it.
 fn code_scanning_problems(document: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let runs = document["runs"].as_array().expect("runs");
-    if runs.is_empty() {
-        problems.push("no run".to_string());
+    if runs.is_empty() || runs.len() > 20 {
+        problems.push(format!("GH1013: {} runs", runs.len()));
     }
+    let text_of = |value: &Value| value["text"].as_str().is_some_and(|t| !t.trim().is_empty());
     for (r, run) in runs.iter().enumerate() {
+        if run["tool"]["driver"]["name"]
+            .as_str()
+            .is_none_or(str::is_empty)
+        {
+            problems.push(format!("GH1018: run {r} has no tool.driver.name"));
+        }
         let rules = run["tool"]["driver"]["rules"]
             .as_array()
             .expect("tool.driver.rules");
@@ -84,12 +100,32 @@ fn code_scanning_problems(document: &Value) -> Vec<String> {
         if unique.len() != ids.len() {
             problems.push(format!("run {r}: duplicate rule ids in {ids:?}"));
         }
-        for (i, result) in run["results"]
-            .as_array()
-            .expect("results")
-            .iter()
-            .enumerate()
-        {
+        for (rule, id) in rules.iter().zip(&ids) {
+            for field in ["shortDescription", "fullDescription", "help"] {
+                if !text_of(&rule[field]) {
+                    problems.push(format!("GH2012: rule {id} has no {field}.text"));
+                }
+            }
+            if rule["help"]["markdown"].as_str().is_none_or(str::is_empty) {
+                problems.push(format!("rule {id} has no help.markdown"));
+            }
+            if !rule["helpUri"]
+                .as_str()
+                .is_some_and(|uri| uri.starts_with("https://"))
+            {
+                problems.push(format!(
+                    "rule {id}: helpUri {} is not absolute",
+                    rule["helpUri"]
+                ));
+            }
+        }
+        let results = run["results"].as_array().expect("results");
+        for (what, count) in [("rules", rules.len()), ("results", results.len())] {
+            if count > 1000 {
+                problems.push(format!("GH1004: run {r} has {count} {what}"));
+            }
+        }
+        for (i, result) in results.iter().enumerate() {
             let at = format!("run {r} result {i}");
             let Some(rule_id) = result["ruleId"].as_str() else {
                 problems.push(format!("{at}: no ruleId"));
@@ -107,22 +143,43 @@ fn code_scanning_problems(document: &Value) -> Vec<String> {
                     other.and_then(|i| ids.get(i as usize))
                 )),
             }
-            if result["message"]["text"].as_str().is_none_or(str::is_empty) {
-                problems.push(format!("{at}: no message text"));
+            if !text_of(&result["message"]) {
+                problems.push(format!("GH1007/GH1015: {at}: no message text"));
+            }
+            if result["partialFingerprints"]
+                .as_object()
+                .is_none_or(|f| f.is_empty() || f.values().any(|v| !v.is_string()))
+            {
+                problems.push(format!("{at}: no partialFingerprints"));
             }
             let locations = result["locations"].as_array().cloned().unwrap_or_default();
-            if locations.is_empty() {
-                problems.push(format!("{at}: no location"));
+            if locations.is_empty() || locations.len() > 10 {
+                problems.push(format!(
+                    "GH1001/GH1004: {at}: {} locations",
+                    locations.len()
+                ));
             }
             for location in &locations {
                 let physical = &location["physicalLocation"];
-                match physical["artifactLocation"]["uri"].as_str() {
+                let artifact = &physical["artifactLocation"];
+                match artifact["uri"].as_str() {
                     Some(uri) if is_relative_path_uri(uri) => {}
-                    other => problems.push(format!("{at}: uri {other:?} is not a relative path")),
+                    other => problems.push(format!(
+                        "GH1005/GH1006: {at}: uri {other:?} is not a relative path"
+                    )),
+                }
+                match artifact["uriBaseId"].as_str() {
+                    Some(base) if run["originalUriBaseIds"].get(base).is_some() => {}
+                    other => problems.push(format!(
+                        "{at}: uriBaseId {other:?} is not in run.originalUriBaseIds"
+                    )),
                 }
                 let region = &physical["region"];
                 if region["startLine"].as_u64().is_none_or(|line| line < 1) {
-                    problems.push(format!("{at}: startLine {} < 1", region["startLine"]));
+                    problems.push(format!(
+                        "GH1003: {at}: startLine {} < 1",
+                        region["startLine"]
+                    ));
                 }
                 if !region["startColumn"].is_null()
                     && region["startColumn"].as_u64().is_none_or(|c| c < 1)
@@ -133,6 +190,104 @@ fn code_scanning_problems(document: &Value) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The multitool's settings for GitHub code scanning: its GitHub rules GH1001–GH1007 are off
+/// unless a configuration turns them on (as the `policies/github.config.xml` of
+/// microsoft/sarif-sdk does); GH1011–GH2012 run with `--rule-kind Ghas`.
+const MULTITOOL_GITHUB_CONFIG: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<Properties>
+  <Properties Key="GH1001.ProvideRequiredLocationProperties.Options"><Property Key="RuleEnabled" Value="Error" /></Properties>
+  <Properties Key="GH1002.InlineThreadFlowLocations.Options"><Property Key="RuleEnabled" Value="Error" /></Properties>
+  <Properties Key="GH1003.ProvideRequiredRegionProperties.Options"><Property Key="RuleEnabled" Value="Error" /></Properties>
+  <Properties Key="GH1004.ReviewArraysThatExceedConfigurableDefaults.Options"><Property Key="RuleEnabled" Value="Error" /></Properties>
+  <Properties Key="GH1005.LocationsMustBeRelativeUrisOrFilePaths.Options"><Property Key="RuleEnabled" Value="Error" /></Properties>
+  <Properties Key="GH1006.ProvideCheckoutPath.Options"><Property Key="RuleEnabled" Value="Error" /></Properties>
+  <Properties Key="GH1007.ProvideFullyFormattedMessageStrings.Options"><Property Key="RuleEnabled" Value="Error" /></Properties>
+  <Properties Key="SARIF2007.ExpressPathsRelativeToRepoRoot.Options"><Property Key="RuleEnabled" Value="Error" /></Properties>
+</Properties>
+"#;
+
+/// Microsoft's SARIF multitool: `MESHCD_SARIF_MULTITOOL`, else where
+/// `scripts/find-sarif-multitool.sh` installs it.
+fn multitool() -> PathBuf {
+    let path = std::env::var_os("MESHCD_SARIF_MULTITOOL")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            project_root().join(
+                ".venv/sarif-multitool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool",
+            )
+        });
+    assert!(
+        path.is_file(),
+        "these tests need Microsoft's SARIF multitool ({} is not a file): run \
+         scripts/test.sh, or `. scripts/find-sarif-multitool.sh` (npm install of \
+         @microsoft/sarif-multitool-linux into ./.venv), or set MESHCD_SARIF_MULTITOOL",
+        path.display()
+    );
+    path
+}
+
+/// What the multitool's `validate` reports of a document at level error or warning, with its
+/// GitHub rules and its SARIF rules: `(rule, message)`, one per problem.
+fn multitool_problems(document: &Value) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("meshcd.sarif");
+    let output = dir.path().join("validation.sarif");
+    let config = dir.path().join("github.config.xml");
+    std::fs::write(&input, serde_json::to_string_pretty(document).unwrap()).unwrap();
+    std::fs::write(&config, MULTITOOL_GITHUB_CONFIG).unwrap();
+    let run = Command::new(multitool())
+        .arg("validate")
+        .args(["--rule-kind", "Ghas;Sarif"])
+        .arg("--config")
+        .arg(&config)
+        .args(["--level", "Error;Warning"])
+        .arg("--output")
+        .arg(&output)
+        .arg(&input)
+        .env("DOTNET_CLI_TELEMETRY_OPTOUT", "1")
+        .output()
+        .expect("run the SARIF multitool");
+    let log = std::fs::read_to_string(&output).unwrap_or_else(|e| {
+        panic!(
+            "the multitool wrote no log ({e}): {}\n{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        )
+    });
+    let log: Value = serde_json::from_str(&log).expect("the multitool's log is JSON");
+    let run = &log["runs"][0];
+    // A broken configuration or input is a notification, not a result: count those too.
+    let notifications = run["invocations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|invocation| {
+            [
+                "toolExecutionNotifications",
+                "toolConfigurationNotifications",
+            ]
+            .into_iter()
+            .flat_map(move |key| invocation[key].as_array().into_iter().flatten())
+        })
+        .filter(|n| n["level"] != "note")
+        .map(|n| ("notification".to_string(), n["message"]["text"].to_string()));
+    run["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        // SARIF's default level is `warning`.
+        .filter(|result| result["level"] != "note" && result["level"] != "none")
+        .map(|result| {
+            (
+                result["ruleId"].as_str().unwrap_or("?").to_string(),
+                result["message"].to_string(),
+            )
+        })
+        .chain(notifications)
+        .collect()
 }
 
 /// A repository-relative path as a URI reference: no scheme, not absolute, no `..`, no
@@ -148,7 +303,8 @@ fn is_relative_path_uri(uri: &str) -> bool {
         && uri.split('/').all(|s| !s.is_empty() && s != "..")
 }
 
-/// Parses stdout as SARIF and checks it against the schema and code scanning.
+/// Parses stdout as SARIF and checks it against the schema and code scanning (the multitool's
+/// GitHub rules, and the same conditions here).
 fn checked(run: &Run) -> Value {
     let document = run.json();
     let errors = schema_errors(&document);
@@ -163,6 +319,12 @@ fn checked(run: &Run) -> Value {
         problems.is_empty(),
         "SARIF code scanning would not accept:\n{}\n{}",
         problems.join("\n"),
+        run.stdout
+    );
+    let problems = multitool_problems(&document);
+    assert!(
+        problems.is_empty(),
+        "the SARIF multitool (GitHub rules) refuses:\n{problems:#?}\n{}",
         run.stdout
     );
     assert_eq!(document["version"], "2.1.0");
@@ -243,11 +405,17 @@ fn validate_sarif_of_the_invalid_samples_matches_the_schema() {
         let line: usize = line.parse().unwrap();
         assert!(line <= text.lines().count().max(1), "{rule} at {at}");
     }
-    // The driver lists every built-in rule, so code scanning can show its description.
+    // The driver lists every built-in rule, so code scanning can show its documentation.
     for builtin in meshcd_core::policy::rules::ALL {
         let defined = rule(&document, builtin.code);
+        let docs = builtin.docs();
         assert_eq!(defined["name"], builtin.name);
         assert_eq!(defined["shortDescription"]["text"], builtin.summary);
+        assert_eq!(defined["fullDescription"]["text"], docs.description());
+        assert_eq!(defined["helpUri"], docs.url());
+        let help = defined["help"]["markdown"].as_str().unwrap();
+        assert!(help.contains(&docs.example), "{}: {help}", builtin.code);
+        assert!(help.contains(&docs.url()), "{}: {help}", builtin.code);
     }
     // Errors and warnings keep their level.
     let levels: BTreeSet<&str> = document["runs"][0]["results"]
@@ -492,6 +660,75 @@ fn broken_sarif_is_refused() {
         assert!(
             !code_scanning_problems(&document).is_empty(),
             "the code-scanning checks accept SARIF with {what}"
+        );
+    }
+}
+
+/// The multitool's GitHub rules are on: one document broken the ways each rule forbids gets
+/// each rule's complaint, and the checks in Rust refuse each break too.
+#[test]
+fn the_multitool_refuses_what_github_refuses() {
+    let repo = invalid_samples_repo();
+    let good = checked(&run_meshcd(&repo, "validate", &["--format", "sarif"]));
+    let breaks: Vec<Break> = vec![
+        ("GH1001", |d| {
+            d["runs"][0]["results"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("locations");
+        }),
+        ("GH1003", |d| {
+            d["runs"][0]["results"][1]["locations"][0]["physicalLocation"]
+                .as_object_mut()
+                .unwrap()
+                .remove("region");
+        }),
+        ("GH1005", |d| {
+            let artifact = &mut d["runs"][0]["results"][2]["locations"][0]["physicalLocation"]
+                ["artifactLocation"];
+            artifact["uri"] = "https://example.com/routes/a.yaml".into();
+            artifact.as_object_mut().unwrap().remove("uriBaseId");
+        }),
+        ("GH1006", |d| {
+            let artifact = &mut d["runs"][0]["results"][3]["locations"][0]["physicalLocation"]
+                ["artifactLocation"];
+            artifact["uri"] = "file:///tmp/routes/a.yaml".into();
+            artifact.as_object_mut().unwrap().remove("uriBaseId");
+        }),
+        ("GH1007", |d| {
+            d["runs"][0]["results"][4]["message"] = serde_json::json!({"id": "default"})
+        }),
+        ("GH2012", |d| {
+            d["runs"][0]["tool"]["driver"]["rules"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("fullDescription");
+        }),
+        ("GH2012", |d| {
+            d["runs"][0]["tool"]["driver"]["rules"][1]
+                .as_object_mut()
+                .unwrap()
+                .remove("help");
+        }),
+    ];
+    let mut document = good.clone();
+    for (_, break_it) in &breaks {
+        break_it(&mut document);
+    }
+    let reported: BTreeSet<String> = multitool_problems(&document)
+        .into_iter()
+        .map(|(rule, _)| rule)
+        .collect();
+    for (rule, break_it) in &breaks {
+        assert!(
+            reported.contains(*rule),
+            "{rule} not reported: {reported:?}"
+        );
+        let mut one = good.clone();
+        break_it(&mut one);
+        assert!(
+            !code_scanning_problems(&one).is_empty(),
+            "the checks in Rust accept what {rule} refuses"
         );
     }
 }

@@ -94,8 +94,15 @@ fn pos_of(span: &Span) -> Pos {
 }
 
 /// Parses every document of a YAML text. Empty documents (comments only) are skipped.
+///
+/// Every position is inside the text: saphyr places an empty scalar where the next token
+/// starts, which for an empty key or value at the end of the file (`? # comment`) is the line
+/// after the last; such positions are moved to the end of the last line.
 pub fn parse(text: &str) -> ParsedFile {
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        end: end_of(text),
+        ..Builder::default()
+    };
     let mut parsed = ParsedFile::default();
     for item in Parser::new_from_str(text) {
         let (event, span) = match item {
@@ -138,6 +145,17 @@ fn clamp_to_text(pos: Pos, text: &str) -> Pos {
     Pos::new(line as u32, column as u32)
 }
 
+/// The last position of a text: after the last character of its last line (1:1 when empty).
+fn end_of(text: &str) -> Pos {
+    let (lines, width) = crate::source::yaml_lines(text).fold((0usize, 0usize), |(n, _), line| {
+        (n + 1, line.chars().count())
+    });
+    Pos::new(
+        u32::try_from(lines.max(1)).unwrap_or(u32::MAX),
+        u32::try_from(width + 1).unwrap_or(u32::MAX),
+    )
+}
+
 enum Frame {
     Seq(Node, usize),
     Map(Node, usize, Option<(String, Pos)>),
@@ -145,6 +163,8 @@ enum Frame {
 
 #[derive(Default)]
 struct Builder {
+    /// The last position of the text (see [`end_of`]): no node is placed after it.
+    end: Pos,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
@@ -158,7 +178,7 @@ impl Builder {
         span: &Span,
         parsed: &mut ParsedFile,
     ) -> Result<(), YamlIssue> {
-        let pos = pos_of(span);
+        let pos = pos_of(span).min(self.end);
         match event {
             Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
             Event::DocumentStart(_) => self.anchors.clear(),
@@ -489,6 +509,24 @@ mod tests {
             parsed.documents[0].root.to_json(),
             serde_json::json!({"a": 3, "b": 2})
         );
+    }
+
+    #[test]
+    fn empty_keys_at_the_end_of_the_file_stay_inside_it() {
+        // saphyr places the empty scalars of the last `?` on the line after the comment.
+        for (text, end) in [
+            ("? \n? # c", Pos::new(2, 6)),
+            ("?\n: 1\n?\n# c\n", Pos::new(4, 4)),
+            ("a:\n  ?\n  ? # end\n", Pos::new(3, 10)),
+        ] {
+            let parsed = parse(text);
+            assert_eq!(parsed.duplicate_keys.len(), 1, "{text:?}");
+            assert_eq!(parsed.duplicate_keys[0].pos, end, "{text:?}");
+            let lines = crate::source::yaml_lines(text).count() as u32;
+            assert!(end.line <= lines, "{text:?}");
+        }
+        assert_eq!(end_of(""), Pos::new(1, 1));
+        assert_eq!(end_of("a: 1\r\nbc\r\n"), Pos::new(2, 3));
     }
 
     #[test]

@@ -70,3 +70,37 @@ fn lone_carriage_returns_keep_syntax_error_positions() {
     );
     assert_eq!(mac[0].snippet, unix[0].snippet);
 }
+
+/// Found by the `load` fuzz target: `MC002 duplicate key `null`` reported at line 42 of a
+/// 41-line file. Two `?` complex keys left empty (the second followed only by a comment at the
+/// end of the file) are both `null`; saphyr places an empty scalar where the next token starts,
+/// which after the last line is the line past the end, so the duplicate was reported there,
+/// with no snippet. Fixed in `agent/core/src/yaml.rs` (`parse` keeps every position inside the
+/// text). The input below is the crash minimized by hand (the original artifact was not kept),
+/// and the same ending after a real route.
+#[test]
+fn empty_complex_key_before_a_final_comment_stays_in_the_file() {
+    let route = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  \
+                 name: reviews\n  namespace: prod\nspec:\n  hosts: [reviews]\n  http:\n  - \
+                 route:\n    - destination: {host: reviews}\n";
+    for text in [
+        "? \n? # c".to_string(),
+        "?\n: 1\n?\n# c\n".to_string(),
+        format!("{route}---\n?\n? # the end, no line break"),
+    ] {
+        let lines = text.lines().count() as u32;
+        let found = findings(&text);
+        let duplicate = found
+            .iter()
+            .find(|f| f.rule == "MC002")
+            .unwrap_or_else(|| panic!("no duplicate key in {text:?}: {found:#?}"));
+        assert!(duplicate.message.contains("`null`"), "{duplicate}");
+        for f in &found {
+            assert!(
+                (1..=lines).contains(&f.location.pos.line) && f.location.pos.column >= 1,
+                "finding outside the {lines}-line file {text:?}: {f}"
+            );
+            assert!(f.snippet.is_some(), "no snippet: {f}");
+        }
+    }
+}
