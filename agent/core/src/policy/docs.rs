@@ -128,6 +128,14 @@ const TABLE: &[Entry] = &[
     entry!("MC007", "duplicate_resource.rs", [
         (Kubernetes, "an object is identified by kind, namespace and name: a second one replaces the first"),
     ]),
+    entry!("MC008", "openapi_schema.rs", [
+        (GatewayApi, "the v1.6 standard CRDs' OpenAPI v3 schema: required, type, enum, pattern, lengths, bounds, maxItems, list-map keys"),
+        (Kubernetes, "the OpenAPI schema of any CRD given with `--crd`"),
+    ]),
+    entry!("MC009", "validation_rule.rs", [
+        (GatewayApi, "every `x-kubernetes-validations` CEL rule of the v1.6 standard CRDs"),
+        (Kubernetes, "the `x-kubernetes-validations` CEL rules of any CRD given with `--crd`"),
+    ]),
     entry!("MC101", "weight_negative.rs", [
         (IstioWebhook, "`weight < 0`"),
         (GatewayApi, "`backendRefs[].weight` minimum 0"),
@@ -151,6 +159,39 @@ const TABLE: &[Entry] = &[
     ]),
     entry!("MC202", "unreachable_rule.rs", [
         (IstioAnalyzer, "IST0130 VirtualServiceUnreachableRule"),
+    ]),
+    entry!("MC203", "ineffective_match.rs", [
+        (IstioAnalyzer, "IST0131 VirtualServiceIneffectiveMatch"),
+    ]),
+    entry!("MC204", "istio_hostname_invalid.rs", [
+        (IstioWebhook, "`ValidateWildcardDomain`/`ValidateFQDN`: hosts are FQDNs or wildcards within DNS limits"),
+    ]),
+    entry!("MC205", "istio_match_invalid.rs", [
+        (IstioWebhook, "`validateHTTPRouteMatchRequest`: RE2 regexes, header names, ports, labels, gateways, subnets"),
+    ]),
+    entry!("MC206", "istio_route_invalid.rs", [
+        (IstioWebhook, "`validateHTTPRoute`: direct responses, redirects, rewrites, header operations, faults, mirrors, CORS, delegates, destinations"),
+    ]),
+    entry!("MC207", "istio_duration_invalid.rs", [
+        (IstioWebhook, "`ValidateDuration`: timeouts and connection-pool durations well formed and in range"),
+    ]),
+    entry!("MC208", "istio_retry_invalid.rs", [
+        (IstioWebhook, "`validateHTTPRetry`: attempts, perTryTimeout and retryOn conditions"),
+    ]),
+    entry!("MC209", "destination_rule_invalid.rs", [
+        (IstioWebhook, "`ValidateDestinationRule`: subsets, labels, traffic policy"),
+    ]),
+    entry!("MC210", "service_entry_invalid.rs", [
+        (IstioWebhook, "`ValidateServiceEntry`: hosts, ports, resolution and endpoints, addresses"),
+    ]),
+    entry!("MC211", "workload_entry_invalid.rs", [
+        (IstioWebhook, "`ValidateWorkloadEntry`: address, ports, labels"),
+    ]),
+    entry!("MC212", "peer_authentication_invalid.rs", [
+        (IstioWebhook, "`ValidatePeerAuthentication`: mTLS modes, portLevelMtls needs a selector"),
+    ]),
+    entry!("MC213", "export_to_invalid.rs", [
+        (IstioWebhook, "`validateExportTo`: `.`, `*`, `~` or namespace names, not mixed"),
     ]),
     entry!("MC301", "subset_missing.rs", [
         (IstioAnalyzer, "IST0101 ReferencedResourceNotFound (host and subset in a DestinationRule)"),
@@ -189,6 +230,42 @@ const TABLE: &[Entry] = &[
         (IstioWebhook, "status codes, percentages and durations in range"),
         (GatewayApi, "`RequestRedirect.statusCode` enum 301, 302, 303, 307, 308"),
         (NetworkServices, "enums and ranges of `redirect`, `faultInjectionPolicy`, `retryPolicy`"),
+    ]),
+    entry!("MC504", "output_only_field.rs", [
+        (NetworkServices, "OUTPUT_ONLY fields (`createTime`, `updateTime`, `selfLink`, `etag`) are ignored on import"),
+    ]),
+    entry!("MC505", "ns_name_format.rs", [
+        (NetworkServices, "resource names `projects/*/locations/*/<collection>/*` and their ID rules; `meshes`, `gateways` references"),
+    ]),
+    entry!("MC506", "ns_service_name.rs", [
+        (NetworkServices, "`serviceName` REQUIRED, a backend service (or Service Directory service) reference"),
+    ]),
+    entry!("MC507", "ns_required_field.rs", [
+        (NetworkServices, "REQUIRED field behaviours of the v1 protos"),
+    ]),
+    entry!("MC508", "ns_oneof.rs", [
+        (NetworkServices, "`oneof` groups of the v1 protos (path, header and query matches, direct response)"),
+    ]),
+    entry!("MC509", "ns_enum_value.rs", [
+        (NetworkServices, "enum values of the v1 protos"),
+    ]),
+    entry!("MC510", "ns_duration.rs", [
+        (NetworkServices, "`google.protobuf.Duration` fields: well formed, not negative"),
+    ]),
+    entry!("MC511", "ns_port_range.rs", [
+        (NetworkServices, "ports 1-65535"),
+    ]),
+    entry!("MC512", "ns_field_limits.rs", [
+        (NetworkServices, "documented limits (mirror percent, direct response sizes, ranges, sniHost/alpn counts)"),
+    ]),
+    entry!("MC513", "tcp_match_address.rs", [
+        (NetworkServices, "`TcpRoute` match `address`: an IPv4 address or CIDR"),
+    ]),
+    entry!("MC520", "cloud_run_mesh_name.rs", [
+        (CloudServiceMesh, "Cloud Run `run.googleapis.com/mesh` annotation / v2 `serviceMesh.mesh`: `projects/P/locations/global/meshes/M`"),
+    ]),
+    entry!("MC521", "cloud_run_mesh_unknown.rs", [
+        (Meshcd, "the mesh a Cloud Run service joins is one the repository's routes attach to"),
     ]),
     entry!("MC601", "gateway_api_limits.rs", [
         (GatewayApi, "`maxItems` of hostnames, parentRefs, rules, matches, filters, backendRefs, headers, queryParams; unique header names"),
