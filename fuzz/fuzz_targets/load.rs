@@ -13,8 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = ir::routes(&loaded.resources);
     let mut findings = policy::check(&loaded);
     finding::attach_snippets(&mut findings, &loaded.files);
-    // Lines as YAML counts them: `\r\n`, `\r` and `\n` each end a line.
-    let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() as u32 + 1;
+    // Lines as YAML counts them (`\r\n`, `\r` and `\n` each end a line; a final line break
+    // starts no new line): a finding past the last one has no line to show.
+    let lines = meshcd_core::source::yaml_lines(&text).count().max(1) as u32;
     for f in &findings {
         let pos = f.location.pos;
         assert!(

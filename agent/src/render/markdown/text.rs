@@ -261,14 +261,14 @@ mod tests {
             "# not a heading | ---",
             "line\nbreak\r\nhere",
             "- [ ] not a task",
+            "",
+            " ",
+            "|",
+            " leading and trailing ",
         ] {
             let (in_table, in_list) = shown(text);
             assert_eq!(in_table, expected(text), "table cell of {text:?}");
-            assert_eq!(
-                in_list,
-                format!("❌ {}", expected(text)),
-                "list item of {text:?}"
-            );
+            assert_eq!(in_list, expected_item(text), "list item of {text:?}");
         }
     }
 
