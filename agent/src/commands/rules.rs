@@ -120,8 +120,8 @@ mod tests {
     fn text_names_the_upstream_check_and_the_docs() {
         let text = text(&all());
         assert!(text.contains(
-            "MC202  unreachable-rule                 a rule without matches is not the last rule, \
-             so the rules after it never match\n       mirrors: istioctl analyze: IST0130 \
+            "MC202  unreachable-rule                 a rule can never match: a catch-all comes \
+             before it, or an earlier rule has all its matches\n       mirrors: istioctl analyze: IST0130 \
              VirtualServiceUnreachableRule\n       docs:    \
              https://github.com/meshcd/meshcd/blob/main/docs/rules.md#mc202-unreachable-rule\n"
         ));
