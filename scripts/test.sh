@@ -13,6 +13,24 @@ cd "$(dirname "$0")/.."
 echo "== envoy: ${MESHCD_ENVOY:-$(command -v envoy)}"
 "${MESHCD_ENVOY:-envoy}" --version | tail -n1
 
+# The Gateway API parity tests compare meshcd's own model with the upstream v1.6.1 standard CRDs,
+# which the project does not carry: they sit next to the repository, in
+# ../shared/upstream/gateway-api-v1.6.1 (or wherever MESHCD_GATEWAY_API_CRDS says).
+if [ -z "${MESHCD_GATEWAY_API_CRDS:-}" ]; then
+  for dir in ../shared/upstream/gateway-api-v1.6.1 /work/shared/upstream/gateway-api-v1.6.1; do
+    if [ -f "$dir/httproutes.yaml" ]; then
+      MESHCD_GATEWAY_API_CRDS="$(cd "$dir" && pwd)"
+      export MESHCD_GATEWAY_API_CRDS
+      break
+    fi
+  done
+fi
+if [ -z "${MESHCD_GATEWAY_API_CRDS:-}" ]; then
+  echo "Gateway API v1.6.1 CRDs not found (../shared/upstream/gateway-api-v1.6.1); set MESHCD_GATEWAY_API_CRDS" >&2
+  exit 1
+fi
+echo "== gateway api crds: $MESHCD_GATEWAY_API_CRDS"
+
 . scripts/find-sarif-multitool.sh
 echo "== sarif multitool: $MESHCD_SARIF_MULTITOOL"
 
