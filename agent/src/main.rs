@@ -1,5 +1,9 @@
 //! The `meshcd` binary: parse the command line, run the command, map the outcome to an exit code.
 
+/// mimalloc instead of the system allocator: see the dependency's note in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
