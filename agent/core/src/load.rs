@@ -443,96 +443,33 @@ fn typed(
         .cloned()
         .unwrap_or(Json::Object(Default::default()));
     let at = FieldPath::root().key("spec");
+    // Every kind reads `spec` the same way: at `spec`, unknown fields reported unless a schema
+    // already did.
+    macro_rules! spec {
+        () => {
+            deserialize(spec_json, &at, report_unknown, file, tree, loaded)?
+        };
+    }
     let spec = match kind {
-        Kind::VirtualService => Spec::VirtualService(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
-        Kind::DestinationRule => Spec::DestinationRule(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
-        Kind::ServiceEntry => Spec::ServiceEntry(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
-        Kind::WorkloadEntry => Spec::WorkloadEntry(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
-        Kind::PeerAuthentication => Spec::PeerAuthentication(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
+        Kind::VirtualService => Spec::VirtualService(spec!()),
+        Kind::DestinationRule => Spec::DestinationRule(spec!()),
+        Kind::ServiceEntry => Spec::ServiceEntry(spec!()),
+        Kind::WorkloadEntry => Spec::WorkloadEntry(spec!()),
+        Kind::PeerAuthentication => Spec::PeerAuthentication(spec!()),
         Kind::GwHttpRoute
         | Kind::GwGrpcRoute
         | Kind::GwTcpRoute
         | Kind::GwTlsRoute
-        | Kind::GwUdpRoute => Spec::GwRoute(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
-        Kind::ReferenceGrant => Spec::ReferenceGrant(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
+        | Kind::GwUdpRoute => Spec::GwRoute(spec!()),
+        Kind::ReferenceGrant => Spec::ReferenceGrant(spec!()),
         Kind::RolloutPolicy => {
-            let wire = deserialize(spec_json, &at, report_unknown, file, tree, loaded)?;
+            let wire = spec!();
             Spec::RolloutPolicy(Box::new(rollout_policy(wire, &at, file, tree, loaded)))
         }
-        Kind::Backend => Spec::Backend(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
-        Kind::ChangeWindow => Spec::ChangeWindow(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
+        Kind::Backend => Spec::Backend(spec!()),
+        Kind::ChangeWindow => Spec::ChangeWindow(spec!()),
         Kind::Service => Spec::Service(deserialize(spec_json, &at, false, file, tree, loaded)?),
-        Kind::GcpBackend => Spec::GcpBackend(deserialize(
-            spec_json,
-            &at,
-            report_unknown,
-            file,
-            tree,
-            loaded,
-        )?),
+        Kind::GcpBackend => Spec::GcpBackend(spec!()),
         Kind::CloudRunService => {
             let spec: cloud_run::KnativeSpec =
                 deserialize(spec_json, &at, false, file, tree, loaded)?;

@@ -93,6 +93,13 @@ pub(crate) fn findings_of(code: &str, yaml: &str) -> Vec<String> {
         .collect()
 }
 
+/// Test support: a networkservices document of `kind` named `ads`, with `rest` after its
+/// header.
+#[cfg(test)]
+pub(crate) fn ns_fixture(kind: &str, rest: &str) -> String {
+    format!("apiVersion: networkservices.googleapis.com/v1\nkind: {kind}\nname: ads\n{rest}")
+}
+
 /// Test support: like [`check_fixture`] over several files; lines start with the file name.
 #[cfg(test)]
 pub(crate) fn check_fixtures(files: &[(&str, &str)]) -> Vec<String> {

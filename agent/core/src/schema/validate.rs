@@ -299,13 +299,7 @@ impl Walker {
                 self.at(Segment::Key(name.clone()), |w| w.report(Problem::Required));
             }
         }
-        let count = fields.len() as u64;
-        if schema.max_items.is_some_and(|max| count > max) {
-            self.report(Problem::TooMany(schema.max_items.unwrap_or_default()));
-        }
-        if schema.min_items.is_some_and(|min| count < min) {
-            self.report(Problem::TooFew(schema.min_items.unwrap_or_default()));
-        }
+        self.count(schema, fields.len());
         for (key, child) in fields.iter_mut() {
             let sub = match schema.properties.get(key) {
                 Some(s) => Some(s),
@@ -322,14 +316,19 @@ impl Walker {
         }
     }
 
-    fn array(&mut self, schema: &Schema, items: &mut [Json]) {
-        let count = items.len() as u64;
+    /// `minItems`/`maxItems` (`minProperties`/`maxProperties` for an object).
+    fn count(&mut self, schema: &Schema, count: usize) {
+        let count = count as u64;
         if let Some(max) = schema.max_items.filter(|max| count > *max) {
             self.report(Problem::TooMany(max));
         }
         if let Some(min) = schema.min_items.filter(|min| count < *min) {
             self.report(Problem::TooFew(min));
         }
+    }
+
+    fn array(&mut self, schema: &Schema, items: &mut [Json]) {
+        self.count(schema, items.len());
         if let Some(item_schema) = &schema.items {
             for (i, item) in items.iter_mut().enumerate() {
                 self.at(Segment::Index(i), |w| w.structure(item_schema, item));

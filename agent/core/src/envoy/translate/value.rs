@@ -1,5 +1,6 @@
 //! Small value conversions shared by the translators: durations, percentages, gRPC codes.
 
+use crate::model::istio::GRPC_STATUS_NAMES;
 use serde_json::{json, Value as Json};
 
 /// The protobuf JSON form of a duration written as Go (`1m30s`, `250ms`) or protobuf (`1.5s`)
@@ -95,30 +96,14 @@ pub(crate) fn fraction(numerator: u64, denominator: u64) -> Option<Json> {
 
 /// The number of a gRPC status name (`UNAVAILABLE` → 14), or of a number written as text.
 pub(crate) fn grpc_status(name: &str) -> Option<u32> {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
     let upper = name.trim().to_ascii_uppercase();
     if let Ok(n) = upper.parse::<u32>() {
-        return (n < 17).then_some(n);
+        return (n < GRPC_STATUS_NAMES.len() as u32).then_some(n);
     }
-    NAMES.iter().position(|n| *n == upper).map(|i| i as u32)
+    GRPC_STATUS_NAMES
+        .iter()
+        .position(|n| *n == upper)
+        .map(|i| i as u32)
 }
 
 /// Envoy's name of a redirect status code.

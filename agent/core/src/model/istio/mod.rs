@@ -22,6 +22,28 @@ use serde_json::Value;
 
 use crate::path::FieldPath;
 
+/// gRPC status names by number (`UNAVAILABLE` is 14): what a fault abort's `grpcStatus` may
+/// name, and what Envoy's config takes as numbers.
+pub const GRPC_STATUS_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
 pub use destination_rule::*;
 pub use security::*;
 pub use service_entry::*;

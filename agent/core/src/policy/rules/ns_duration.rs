@@ -163,11 +163,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::findings_of;
-
-    fn ns(kind: &str, rest: &str) -> String {
-        format!("apiVersion: networkservices.googleapis.com/v1\nkind: {kind}\nname: ads\n{rest}")
-    }
+    use crate::policy::{findings_of, ns_fixture as ns};
 
     #[test]
     fn json_durations_pass() {

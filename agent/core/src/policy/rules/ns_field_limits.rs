@@ -188,11 +188,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::findings_of;
-
-    fn ns(kind: &str, rest: &str) -> String {
-        format!("apiVersion: networkservices.googleapis.com/v1\nkind: {kind}\nname: ads\n{rest}")
-    }
+    use crate::policy::{findings_of, ns_fixture as ns};
 
     #[test]
     fn values_within_limits_pass() {

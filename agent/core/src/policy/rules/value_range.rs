@@ -299,7 +299,7 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::RULE;
-    use crate::policy::check_fixture;
+    use crate::policy::{check_fixture, ns_fixture as ns};
 
     /// This rule's findings, and the loader's so a fixture that does not load is noticed.
     fn run(yaml: &str) -> Vec<String> {
@@ -311,10 +311,6 @@ mod tests {
                     || (l.starts_with("MC00") && !l.starts_with("MC008") && !l.starts_with("MC009"))
             })
             .collect()
-    }
-
-    fn ns(kind: &str, rest: &str) -> String {
-        format!("apiVersion: networkservices.googleapis.com/v1\nkind: {kind}\nname: ads\n{rest}")
     }
 
     const ISTIO: &str = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: ads, namespace: prod}\nspec:\n  hosts: [ads]\n  http:\n";

@@ -3,31 +3,12 @@
 
 use serde_json::Value;
 
-use crate::model::istio::{CorsPolicy, Headers, HttpFaultInjection, HttpRedirect, Percent};
+use crate::model::istio::{
+    CorsPolicy, Headers, HttpFaultInjection, HttpRedirect, Percent, GRPC_STATUS_NAMES,
+};
 use crate::path::FieldPath;
 use crate::policy::istio::names::{is_header_token, shown};
 use crate::policy::istio::{header_value, Reporter};
-
-/// gRPC status names a fault abort may return.
-const GRPC_STATUSES: &[&str] = &[
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
 
 /// Methods a CORS policy may allow.
 const CORS_METHODS: &[&str] = &[
@@ -229,7 +210,7 @@ pub(super) fn fault(r: &mut Reporter<'_>, at: &FieldPath, value: &Value) {
         if let Some(status) = abort
             .grpc_status
             .as_deref()
-            .filter(|s| !GRPC_STATUSES.contains(s))
+            .filter(|s| !GRPC_STATUS_NAMES.contains(s))
         {
             let p = path.key("grpcStatus");
             r.error(
