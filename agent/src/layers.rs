@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["targets", "analysis"],
     &["config", "render"],
-    &["envoy", "gcp", "cluster", "source", "store"],
+    &["envoy", "xds", "gcp", "cluster", "source", "store"],
     &["errors"],
 ];
 

@@ -20,6 +20,7 @@ pub mod render;
 pub mod source;
 pub mod store;
 pub mod targets;
+pub mod xds;
 
 #[cfg(test)]
 mod layers;

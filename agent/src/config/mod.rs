@@ -368,6 +368,46 @@ pub struct EnvoyConfig {
     /// `backends`: endpoints by backend name (`name: ["host:port", ...]`), for backends the
     /// repository does not declare with a meshcd `Backend` resource.
     pub backends: BTreeMap<String, Vec<String>>,
+    /// `delivery` (default `files`): how the local Envoy gets its configuration.
+    pub delivery: EnvoyDelivery,
+    /// `xds`: the xDS server (with `delivery: ads`).
+    pub xds: XdsConfig,
+}
+
+/// `target.envoy.delivery`: how configuration reaches the local Envoy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EnvoyDelivery {
+    /// `files`: LDS, CDS and RDS files renamed into a watched folder.
+    #[default]
+    Files,
+    /// `ads`: meshcd's xDS server (delta ADS over a Unix socket), which remote Envoys may
+    /// connect to as well.
+    Ads,
+}
+
+/// `target.envoy.xds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XdsConfig {
+    /// `listen`: a TCP address for remote Envoys (mTLS unless it is a loopback address).
+    pub listen: Option<std::net::SocketAddr>,
+    /// `tls: {cert, key, clientCa}`: the server's certificate and key, and the CA of the
+    /// Envoys' client certificates (PEM files, read again when they change).
+    pub tls: Option<crate::xds::TlsFiles>,
+    /// `admit`: client certificate identities admitted (SAN or CN; a final `*` for a prefix).
+    pub admit: Vec<String>,
+    /// `ackTimeout` (default 5s): how long an apply waits for every Envoy to ACK.
+    pub ack_timeout: Duration,
+}
+
+impl Default for XdsConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            tls: None,
+            admit: Vec::new(),
+            ack_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Why a configuration could not be loaded.

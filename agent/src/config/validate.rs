@@ -14,9 +14,9 @@ use meshcd_core::{Location, Pos, SourceFile};
 use serde::Deserialize;
 
 use super::{
-    Config, ConfigError, ConfigIssue, EnvoyConfig, GcpAuthConfig, GcpTargetConfig,
+    Config, ConfigError, ConfigIssue, EnvoyConfig, EnvoyDelivery, GcpAuthConfig, GcpTargetConfig,
     KubernetesTargetConfig, RenderTargetConfig, RetryConfig, ScheduleConfig, Secret, ServerConfig,
-    TargetConfig, Timezone, WebhookConfig, DEFAULT_LISTEN, DEFAULT_POLL_INTERVAL,
+    TargetConfig, Timezone, WebhookConfig, XdsConfig, DEFAULT_LISTEN, DEFAULT_POLL_INTERVAL,
     DEFAULT_RETRY_INITIAL, DEFAULT_RETRY_MAX, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_STATE_DIR,
 };
 use crate::source::{normalize_subpath, RepoSpec};
@@ -172,6 +172,31 @@ struct RawEnvoy {
     work_dir: Option<PathBuf>,
     #[serde(default)]
     backends: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    delivery: Option<String>,
+    #[serde(default)]
+    xds: Option<RawXds>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawXds {
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    tls: Option<RawXdsTls>,
+    #[serde(default)]
+    admit: Vec<String>,
+    #[serde(default)]
+    ack_timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawXdsTls {
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: PathBuf,
 }
 
 /// Collects problems while turning a [`RawConfig`] into a [`Config`].
@@ -450,6 +475,66 @@ impl Checker {
         schedules
     }
 
+    fn xds(
+        &mut self,
+        raw: Option<RawXds>,
+        delivery: EnvoyDelivery,
+        root: &Node,
+        base: &Path,
+    ) -> XdsConfig {
+        let Some(raw) = raw else {
+            return XdsConfig::default();
+        };
+        if delivery != EnvoyDelivery::Ads {
+            self.field(root, "target.envoy.xds", "needs `delivery: ads`");
+        }
+        let listen = raw.listen.as_deref().and_then(|text| match text.parse() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                self.field(
+                    root,
+                    "target.envoy.xds.listen",
+                    format!("`{text}` is not `address:port` (e.g. `0.0.0.0:18000`)"),
+                );
+                None
+            }
+        });
+        let tls = raw.tls.map(|tls| crate::xds::TlsFiles {
+            cert: absolute(base, &tls.cert),
+            key: absolute(base, &tls.key),
+            client_ca: absolute(base, &tls.client_ca),
+        });
+        if let Some(address) = listen {
+            let address: std::net::SocketAddr = address;
+            if tls.is_none() && !address.ip().is_loopback() {
+                self.field(
+                    root,
+                    "target.envoy.xds.listen",
+                    "off a loopback address Envoys connect with mTLS: set `xds.tls`",
+                );
+            }
+        }
+        if tls.is_some() && raw.admit.is_empty() {
+            self.field(
+                root,
+                "target.envoy.xds.admit",
+                "name the client certificate identities admitted (a SAN, a CN, or a prefix ending in `*`)",
+            );
+        }
+        let ack_timeout = self.duration(
+            root,
+            "target.envoy.xds.ackTimeout",
+            raw.ack_timeout.as_deref(),
+            XdsConfig::default().ack_timeout,
+        );
+        XdsConfig {
+            listen,
+            tls,
+            admit: raw.admit,
+            ack_timeout,
+        }
+    }
+
     fn target(
         &mut self,
         raw: RawTarget,
@@ -484,7 +569,22 @@ impl Checker {
                     "must differ from `adminPort`",
                 );
             }
+            let delivery = match envoy.delivery.as_deref() {
+                None | Some("files") => EnvoyDelivery::Files,
+                Some("ads") => EnvoyDelivery::Ads,
+                Some(other) => {
+                    self.field(
+                        root,
+                        "target.envoy.delivery",
+                        format!("`{other}` is not a delivery: use `files` or `ads`"),
+                    );
+                    EnvoyDelivery::Files
+                }
+            };
+            let xds = self.xds(envoy.xds, delivery, root, base);
             EnvoyConfig {
+                delivery,
+                xds,
                 manage: envoy.manage.unwrap_or(true),
                 // A bare name (`envoy`) is looked up on PATH; anything with a slash is a path.
                 binary: envoy.binary.map(|b| {

@@ -87,17 +87,41 @@ pub fn config_source(dir: &Path, kind: ResourceKind) -> Result<Json, EnvoyError>
     }))
 }
 
-/// The bootstrap for an Envoy whose listeners and clusters come from `dir`.
-pub fn bootstrap(dir: &Path, admin_port: u16) -> Result<Json, EnvoyError> {
+/// The name of the bootstrap cluster through which an Envoy reaches meshcd's xDS server.
+pub const XDS_CLUSTER: &str = "meshcd_xds";
+
+/// The bootstrap for an Envoy whose listeners and clusters come from the files in `dir`, or,
+/// with `ads` set, from meshcd's xDS server on that Unix socket (delta ADS).
+pub fn bootstrap(dir: &Path, admin_port: u16, ads: Option<&Path>) -> Result<Json, EnvoyError> {
+    let (dynamic_resources, static_resources) = match ads {
+        None => (
+            json!({
+                "lds_config": config_source(dir, ResourceKind::Listeners)?,
+                "cds_config": config_source(dir, ResourceKind::Clusters)?,
+            }),
+            json!({}),
+        ),
+        Some(socket) => (
+            json!({
+                "ads_config": {
+                    "api_type": "DELTA_GRPC",
+                    "transport_api_version": "V3",
+                    "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}],
+                    "set_node_on_first_message_only": true,
+                },
+                "lds_config": {"ads": {}, "resource_api_version": "V3"},
+                "cds_config": {"ads": {}, "resource_api_version": "V3"},
+            }),
+            json!({"clusters": [xds_cluster(&json!({"pipe": {"path": path_str(socket)?}}))]}),
+        ),
+    };
     Ok(json!({
         "node": { "id": "meshcd", "cluster": "meshcd" },
         "admin": {
             "address": { "socket_address": { "address": "127.0.0.1", "port_value": admin_port } },
         },
-        "dynamic_resources": {
-            "lds_config": config_source(dir, ResourceKind::Listeners)?,
-            "cds_config": config_source(dir, ResourceKind::Clusters)?,
-        },
+        "dynamic_resources": dynamic_resources,
+        "static_resources": static_resources,
         "stats_flush_interval": "1s",
         // Finer latency buckets than Envoy's default (which jumps 100 → 250 → 500 ms), so
         // rollout conditions such as `p99 <= 200ms` are judged on a bucket edge.
@@ -110,6 +134,25 @@ pub fn bootstrap(dir: &Path, admin_port: u16) -> Result<Json, EnvoyError> {
     }))
 }
 
+/// The static cluster that reaches meshcd's xDS server at `address` (HTTP/2, as gRPC needs).
+pub fn xds_cluster(address: &Json) -> Json {
+    json!({
+        "name": XDS_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            },
+        },
+        "load_assignment": {
+            "cluster_name": XDS_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
+        },
+    })
+}
+
 /// Upper bounds (ms) of the `upstream_rq_time` histogram buckets the bootstrap asks for.
 pub const LATENCY_BUCKETS_MS: [u32; 24] = [
     1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 1500, 2000, 3000,
@@ -120,6 +163,16 @@ pub const LATENCY_BUCKETS_MS: [u32; 24] = [
 /// three that does not exist yet. Existing resource files are kept: Envoy starts with them.
 /// Returns the bootstrap's path.
 pub fn write_bootstrap(dir: &Path, admin_port: u16) -> Result<PathBuf, EnvoyError> {
+    write_bootstrap_with(dir, admin_port, None)
+}
+
+/// [`write_bootstrap`], with the listeners and clusters from meshcd's xDS server on the Unix
+/// socket `ads` when it is set.
+pub fn write_bootstrap_with(
+    dir: &Path,
+    admin_port: u16,
+    ads: Option<&Path>,
+) -> Result<PathBuf, EnvoyError> {
     fs_err::create_dir_all(dir).map_err(|e| EnvoyError::io(dir, e))?;
     let dir = absolute_dir(dir)?;
     for kind in ResourceKind::ALL {
@@ -128,14 +181,22 @@ pub fn write_bootstrap(dir: &Path, admin_port: u16) -> Result<PathBuf, EnvoyErro
         }
     }
     let path = dir.join(BOOTSTRAP_FILE);
-    write_atomic(&path, &bootstrap_bytes(&dir, admin_port)?)?;
+    write_atomic(&path, &bootstrap_bytes(&dir, admin_port, ads)?)?;
     Ok(path)
 }
 
-/// The bytes [`write_bootstrap`] writes as `bootstrap.yaml` for `dir` and `admin_port`.
-pub fn bootstrap_bytes(dir: &Path, admin_port: u16) -> Result<Vec<u8>, EnvoyError> {
+/// The bytes [`write_bootstrap_with`] writes as `bootstrap.yaml` for `dir`, `admin_port` and
+/// `ads`.
+pub fn bootstrap_bytes(
+    dir: &Path,
+    admin_port: u16,
+    ads: Option<&Path>,
+) -> Result<Vec<u8>, EnvoyError> {
     let dir = absolute_dir(dir)?;
-    json_bytes(&dir.join(BOOTSTRAP_FILE), &bootstrap(&dir, admin_port)?)
+    json_bytes(
+        &dir.join(BOOTSTRAP_FILE),
+        &bootstrap(&dir, admin_port, ads)?,
+    )
 }
 
 /// Publishes `resources` as `kind`'s file in `dir` with `version_info` = `version`, by atomic

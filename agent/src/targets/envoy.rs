@@ -1,13 +1,22 @@
-//! The `envoy` target: a local Envoy that meshcd configures through watched files, and whose
-//! applied state meshcd reads back from the admin `/config_dump` (never from what it remembers
-//! writing), so a change made behind meshcd's back shows up as drift.
+//! The `envoy` target: a local Envoy that meshcd configures through watched files or its xDS
+//! server (`delivery: ads`, which remote Envoys may join), and whose applied state meshcd reads
+//! back from the local admin `/config_dump` (never from what it remembers writing), so a change
+//! made behind meshcd's back shows up as drift.
+//!
+//! With `delivery: ads` an apply publishes a snapshot and returns once every connected Envoy
+//! ACKed it (the local one must be among them). A NACK, or an Envoy that does not answer within
+//! `xds.ackTimeout`, refuses the configuration: the previous snapshot is served again, so no
+//! Envoy is rolled forward, and the error names the Envoy and its reason. The last configuration
+//! every Envoy confirmed is kept in `<workDir>/xds/last-applied.json`; a restarted meshcd serves
+//! it from the start, so reconnecting Envoys find nothing changed and a restarted Envoy gets the
+//! last good routes.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use meshcd_core::envoy::{
-    self as translate, EnvoyConfig, EnvoySettings, EnvoyState, TranslateError,
+    self as translate, EnvoyConfig, EnvoySettings, EnvoyState, RdsSource, TranslateError,
 };
 use meshcd_core::model::ResourceId;
 use meshcd_core::plan::{Plan, WeightMap};
@@ -15,12 +24,13 @@ use meshcd_core::{Loaded, SourceFile};
 use serde_json::json;
 
 use super::{Op, TargetError};
-use crate::config::parse_endpoint;
+use crate::config::{parse_endpoint, EnvoyDelivery, XdsConfig};
 use crate::envoy::{
     files, find_envoy, publish, AdminClient, ConfigDir, EnvoyError, EnvoyOptions, EnvoyProcess,
     PublishReport,
 };
 use crate::source::Snapshot;
+use crate::xds::{DeliveryError, Registry, XdsOptions, XdsServer};
 
 /// Endpoints given in the agent's configuration (`target.envoy.backends`), as a YAML file of
 /// meshcd `Backend` documents that is loaded with the revision, so they resolve exactly like
@@ -86,6 +96,10 @@ pub struct EnvoyTargetOptions {
     pub http_port: u16,
     /// Folder of the bootstrap and the watched resource files.
     pub work_dir: PathBuf,
+    /// How configuration reaches Envoy.
+    pub delivery: EnvoyDelivery,
+    /// The xDS server (with [`EnvoyDelivery::Ads`]).
+    pub xds: XdsConfig,
 }
 
 impl EnvoyTargetOptions {
@@ -98,8 +112,25 @@ impl EnvoyTargetOptions {
             admin_port: envoy.admin_port,
             http_port: envoy.http_port,
             work_dir: envoy.work_dir.clone(),
+            delivery: envoy.delivery,
+            xds: envoy.xds.clone(),
         }
     }
+}
+
+/// The node id of the local managed Envoy (its bootstrap's `node.id`).
+const LOCAL_NODE: &str = "meshcd";
+
+/// The xDS half of a target with `delivery: ads`.
+#[derive(Debug)]
+struct Ads {
+    registry: std::sync::Arc<Registry>,
+    // Kept for its lifetime: dropping it stops the server.
+    server: XdsServer,
+    ack_timeout: Duration,
+    last_applied: PathBuf,
+    /// The local Envoy must confirm every version (it is the one applied state is read from).
+    local: bool,
 }
 
 /// A local Envoy as a target.
@@ -110,6 +141,7 @@ pub struct EnvoyTarget {
     admin: AdminClient,
     // Kept for its lifetime: dropping it stops a managed Envoy.
     process: EnvoyProcess,
+    ads: Option<Ads>,
 }
 
 impl std::fmt::Debug for EnvoyTarget {
@@ -130,9 +162,19 @@ impl EnvoyTarget {
         std::fs::create_dir_all(&options.work_dir)
             .map_err(|e| EnvoyError::io(&options.work_dir, e))?;
         let work_dir = files::absolute_dir(&options.work_dir)?;
+        let ads = match options.delivery {
+            EnvoyDelivery::Ads if options.manage => {
+                Some(Self::serve_xds(options, &work_dir).await?)
+            }
+            _ => None,
+        };
         let process = if options.manage {
+            let mut envoy = EnvoyOptions::new(&binary, &work_dir, options.admin_port);
+            envoy.ads_socket = ads
+                .as_ref()
+                .and_then(|a| a.server.socket().map(PathBuf::from));
             // Adopts the Envoy an earlier meshcd left running here when it can verify it.
-            EnvoyProcess::start(EnvoyOptions::new(&binary, &work_dir, options.admin_port)).await?
+            EnvoyProcess::start(envoy).await?
         } else {
             EnvoyProcess::attach(&format!("http://127.0.0.1:{}", options.admin_port)).await?
         };
@@ -144,6 +186,10 @@ impl EnvoyTarget {
                 .path(&work_dir)
                 .display()
                 .to_string(),
+            rds_source: match options.delivery {
+                EnvoyDelivery::Ads => RdsSource::Ads,
+                EnvoyDelivery::Files => RdsSource::File,
+            },
             ..EnvoySettings::default()
         };
         Ok(Self {
@@ -152,7 +198,72 @@ impl EnvoyTarget {
             dir,
             admin,
             process,
+            ads,
         })
+    }
+
+    /// Starts the xDS server, serving the last configuration every Envoy confirmed (if any)
+    /// until the engine publishes.
+    async fn serve_xds(
+        options: &EnvoyTargetOptions,
+        work_dir: &std::path::Path,
+    ) -> Result<Ads, EnvoyError> {
+        let last_applied = work_dir.join("xds").join("last-applied.json");
+        let seed = match files::read_raw(&last_applied)? {
+            None => None,
+            Some(bytes) => match serde_json::from_slice::<EnvoyConfig>(&bytes) {
+                Ok(config) => Some(config),
+                Err(error) => {
+                    tracing::warn!(
+                        "{}: not a configuration ({error}); serving nothing until the first apply",
+                        last_applied.display()
+                    );
+                    None
+                }
+            },
+        };
+        let registry = match Registry::new(seed.as_ref()) {
+            Ok(registry) => registry,
+            Err(error) => {
+                tracing::warn!(
+                    "{}: {error}; serving nothing until the first apply",
+                    last_applied.display()
+                );
+                Registry::new(None).map_err(|e| EnvoyError::Invalid {
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        let registry = std::sync::Arc::new(registry);
+        let xds = XdsOptions {
+            socket: Some(work_dir.join("run").join("xds.sock")),
+            listen: options.xds.listen,
+            tls: options.xds.tls.clone(),
+            admit: options.xds.admit.clone(),
+        };
+        let server = XdsServer::start(&xds, registry.clone())
+            .await
+            .map_err(|e| EnvoyError::Spawn {
+                binary: PathBuf::from("meshcd xDS server"),
+                message: crate::errors::report(&e),
+            })?;
+        Ok(Ads {
+            registry,
+            server,
+            ack_timeout: options.xds.ack_timeout,
+            last_applied,
+            local: options.manage,
+        })
+    }
+
+    /// The xDS registry (with `delivery: ads`): connected Envoys and what they hold.
+    pub fn xds(&self) -> Option<&std::sync::Arc<Registry>> {
+        self.ads.as_ref().map(|a| &a.registry)
+    }
+
+    /// The xDS server's TCP address (with `delivery: ads` and `xds.listen`).
+    pub fn xds_address(&self) -> Option<std::net::SocketAddr> {
+        self.ads.as_ref().and_then(|a| a.server.listen_address())
     }
 
     /// The target's id in the state store, e.g. `envoy:127.0.0.1:9901`.
@@ -197,9 +308,13 @@ impl EnvoyTarget {
         })
     }
 
-    /// Validates, publishes and verifies a configuration (see [`crate::envoy::publish()`]).
+    /// Validates, publishes and verifies a configuration: through the files (see
+    /// [`crate::envoy::publish()`]) or, with `delivery: ads`, through the xDS server.
     pub async fn apply(&self, config: &EnvoyConfig) -> Result<PublishReport, EnvoyError> {
-        publish(&self.dir, &self.admin, config).await
+        match &self.ads {
+            Some(ads) => apply_ads(ads, config).await,
+            None => publish(&self.dir, &self.admin, config).await,
+        }
     }
 
     /// Stops a managed Envoy (SIGTERM, then SIGKILL after 5 s); attached ones are left alone.
@@ -210,6 +325,58 @@ impl EnvoyTarget {
     /// Waits until Envoy answers `/ready` (after a restart).
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), EnvoyError> {
         self.process.wait_ready(timeout).await
+    }
+}
+
+/// Publishes `config` to every Envoy and waits for their ACKs; on a NACK or a timeout serves
+/// the previous snapshot again and says which Envoy failed and why.
+async fn apply_ads(ads: &Ads, config: &EnvoyConfig) -> Result<PublishReport, EnvoyError> {
+    let started = std::time::Instant::now();
+    let previous = ads.registry.current().snapshot;
+    let version = ads
+        .registry
+        .publish(config)
+        .map_err(|e| EnvoyError::Invalid {
+            reason: e.to_string(),
+        })?;
+    let required: &[&str] = if ads.local { &[LOCAL_NODE] } else { &[] };
+    match ads.registry.wait(version, ads.ack_timeout, required).await {
+        Ok(delivery) => {
+            let bytes = serde_json::to_vec(config).map_err(|e| EnvoyError::Invalid {
+                reason: e.to_string(),
+            })?;
+            if let Some(dir) = ads.last_applied.parent() {
+                fs_err::create_dir_all(dir).map_err(|e| EnvoyError::io(dir, e))?;
+            }
+            files::write_atomic(&ads.last_applied, &bytes)?;
+            let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+            tracing::debug!(
+                "xDS version {version} live on {} Envoys in {total_ms:.1} ms",
+                delivery.envoys
+            );
+            Ok(PublishReport {
+                version: version.to_string(),
+                validated: false,
+                rds_live_ms: total_ms,
+                total_ms,
+                ..PublishReport::default()
+            })
+        }
+        Err(failure) => {
+            let back = ads.registry.republish(&previous);
+            let restored = match ads.registry.wait(back, ads.ack_timeout, &[]).await {
+                Ok(_) => "every Envoy serves the previous version again".to_string(),
+                Err(e) => format!("restoring the previous version: {e}"),
+            };
+            Err(match failure {
+                DeliveryError::Rejected { .. } => EnvoyError::Rejected {
+                    reason: format!("{failure}; {restored}"),
+                },
+                DeliveryError::TimedOut { .. } => EnvoyError::TimedOut {
+                    reason: format!("xDS version {version} {failure}; {restored}"),
+                },
+            })
+        }
     }
 }
 

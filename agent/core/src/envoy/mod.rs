@@ -96,6 +96,19 @@ pub struct EnvoySettings {
     /// Path of the RDS file; its folder is the watched directory (default
     /// `/var/lib/meshcd/envoy/rds.yaml`). The runtime sets it to where it writes the file.
     pub rds_path: String,
+    /// Where the listener's connection manager takes its routes from (default: the RDS file).
+    pub rds_source: RdsSource,
+}
+
+/// Where the HTTP listener's routes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RdsSource {
+    /// The RDS file at [`EnvoySettings::rds_path`] (file delivery).
+    #[default]
+    File,
+    /// The aggregated discovery service the listener came from (xDS delivery).
+    Ads,
 }
 
 impl EnvoySettings {
@@ -127,13 +140,14 @@ impl Default for EnvoySettings {
             route_config_name: "meshcd_http".into(),
             cluster_connect_timeout: "1s".into(),
             rds_path: "/var/lib/meshcd/envoy/rds.yaml".into(),
+            rds_source: RdsSource::File,
         }
     }
 }
 
 /// The Envoy v3 resources of one revision, in JSON form (each top-level resource has its
 /// `@type`). Deterministic: the same revision and settings give the same value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvoyConfig {
     /// Listeners (LDS): meshcd's one HTTP listener.
     pub listeners: Vec<Json>,

@@ -58,6 +58,9 @@ pub struct EnvoyOptions {
     pub concurrency: Option<u32>,
     /// More command-line arguments.
     pub extra_args: Vec<String>,
+    /// Take listeners and clusters from meshcd's xDS server on this Unix socket (delta ADS)
+    /// instead of the watched files.
+    pub ads_socket: Option<PathBuf>,
 }
 
 impl EnvoyOptions {
@@ -76,6 +79,7 @@ impl EnvoyOptions {
             ready_timeout: Duration::from_secs(10),
             concurrency: None,
             extra_args: Vec::new(),
+            ads_socket: None,
         }
     }
 }
@@ -186,7 +190,11 @@ impl EnvoyProcess {
         let admin = AdminClient::loopback(options.admin_port)?;
         let bootstrap = config_dir.join(files::BOOTSTRAP_FILE);
 
-        files::write_bootstrap(&config_dir, options.admin_port)?;
+        files::write_bootstrap_with(
+            &config_dir,
+            options.admin_port,
+            options.ads_socket.as_deref(),
+        )?;
         supervisor::stop_leftovers(&bootstrap);
         let logs = LogBuffer::following(&spec.log_file, FollowFrom::End)?;
         let (first_tx, first_rx) = tokio::sync::oneshot::channel();

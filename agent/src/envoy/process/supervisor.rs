@@ -48,7 +48,11 @@ impl CommandSpec {
             binary: options.binary.clone(),
             args: super::arguments(options, &bootstrap),
             admin_port: options.admin_port,
-            bootstrap_sha256: sha256_hex(&files::bootstrap_bytes(config_dir, options.admin_port)?),
+            bootstrap_sha256: sha256_hex(&files::bootstrap_bytes(
+                config_dir,
+                options.admin_port,
+                options.ads_socket.as_deref(),
+            )?),
             pid_file: pid_path(config_dir),
             log_file: log_path(config_dir),
             bootstrap,

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::envoy::{EnvoySettings, LISTENER_NAME, LISTENER_TYPE};
+use crate::envoy::{EnvoySettings, RdsSource, LISTENER_NAME, LISTENER_TYPE};
 
 /// `@type` of the HTTP connection manager.
 const HCM_TYPE: &str =
@@ -43,18 +43,27 @@ pub(crate) fn listener(settings: &EnvoySettings, fault: bool) -> Json {
                 "codec_type": "AUTO",
                 "rds": {
                     "route_config_name": settings.route_config_name,
-                    "config_source": {
-                        "path_config_source": {
-                            "path": settings.rds_path,
-                            "watched_directory": {"path": parent_dir(&settings.rds_path)},
-                        },
-                        "resource_api_version": "V3",
-                    },
+                    "config_source": rds_config_source(settings),
                 },
                 "http_filters": filters,
             },
         }]}],
     })
+}
+
+/// Where the connection manager asks for its route configuration: the RDS file (watching its
+/// folder), or the ADS stream the listener came over.
+fn rds_config_source(settings: &EnvoySettings) -> Json {
+    match settings.rds_source {
+        RdsSource::File => json!({
+            "path_config_source": {
+                "path": settings.rds_path,
+                "watched_directory": {"path": parent_dir(&settings.rds_path)},
+            },
+            "resource_api_version": "V3",
+        }),
+        RdsSource::Ads => json!({"ads": {}, "resource_api_version": "V3"}),
+    }
 }
 
 /// The folder of a file path (`.` for a bare file name, `/` for a file at the root).
@@ -78,6 +87,28 @@ mod tests {
         );
         assert_eq!(parent_dir("rds.yaml"), ".");
         assert_eq!(parent_dir("/rds.yaml"), "/");
+    }
+
+    #[test]
+    fn routes_come_from_the_file_or_from_ads() {
+        let source = |rds_source| {
+            let settings = EnvoySettings {
+                rds_source,
+                ..EnvoySettings::default()
+            };
+            listener(&settings, false)
+                .pointer("/filter_chains/0/filters/0/typed_config/rds/config_source")
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            source(RdsSource::Ads),
+            json!({"ads": {}, "resource_api_version": "V3"})
+        );
+        assert_eq!(
+            source(RdsSource::File)["path_config_source"]["watched_directory"]["path"],
+            "/var/lib/meshcd/envoy"
+        );
     }
 
     #[test]

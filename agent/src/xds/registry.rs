@@ -1,0 +1,364 @@
+//! The registry: the snapshot every stream serves, the Envoys connected, what each holds, and
+//! waiting for a version to be live on all of them.
+//!
+//! Streams read the published snapshot through a `watch` channel and report their progress
+//! ([`Registry::update`]); the engine publishes ([`Registry::publish`]) and waits
+//! ([`Registry::wait`]). The one lock guards plain maps and is never held across an `.await`
+//! or any I/O; snapshots are encoded before it is taken.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use meshcd_core::envoy::EnvoyConfig;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::snapshot::{ResourceType, Snapshot, SnapshotError};
+use super::stream::Nack;
+
+/// The snapshot streams serve, and whether the engine published it (a seeded one never removes
+/// what an Envoy holds).
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The snapshot.
+    pub snapshot: Arc<Snapshot>,
+    /// Published by the engine (not seeded at start).
+    pub authoritative: bool,
+}
+
+/// A connected Envoy, as the status API and CSDS show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    /// The connection's number (unique over the server's life).
+    pub connection: u64,
+    /// The Envoy's `node.id`.
+    pub id: String,
+    /// Its fleet: the Envoy's `node.cluster`.
+    pub fleet: String,
+    /// Where it connects from (`unix socket`, or an address).
+    pub peer: String,
+    /// The identity it was admitted as (a certificate's SAN or CN, `local` for the Unix
+    /// socket, `loopback` for plain TCP on a loopback address).
+    pub identity: String,
+    /// When it connected.
+    #[serde(with = "humantime_serde_compat")]
+    pub connected_at: SystemTime,
+    /// The last snapshot version live on it.
+    pub live: Option<u64>,
+    /// Its last rejection.
+    pub nack: Option<NackStatus>,
+    /// What it holds: type (`CDS`, `LDS`, `RDS`) → name → resource version.
+    pub held: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// A rejection, for the status API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NackStatus {
+    /// The rejected snapshot version.
+    pub version: u64,
+    /// The rejected type (`CDS`, `LDS`, `RDS`).
+    pub kind: String,
+    /// Envoy's reason.
+    pub message: String,
+}
+
+impl From<&Nack> for NackStatus {
+    fn from(nack: &Nack) -> Self {
+        Self {
+            version: nack.version,
+            kind: nack.kind.short().to_string(),
+            message: nack.message.clone(),
+        }
+    }
+}
+
+mod humantime_serde_compat {
+    use std::time::SystemTime;
+
+    pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_rfc3339_seconds(*time).to_string())
+    }
+}
+
+/// How a published version reached the Envoys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// How many connected Envoys hold it (all of them).
+    pub envoys: usize,
+}
+
+/// Why a published version did not reach every Envoy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// An Envoy rejected it.
+    #[error("Envoy `{node}` (fleet `{fleet}`) rejected {kind} of version {version}: {message}")]
+    Rejected {
+        /// The Envoy's node id.
+        node: String,
+        /// Its fleet.
+        fleet: String,
+        /// The rejected type (`CDS`, `LDS`, `RDS`).
+        kind: String,
+        /// The version.
+        version: u64,
+        /// Envoy's reason.
+        message: String,
+    },
+    /// Some Envoys did not confirm it in time.
+    #[error("not confirmed within {} by: {}", humantime::format_duration(*.waited), .waiting.join(", "))]
+    TimedOut {
+        /// How long it waited.
+        waited: Duration,
+        /// The node ids still without it.
+        waiting: Vec<String>,
+    },
+}
+
+/// The registry (see the module docs).
+#[derive(Debug)]
+pub struct Registry {
+    published: watch::Sender<Published>,
+    nodes: Mutex<BTreeMap<u64, NodeStatus>>,
+    changed: watch::Sender<u64>,
+    versions: AtomicU64,
+    connections: AtomicU64,
+}
+
+impl Registry {
+    /// A registry serving `seed` (what was last published, restored from disk, or empty) until
+    /// the engine publishes.
+    pub fn new(seed: Option<&EnvoyConfig>) -> Result<Self, SnapshotError> {
+        let snapshot = match seed {
+            Some(config) => Snapshot::build(config, 1, None)?,
+            None => Snapshot::default().with_version(1),
+        };
+        Ok(Self {
+            published: watch::Sender::new(Published {
+                snapshot: Arc::new(snapshot),
+                authoritative: false,
+            }),
+            nodes: Mutex::new(BTreeMap::new()),
+            changed: watch::Sender::new(0),
+            versions: AtomicU64::new(1),
+            connections: AtomicU64::new(0),
+        })
+    }
+
+    /// Encodes `config` (reusing what did not change) and serves it to every stream. Returns
+    /// the new version.
+    pub fn publish(&self, config: &EnvoyConfig) -> Result<u64, SnapshotError> {
+        let previous = self.published.borrow().snapshot.clone();
+        let version = self.versions.fetch_add(1, Ordering::SeqCst) + 1;
+        let snapshot = Snapshot::build(config, version, Some(&previous))?;
+        self.published.send_replace(Published {
+            snapshot: Arc::new(snapshot),
+            authoritative: true,
+        });
+        Ok(version)
+    }
+
+    /// Serves the current snapshot's resources again under a new version (after a rejection:
+    /// the streams send the resources they count as unknown).
+    pub fn republish(&self, snapshot: &Snapshot) -> u64 {
+        let version = self.versions.fetch_add(1, Ordering::SeqCst) + 1;
+        self.published.send_replace(Published {
+            snapshot: Arc::new(snapshot.with_version(version)),
+            authoritative: true,
+        });
+        version
+    }
+
+    /// What streams serve now.
+    pub fn current(&self) -> Published {
+        self.published.borrow().clone()
+    }
+
+    /// A receiver of every published snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Published> {
+        self.published.subscribe()
+    }
+
+    /// Registers a connected Envoy; returns its connection number.
+    pub fn connect(&self, id: &str, fleet: &str, peer: &str, identity: &str) -> u64 {
+        let connection = self.connections.fetch_add(1, Ordering::SeqCst) + 1;
+        self.lock().insert(
+            connection,
+            NodeStatus {
+                connection,
+                id: id.to_string(),
+                fleet: fleet.to_string(),
+                peer: peer.to_string(),
+                identity: identity.to_string(),
+                connected_at: SystemTime::now(),
+                live: None,
+                nack: None,
+                held: BTreeMap::new(),
+            },
+        );
+        self.changed.send_modify(|n| *n += 1);
+        connection
+    }
+
+    /// Records a stream's progress.
+    pub fn update(
+        &self,
+        connection: u64,
+        live: Option<u64>,
+        nack: Option<&Nack>,
+        held: impl Fn(ResourceType) -> BTreeMap<String, String>,
+    ) {
+        if let Some(node) = self.lock().get_mut(&connection) {
+            node.live = live;
+            node.nack = nack.map(NackStatus::from);
+            node.held = ResourceType::ALL
+                .into_iter()
+                .map(|kind| (kind.short().to_string(), held(kind)))
+                .collect();
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Forgets a stream that ended.
+    pub fn disconnect(&self, connection: u64) {
+        self.lock().remove(&connection);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Every connected Envoy.
+    pub fn nodes(&self) -> Vec<NodeStatus> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Waits until every connected Envoy holds `version` (or a later one), or one rejects it.
+    /// Envoys that disconnect stop counting; ones that connect meanwhile count too. The node
+    /// ids in `required` must be connected (the local managed Envoy, whose admin interface
+    /// applied state is read from).
+    pub async fn wait(
+        &self,
+        version: u64,
+        timeout: Duration,
+        required: &[&str],
+    ) -> Result<Delivery, DeliveryError> {
+        let mut changed = self.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            changed.borrow_and_update();
+            let (waiting, envoys) = {
+                let nodes = self.lock();
+                if let Some((node, nack)) = nodes.values().find_map(|n| {
+                    n.nack
+                        .as_ref()
+                        .filter(|k| k.version == version)
+                        .map(|k| (n, k))
+                }) {
+                    return Err(DeliveryError::Rejected {
+                        node: node.id.clone(),
+                        fleet: node.fleet.clone(),
+                        kind: nack.kind.clone(),
+                        version,
+                        message: nack.message.clone(),
+                    });
+                }
+                let mut waiting: Vec<String> = nodes
+                    .values()
+                    .filter(|n| n.live.is_none_or(|live| live < version))
+                    .map(|n| n.id.clone())
+                    .collect();
+                for id in required {
+                    if !nodes.values().any(|n| n.id == *id) {
+                        waiting.push(format!("{id} (not connected)"));
+                    }
+                }
+                (waiting, nodes.len())
+            };
+            if waiting.is_empty() {
+                return Ok(Delivery { envoys });
+            }
+            if tokio::time::timeout_at(deadline, changed.changed())
+                .await
+                .is_err()
+            {
+                return Err(DeliveryError::TimedOut {
+                    waited: timeout,
+                    waiting,
+                });
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, NodeStatus>> {
+        self.nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xds::snapshot::test_config;
+
+    #[tokio::test]
+    async fn waits_for_every_envoy_and_reports_a_rejection() {
+        let registry = Arc::new(Registry::new(None).expect("empty"));
+        assert_eq!(
+            registry.wait(1, Duration::from_millis(10), &[]).await,
+            Ok(Delivery { envoys: 0 }),
+            "no Envoy: nothing to wait for"
+        );
+        let a = registry.connect("a", "edge", "unix socket", "local");
+        let b = registry.connect("b", "edge", "unix socket", "local");
+        let version = registry.publish(&test_config(90)).expect("publishes");
+        assert!(registry.current().authoritative);
+        let none = |_| BTreeMap::new();
+        registry.update(a, Some(version), None, none);
+        let timed_out = registry
+            .wait(version, Duration::from_millis(20), &["a"])
+            .await;
+        assert!(
+            matches!(&timed_out, Err(DeliveryError::TimedOut { waiting, .. }) if waiting == &["b"]),
+            "{timed_out:?}"
+        );
+        let waiter = {
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                registry
+                    .wait(version, Duration::from_secs(30), &["a"])
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        registry.update(b, Some(version), None, none);
+        assert_eq!(waiter.await.expect("joins"), Ok(Delivery { envoys: 2 }));
+
+        let next = registry.publish(&test_config(50)).expect("publishes");
+        let nack = Nack {
+            version: next,
+            kind: ResourceType::RouteConfiguration,
+            message: "no".into(),
+        };
+        registry.update(b, Some(version), Some(&nack), none);
+        let rejected = registry.wait(next, Duration::from_secs(30), &[]).await;
+        assert_eq!(
+            rejected.map_err(|e| e.to_string()),
+            Err(format!(
+                "Envoy `b` (fleet `edge`) rejected RDS of version {next}: no"
+            ))
+        );
+        registry.disconnect(b);
+        registry.update(a, Some(next), None, none);
+        assert_eq!(
+            registry.wait(next, Duration::from_secs(30), &["a"]).await,
+            Ok(Delivery { envoys: 1 })
+        );
+        let missing = registry
+            .wait(next, Duration::from_millis(10), &["local"])
+            .await;
+        assert!(
+            matches!(&missing, Err(DeliveryError::TimedOut { waiting, .. }) if waiting == &["local (not connected)"]),
+            "{missing:?}"
+        );
+    }
+}
