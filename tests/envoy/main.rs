@@ -14,3 +14,4 @@ mod common;
 mod analysis_providers;
 mod cloud_monitoring;
 mod envoy_runtime;
+mod xds_fleet;

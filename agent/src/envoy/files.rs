@@ -102,21 +102,107 @@ pub fn bootstrap(dir: &Path, admin_port: u16, ads: Option<&Path>) -> Result<Json
             json!({}),
         ),
         Some(socket) => (
-            json!({
-                "ads_config": {
-                    "api_type": "DELTA_GRPC",
-                    "transport_api_version": "V3",
-                    "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}],
-                    "set_node_on_first_message_only": true,
-                },
-                "lds_config": {"ads": {}, "resource_api_version": "V3"},
-                "cds_config": {"ads": {}, "resource_api_version": "V3"},
-            }),
+            ads_dynamic_resources(),
             json!({"clusters": [xds_cluster(&json!({"pipe": {"path": path_str(socket)?}}))]}),
         ),
     };
-    Ok(json!({
-        "node": { "id": "meshcd", "cluster": "meshcd" },
+    Ok(with_node(
+        json!({ "id": "meshcd", "cluster": "meshcd" }),
+        admin_port,
+        dynamic_resources,
+        static_resources,
+    ))
+}
+
+fn ads_dynamic_resources() -> Json {
+    json!({
+        "ads_config": {
+            "api_type": "DELTA_GRPC",
+            "transport_api_version": "V3",
+            "grpc_services": [{"envoy_grpc": {"cluster_name": XDS_CLUSTER}}],
+            "set_node_on_first_message_only": true,
+        },
+        "lds_config": {"ads": {}, "resource_api_version": "V3"},
+        "cds_config": {"ads": {}, "resource_api_version": "V3"},
+    })
+}
+
+/// How an Envoy of a fleet reaches meshcd's xDS server over TCP.
+#[derive(Debug, Clone)]
+pub struct XdsClient {
+    /// The Envoy's `node.id` (unique in the fleet).
+    pub node_id: String,
+    /// Its fleet (`node.cluster`).
+    pub fleet: String,
+    /// The xDS server's address.
+    pub server: std::net::SocketAddr,
+    /// The address its listeners bind instead of the configured one (node metadata
+    /// `meshcd.dev/listen-address`).
+    pub listen_address: Option<String>,
+    /// mTLS towards the server.
+    pub tls: Option<XdsClientTls>,
+}
+
+/// The files of an Envoy's client certificate for xDS.
+#[derive(Debug, Clone)]
+pub struct XdsClientTls {
+    /// Its certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA that signed the server's certificate (PEM).
+    pub server_ca: PathBuf,
+    /// The name the server's certificate must carry (SNI and verification).
+    pub server_name: String,
+}
+
+/// The bootstrap of an Envoy that takes everything from meshcd's xDS server over TCP (delta
+/// ADS, mTLS when `tls` is set), with its admin interface on `127.0.0.1:admin_port`.
+pub fn xds_client_bootstrap(client: &XdsClient, admin_port: u16) -> Json {
+    let address = json!({"socket_address": {
+        "address": client.server.ip().to_string(),
+        "port_value": client.server.port(),
+    }});
+    let mut cluster = xds_cluster(&address);
+    if let Some(tls) = &client.tls {
+        cluster["transport_socket"] = json!({
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "sni": tls.server_name,
+                "common_tls_context": {
+                    "alpn_protocols": ["h2"],
+                    "tls_certificates": [{
+                        "certificate_chain": {"filename": tls.cert.display().to_string()},
+                        "private_key": {"filename": tls.key.display().to_string()},
+                    }],
+                    "validation_context": {
+                        "trusted_ca": {"filename": tls.server_ca.display().to_string()},
+                        "match_typed_subject_alt_names": [{
+                            "san_type": "DNS",
+                            "matcher": {"exact": tls.server_name},
+                        }],
+                    },
+                },
+            },
+        });
+    }
+    let mut node = json!({"id": client.node_id, "cluster": client.fleet});
+    if let Some(address) = &client.listen_address {
+        node["metadata"] = json!({ "meshcd.dev/listen-address": address });
+    }
+    with_node(
+        node,
+        admin_port,
+        ads_dynamic_resources(),
+        json!({"clusters": [cluster]}),
+    )
+}
+
+/// A bootstrap around its node, admin port and resources, with meshcd's stats settings.
+fn with_node(node: Json, admin_port: u16, dynamic_resources: Json, static_resources: Json) -> Json {
+    json!({
+        "node": node,
         "admin": {
             "address": { "socket_address": { "address": "127.0.0.1", "port_value": admin_port } },
         },
@@ -131,7 +217,7 @@ pub fn bootstrap(dir: &Path, admin_port: u16, ads: Option<&Path>) -> Result<Json
                 "buckets": LATENCY_BUCKETS_MS,
             }],
         },
-    }))
+    })
 }
 
 /// The static cluster that reaches meshcd's xDS server at `address` (HTTP/2, as gRPC needs).

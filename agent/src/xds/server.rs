@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::csds::Csds;
 use super::registry::Registry;
+use super::snapshot::Snapshot;
 use super::stream::{Event, StreamState};
 use super::tls::{identities, Admission, ReloadingTls, TlsFiles};
 use super::XdsError;
@@ -357,6 +358,41 @@ impl AggregatedDiscoveryService for Ads {
     }
 }
 
+/// The node metadata key that gives the address an Envoy's listeners bind.
+pub const LISTEN_ADDRESS_KEY: &str = "meshcd.dev/listen-address";
+
+/// The listen address an Envoy asks for in its node metadata.
+fn listen_address(node: &envoy_types::pb::envoy::config::core::v3::Node) -> Option<String> {
+    use envoy_types::pb::google::protobuf::value::Kind;
+    let value = node.metadata.as_ref()?.fields.get(LISTEN_ADDRESS_KEY)?;
+    match &value.kind {
+        Some(Kind::StringValue(address)) if !address.is_empty() => Some(address.clone()),
+        _ => None,
+    }
+}
+
+/// The snapshot as one Envoy gets it: with its own listen address, when it asks for one.
+fn localize(
+    snapshot: Arc<Snapshot>,
+    address: Option<&str>,
+    last: &mut Option<Arc<Snapshot>>,
+) -> Arc<Snapshot> {
+    let Some(address) = address else {
+        return snapshot;
+    };
+    match snapshot.with_listen_address(address, last.as_deref()) {
+        Ok(local) => {
+            let local = Arc::new(local);
+            *last = Some(local.clone());
+            local
+        }
+        Err(error) => {
+            tracing::warn!("xDS: cannot bind listeners to {address}: {error}");
+            snapshot
+        }
+    }
+}
+
 /// Serves one Envoy's stream until it ends.
 async fn serve_stream(
     registry: Arc<Registry>,
@@ -388,11 +424,18 @@ async fn serve_stream(
         peer.address,
         peer.identity
     );
+    let listen_address = listen_address(&node);
+    let mut localized: Option<Arc<Snapshot>> = None;
     let mut snapshots = registry.subscribe();
     let mut state = StreamState::new();
     {
         let published = snapshots.borrow_and_update().clone();
-        state.set_snapshot(published.snapshot, published.authoritative);
+        let snapshot = localize(
+            published.snapshot,
+            listen_address.as_deref(),
+            &mut localized,
+        );
+        state.set_snapshot(snapshot, published.authoritative);
     }
     let mut next = Some(first);
     let ended = loop {
@@ -435,7 +478,9 @@ async fn serve_stream(
                     break "the server stopped".to_string();
                 }
                 let published = snapshots.borrow_and_update().clone();
-                state.set_snapshot(published.snapshot, published.authoritative);
+                let snapshot =
+                    localize(published.snapshot, listen_address.as_deref(), &mut localized);
+                state.set_snapshot(snapshot, published.authoritative);
             }
             () = tx.closed() => break "the response stream closed".to_string(),
         }

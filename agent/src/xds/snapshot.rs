@@ -158,6 +158,37 @@ impl Snapshot {
         self.resources[kind.index()].get(name)
     }
 
+    /// The snapshot for one Envoy whose listeners bind `address` instead of the configured one
+    /// (an Envoy's node metadata `meshcd.dev/listen-address`: the VM's own address). Only the
+    /// listeners are encoded again, reusing `previous` (this Envoy's last one) where unchanged.
+    pub fn with_listen_address(
+        &self,
+        address: &str,
+        previous: Option<&Snapshot>,
+    ) -> Result<Self, SnapshotError> {
+        let mut local = self.clone();
+        let listeners = &mut local.resources[ResourceType::Listener.index()];
+        for (name, entry) in listeners.iter_mut() {
+            let mut json = entry.json.as_ref().clone();
+            match json.pointer_mut("/address/socket_address/address") {
+                Some(value) => *value = Json::String(address.to_string()),
+                None => continue,
+            }
+            let reused = previous
+                .and_then(|p| p.get(ResourceType::Listener, name))
+                .filter(|e| e.json.as_ref() == &json);
+            *entry = match reused {
+                Some(entry) => entry.clone(),
+                None => Arc::new(encode_entry(&json).map_err(|source| SnapshotError {
+                    kind: ResourceType::Listener,
+                    name: name.clone(),
+                    source,
+                })?),
+            };
+        }
+        Ok(local)
+    }
+
     /// The same resources under another version number.
     pub fn with_version(&self, version: u64) -> Self {
         Self {
@@ -269,6 +300,38 @@ mod tests {
         );
         assert_eq!(moved.resources(ResourceType::Cluster).len(), 2);
         assert_eq!(moved.to_config(), Some(config(50)));
+    }
+
+    #[test]
+    fn a_listen_address_changes_only_the_listeners() {
+        let served = Snapshot::build(&config(90), 1, None).expect("builds");
+        let local = served
+            .with_listen_address("127.0.0.2", None)
+            .expect("localizes");
+        let listener = local
+            .get(ResourceType::Listener, "meshcd_http")
+            .expect("listener");
+        assert_eq!(
+            listener.json["address"]["socket_address"]["address"],
+            "127.0.0.2"
+        );
+        assert_ne!(
+            Some(&listener.version),
+            served
+                .get(ResourceType::Listener, "meshcd_http")
+                .map(|e| &e.version)
+        );
+        let a = |s: &Snapshot| s.get(ResourceType::Cluster, "a").cloned().expect("a");
+        assert!(Arc::ptr_eq(&a(&served), &a(&local)));
+        let again = served
+            .with_listen_address("127.0.0.2", Some(&local))
+            .expect("localizes");
+        let l = |s: &Snapshot| {
+            s.get(ResourceType::Listener, "meshcd_http")
+                .cloned()
+                .expect("l")
+        };
+        assert!(Arc::ptr_eq(&l(&local), &l(&again)), "encoded again");
     }
 
     #[test]

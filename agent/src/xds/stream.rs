@@ -11,6 +11,8 @@
 //!   configurations (changed and removed); removed clusters. So a route never names a cluster
 //!   the Envoy does not have yet, and a cluster goes only once no route uses it (make before
 //!   break), the same order file delivery keeps.
+//! - **Every requested type is answered**, with an empty response if need be: Envoy finishes
+//!   its initial fetch (and says it is ready) only once each type it asked for was answered.
 //! - **Subscriptions**: listeners and clusters are wildcard (a first request with no names, or
 //!   `*`); route configurations are named by the listeners' connection managers and sent once
 //!   the Envoy subscribes to them.
@@ -65,6 +67,9 @@ struct Subscription {
     names: BTreeSet<String>,
     /// What the Envoy holds: name → version.
     known: BTreeMap<String, String>,
+    /// A response of this type was sent (the first one completes Envoy's initial fetch, so
+    /// it goes out even when empty).
+    answered: bool,
 }
 
 /// The response waiting for an answer.
@@ -215,9 +220,12 @@ impl StreamState {
         }
         for (kind, part) in STEPS {
             let (changed, removed) = self.delta(&target, kind, part);
-            if changed.is_empty() && removed.is_empty() {
+            let sub = &mut self.subs[kind as usize];
+            let first = sub.seen && !sub.answered && part != Part::Removals;
+            if changed.is_empty() && removed.is_empty() && !first {
                 continue;
             }
+            sub.answered = true;
             self.nonces += 1;
             let nonce = self.nonces.to_string();
             self.pending = Some(Pending {

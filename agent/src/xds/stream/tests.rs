@@ -235,7 +235,28 @@ fn a_reconnecting_envoy_that_holds_the_snapshot_gets_nothing() {
         initial_resource_versions: versions(ResourceType::RouteConfiguration),
         ..subscribe(ResourceType::RouteConfiguration, &["meshcd_http"])
     });
+    // Each type gets its initial answer, empty: nothing is sent again.
+    for _ in 0..3 {
+        let (response, _) = stream.next_response();
+        let response = response.expect("an initial answer");
+        assert!(response.resources.is_empty(), "{:?}", names(&response));
+        assert!(response.removed_resources.is_empty());
+        stream.on_request(&ack(&response));
+    }
     assert_eq!(stream.next_response(), (None, Some(Event::Live(7))));
+}
+
+#[test]
+fn an_empty_snapshot_still_answers_each_requested_type_once() {
+    let mut stream = StreamState::new();
+    stream.set_snapshot(Arc::new(Snapshot::default()), false);
+    stream.on_request(&request(ResourceType::Cluster));
+    stream.on_request(&request(ResourceType::Listener));
+    let (sent, events) = drain(&mut stream);
+    use ResourceType::*;
+    assert_eq!(sent, vec![Cluster, Listener, RouteConfiguration]);
+    assert_eq!(events, vec![Event::Live(0)]);
+    assert_eq!(stream.next_response(), (None, None));
 }
 
 #[test]
@@ -247,6 +268,10 @@ fn a_seeded_snapshot_removes_nothing_an_envoy_holds() {
         initial_resource_versions: held.clone(),
         ..request(ResourceType::Cluster)
     });
+    let (first, _) = stream.next_response();
+    let first = first.expect("the initial answer");
+    assert!(first.resources.is_empty() && first.removed_resources.is_empty());
+    stream.on_request(&ack(&first));
     assert_eq!(stream.next_response().0, None);
     // Once the engine publishes, what it no longer wants goes.
     stream.set_snapshot(Arc::new(Snapshot::default().with_version(2)), true);
