@@ -24,7 +24,7 @@ const SEED: u64 = 0x6d65_7368_6364;
 /// Repetitions of the in-process phases (the median is reported).
 const RUNS: usize = 5;
 /// Repetitions of each CLI command.
-const CLI_RUNS: usize = 3;
+const CLI_RUNS: usize = 5;
 /// Set on a re-run of this benchmark's own executable that only runs one command and reports
 /// its exit code, wall time and max RSS to the file the variable names (see [`measure_child`]).
 const MEASURE_ENV: &str = "MESHCD_BENCH_MEASURE";
@@ -115,6 +115,7 @@ fn main() {
     let the_plan = plan::plan(&desired, &applied);
 
     // ---- The real binary, end to end.
+    let mut baseline_note = None;
     let cli = match meshcd_binary() {
         Ok(binary) => {
             let repo_arg = repo_dir.display().to_string();
@@ -127,6 +128,28 @@ fn main() {
             );
             table.cli_row("cli validate --format json", &validate, per_route);
             let validate_json = read_json(&out);
+            // Another build of meshcd to compare with (an earlier commit, say):
+            // MESHCD_BENCH_BASELINE=/path/to/meshcd.
+            if let Some(baseline) = std::env::var_os("MESHCD_BENCH_BASELINE") {
+                let before = cli_runs(
+                    Path::new(&baseline),
+                    &["validate", "--repo", &repo_arg, "--format", "json"],
+                    &cache_dir,
+                    &out,
+                );
+                table.cli_row("cli validate, MESHCD_BENCH_BASELINE", &before, per_route);
+                let ratio = |now: Option<u64>, then: Option<u64>| match (now, then) {
+                    (Some(now), Some(then)) if then > 0 => {
+                        format!("{:.2}", now as f64 / then as f64)
+                    }
+                    _ => "n/a".to_string(),
+                };
+                baseline_note = Some(format!(
+                    "cli validate / baseline: time {:.2} (medians), peak memory {}",
+                    median(&validate.times).as_secs_f64() / median(&before.times).as_secs_f64(),
+                    ratio(validate.peak_kib, before.peak_kib)
+                ));
+            }
             let plan_run = cli_runs(
                 &binary,
                 &[
@@ -170,6 +193,9 @@ fn main() {
             "cli validate / PyYAML CLoader parse: {:.2} (medians)",
             median(&validate.times).as_secs_f64() / median(py).as_secs_f64()
         );
+    }
+    if let Some(note) = &baseline_note {
+        println!("{note}");
     }
     println!(
         "in process: {} files, {} resources, {} findings ({} errors, {} warnings)",

@@ -731,6 +731,18 @@ impl Setup {
         policy: &str,
         extra_config: &str,
     ) -> Self {
+        Self::start_with_envoy(target_weight, green_weight, policy, extra_config, "")
+    }
+
+    /// [`Setup::start_with`], with `envoy_config` appended under `target.envoy` (keys indented
+    /// by four).
+    pub fn start_with_envoy(
+        target_weight: i64,
+        green_weight: i64,
+        policy: &str,
+        extra_config: &str,
+        envoy_config: &str,
+    ) -> Self {
         let envoy = envoy_binary();
         let target = Backend::start("target");
         let green = Backend::start("target-green");
@@ -771,7 +783,7 @@ target:
     adminPort: {admin_port}
     httpPort: {http_port}
     workDir: {work}
-{extra_config}",
+{envoy_config}{extra_config}",
                 repo = repo.path().display(),
                 state = state_dir.display(),
                 envoy = envoy.display(),

@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod daemon;
 pub mod envoy;
+pub mod fleet;
 pub mod gcp_server;
 pub mod kube_server;
 pub mod prometheus;

@@ -10,14 +10,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use envoy_types::pb::envoy::service::status::v3::client_status_discovery_service_client::ClientStatusDiscoveryServiceClient;
 use envoy_types::pb::envoy::service::status::v3::ClientStatusRequest;
 use meshcd::config::{EnvoyDelivery, XdsConfig};
-use meshcd::envoy::files::{xds_client_bootstrap, XdsClient, XdsClientTls};
+use meshcd::envoy::files::{XdsClient, XdsClientTls};
 use meshcd::envoy::EnvoyConfig;
 use meshcd::targets::{EnvoyTarget, EnvoyTargetOptions};
 use meshcd::xds::{DeliveryError, Registry, TlsFiles, XdsOptions, XdsServer};
@@ -25,84 +25,9 @@ use serde_json::{json, Value as Json};
 
 use crate::common::backend::Backend;
 use crate::common::envoy::{cluster, envoy_binary};
+use crate::common::fleet::FleetEnvoy;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-/// An Envoy of the fleet, started from an xDS bootstrap; killed on drop.
-struct FleetEnvoy {
-    child: Child,
-    id: String,
-    bootstrap: PathBuf,
-    admin_port: u16,
-    log: PathBuf,
-}
-
-impl FleetEnvoy {
-    fn start(dir: &Path, client: &XdsClient) -> Self {
-        let admin_port = meshcd::envoy::process::free_port().expect("a free port");
-        let bootstrap = dir.join(format!("{}.json", client.node_id));
-        let value = xds_client_bootstrap(client, admin_port);
-        std::fs::write(&bootstrap, value.to_string()).expect("write the bootstrap");
-        let log = dir.join(format!("{}.log", client.node_id));
-        let mut envoy = Self {
-            child: spawn(&bootstrap, admin_port, &log),
-            id: client.node_id.clone(),
-            bootstrap,
-            admin_port,
-            log,
-        };
-        envoy.id = client.node_id.clone();
-        envoy
-    }
-
-    /// Kills it (SIGKILL) and waits for it.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Starts it again from the same bootstrap.
-    fn restart(&mut self) {
-        self.kill();
-        self.child = spawn(&self.bootstrap, self.admin_port, &self.log);
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-}
-
-impl Drop for FleetEnvoy {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn spawn(bootstrap: &Path, admin_port: u16, log: &Path) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("open the Envoy log");
-    Command::new(envoy_binary())
-        .arg("-c")
-        .arg(bootstrap)
-        .args([
-            "--disable-hot-restart",
-            "--concurrency",
-            "1",
-            "--log-level",
-            "info",
-        ])
-        .args(["--base-id", &admin_port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start Envoy")
-}
 
 fn client_for(id: &str, server: SocketAddr, address: &str) -> XdsClient {
     XdsClient {

@@ -13,3 +13,4 @@ mod apply;
 mod daemon_envoy;
 mod envoy_adoption;
 mod rollouts;
+mod xds_fleet;

@@ -129,18 +129,26 @@ pub fn status(args: &StatusArgs) -> Result<u8, Failure> {
         let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
         loop {
             let rollouts = list(&place).await?;
+            let fleets = fleets(&place).await;
             if !args.watch {
                 if json {
+                    let mut document = json!({ "rollouts": rollouts });
+                    if let Some(xds) = &fleets {
+                        document["xds"] = xds.clone();
+                    }
                     println!(
                         "{}",
-                        serde_json::to_string_pretty(&json!({ "rollouts": rollouts }))
-                            .unwrap_or_default()
+                        serde_json::to_string_pretty(&document).unwrap_or_default()
                     );
-                } else if rollouts.is_empty() {
-                    println!("no rollouts");
                 } else {
+                    if rollouts.is_empty() {
+                        println!("no rollouts");
+                    }
                     for r in &rollouts {
                         println!("{}", progress_line(r));
+                    }
+                    for line in fleets.as_ref().map(fleet_lines).unwrap_or_default() {
+                        println!("{line}");
                     }
                 }
                 return Ok(EXIT_OK);
@@ -163,6 +171,9 @@ pub fn status(args: &StatusArgs) -> Result<u8, Failure> {
                 for r in &rollouts {
                     println!("{}", progress_line(r));
                 }
+                for line in fleets.as_ref().map(fleet_lines).unwrap_or_default() {
+                    println!("{line}");
+                }
             }
             last = rollouts.into_iter().map(|r| (r.route.clone(), r)).collect();
             tokio::select! {
@@ -171,6 +182,49 @@ pub fn status(args: &StatusArgs) -> Result<u8, Failure> {
             }
         }
     })
+}
+
+/// The daemon's xDS summary (`GET /api/v1/xds`), when it publishes over xDS.
+async fn fleets(place: &Place) -> Option<serde_json::Value> {
+    let Place::Daemon(client) = place else {
+        return None;
+    };
+    let answer = client
+        .get("/api/v1/xds", Duration::from_secs(5))
+        .await
+        .ok()?;
+    if !answer.status.is_success() {
+        return None;
+    }
+    answer.json().ok()
+}
+
+/// One line per fleet: `fleet edge: 3 Envoys; version 7 on 3` (and who rejected what).
+fn fleet_lines(xds: &serde_json::Value) -> Vec<String> {
+    let served = &xds["served"];
+    let mut lines = Vec::new();
+    for (name, fleet) in xds["fleets"].as_object().into_iter().flatten() {
+        let versions: Vec<String> = fleet["versions"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(version, count)| format!("version {version} on {count}"))
+            .collect();
+        lines.push(format!(
+            "fleet {name}: {} Envoy(s), serving version {served}; {}",
+            fleet["envoys"],
+            versions.join(", ")
+        ));
+        for (node, nack) in fleet["rejected"].as_object().into_iter().flatten() {
+            lines.push(format!(
+                "  {node} rejected {} of version {}: {}",
+                nack["kind"].as_str().unwrap_or("?"),
+                nack["version"],
+                nack["message"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    lines
 }
 
 /// `meshcd promote|abort|pause|resume ROUTE`.
@@ -282,4 +336,30 @@ fn gate_store(store: &Store, route: &str, gate: Gate) -> Result<GateResult, Fail
                 .to_string(),
         ),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fleet_lines_say_how_many_envoys_hold_which_version_and_who_rejected_what() {
+        let xds = json!({
+            "served": 9,
+            "fleets": {
+                "edge": {"envoys": 3, "versions": {"8": 1, "9": 2},
+                         "rejected": {"e3": {"version": 9, "kind": "RDS", "message": "bad weights"}}},
+                "meshcd": {"envoys": 1, "versions": {"9": 1}, "rejected": {}},
+            },
+        });
+        assert_eq!(
+            fleet_lines(&xds),
+            vec![
+                "fleet edge: 3 Envoy(s), serving version 9; version 8 on 1, version 9 on 2",
+                "  e3 rejected RDS of version 9: bad weights",
+                "fleet meshcd: 1 Envoy(s), serving version 9; version 9 on 1",
+            ]
+        );
+        assert!(fleet_lines(&json!({})).is_empty());
+    }
 }

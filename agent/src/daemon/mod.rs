@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) store: Option<Arc<crate::store::Store>>,
     /// The reconciler's rollouts, for `/api/v1/rollouts` and `/metrics`.
     pub(crate) rollouts: Option<RolloutHandle>,
+    /// The target's xDS server, for `GET /api/v1/xds`.
+    pub(crate) xds: Option<Arc<crate::xds::Registry>>,
 }
 
 /// Why the daemon could not run.
@@ -111,6 +113,7 @@ where
         webhook: config.webhook.clone(),
         store: reconciler.store(),
         rollouts: reconciler.rollouts(),
+        xds: reconciler.xds(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 

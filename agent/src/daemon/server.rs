@@ -42,6 +42,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/reconcile", post(reconcile))
         .route("/api/v1/history", get(history))
         .route("/api/v1/rollouts", get(super::rollouts_api::list))
+        .route("/api/v1/xds", get(xds))
         .route("/api/v1/rollouts/{gate}", post(super::rollouts_api::gate))
         .route("/webhook/github", post(webhook::github))
         .route("/webhook/gitlab", post(webhook::gitlab))
@@ -79,6 +80,19 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 async fn status(State(shared): State<Arc<Shared>>) -> Response {
     let (triggers, coalesced) = shared.queue.counts();
     Json(shared.status.document(&triggers, coalesced)).into_response()
+}
+
+/// `GET /api/v1/xds`: the xDS server's fleets (how many Envoys hold which version, who
+/// rejected what) and its connected Envoys; 404 when the target does not publish over xDS.
+async fn xds(State(shared): State<Arc<Shared>>) -> Response {
+    match &shared.xds {
+        Some(registry) => Json(registry.summary()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "the target does not publish over xDS (delivery: ads)"})),
+        )
+            .into_response(),
+    }
 }
 
 async fn reconcile(State(shared): State<Arc<Shared>>) -> Response {

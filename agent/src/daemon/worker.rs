@@ -181,6 +181,7 @@ mod tests {
             webhook: WebhookConfig::default(),
             store: None,
             rollouts: None,
+            xds: None,
         });
         (fake, shared)
     }

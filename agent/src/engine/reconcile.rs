@@ -58,6 +58,11 @@ pub trait Reconcile: Send + Sync + 'static {
         None
     }
 
+    /// The xDS server the target publishes through, for `/api/v1/xds`. The default has none.
+    fn xds(&self) -> Option<std::sync::Arc<crate::xds::Registry>> {
+        None
+    }
+
     /// The rollouts this reconciler runs, for `/api/v1/rollouts` and `/metrics`. The default
     /// has none.
     fn rollouts(&self) -> Option<RolloutHandle> {

@@ -457,6 +457,10 @@ impl super::Target for EnvoyTarget {
         Some(self.admin.base_url().to_string())
     }
 
+    fn xds(&self) -> Option<std::sync::Arc<Registry>> {
+        EnvoyTarget::xds(self).cloned()
+    }
+
     fn record(&self, config: &EnvoyConfig) -> String {
         serde_json::to_string(config).unwrap_or_default()
     }

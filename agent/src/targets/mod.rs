@@ -129,6 +129,12 @@ pub trait Target: Send + Sync + 'static {
             .collect()
     }
 
+    /// The xDS server this target publishes through (Envoy with `delivery: ads`), for the
+    /// status API. The default has none.
+    fn xds(&self) -> Option<std::sync::Arc<crate::xds::Registry>> {
+        None
+    }
+
     /// The address the `envoy` analysis provider reads by default (an Envoy admin URL).
     fn analysis_address(&self) -> Option<String> {
         None

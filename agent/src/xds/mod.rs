@@ -37,7 +37,9 @@ pub mod snapshot;
 pub mod stream;
 pub mod tls;
 
-pub use registry::{Delivery, DeliveryError, NodeStatus, Published, Registry};
+pub use registry::{
+    Delivery, DeliveryError, FleetSummary, NodeStatus, Published, Registry, XdsSummary,
+};
 pub use server::{XdsOptions, XdsServer};
 pub use snapshot::{ResourceType, Snapshot, SnapshotError};
 pub use tls::{Admission, TlsFiles};

@@ -49,7 +49,9 @@ pub struct NodeStatus {
     pub live: Option<u64>,
     /// Its last rejection.
     pub nack: Option<NackStatus>,
-    /// What it holds: type (`CDS`, `LDS`, `RDS`) → name → resource version.
+    /// What it holds: type (`CDS`, `LDS`, `RDS`) → name → resource version (in CSDS, not in
+    /// the status document: it is as long as the configuration).
+    #[serde(skip)]
     pub held: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -80,6 +82,30 @@ mod humantime_serde_compat {
     pub fn serialize<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_rfc3339_seconds(*time).to_string())
     }
+}
+
+/// One fleet at a glance: how many Envoys hold which version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FleetSummary {
+    /// Connected Envoys.
+    pub envoys: usize,
+    /// Snapshot version (`none` before the first) → how many Envoys hold it.
+    pub versions: BTreeMap<String, usize>,
+    /// Envoys whose last response was a rejection: node id → the rejection.
+    pub rejected: BTreeMap<String, NackStatus>,
+}
+
+/// The xDS server at a glance, for `GET /api/v1/xds` and `meshcd status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct XdsSummary {
+    /// The version served now.
+    pub served: u64,
+    /// Whether the engine published it (false: restored at start, or empty).
+    pub published: bool,
+    /// Each fleet (an Envoy's `node.cluster`).
+    pub fleets: BTreeMap<String, FleetSummary>,
+    /// Every connected Envoy.
+    pub envoys: Vec<NodeStatus>,
 }
 
 /// How a published version reached the Envoys.
@@ -231,6 +257,30 @@ impl Registry {
         self.lock().values().cloned().collect()
     }
 
+    /// The server at a glance.
+    pub fn summary(&self) -> XdsSummary {
+        let published = self.current();
+        let envoys = self.nodes();
+        let mut fleets: BTreeMap<String, FleetSummary> = BTreeMap::new();
+        for node in &envoys {
+            let fleet = fleets.entry(node.fleet.clone()).or_default();
+            fleet.envoys += 1;
+            let version = node
+                .live
+                .map_or_else(|| "none".to_string(), |v| v.to_string());
+            *fleet.versions.entry(version).or_default() += 1;
+            if let Some(nack) = &node.nack {
+                fleet.rejected.insert(node.id.clone(), nack.clone());
+            }
+        }
+        XdsSummary {
+            served: published.snapshot.version,
+            published: published.authoritative,
+            fleets,
+            envoys,
+        }
+    }
+
     /// Waits until every connected Envoy holds `version` (or a later one), or one rejects it.
     /// Envoys that disconnect stop counting; ones that connect meanwhile count too. The node
     /// ids in `required` must be connected (the local managed Envoy, whose admin interface
@@ -347,6 +397,12 @@ mod tests {
                 "Envoy `b` (fleet `edge`) rejected RDS of version {next}: no"
             ))
         );
+        let summary = registry.summary();
+        assert_eq!(summary.served, next);
+        let edge = &summary.fleets["edge"];
+        assert_eq!(edge.envoys, 2);
+        assert_eq!(edge.versions, [(version.to_string(), 2)].into());
+        assert_eq!(edge.rejected.keys().collect::<Vec<_>>(), vec!["b"]);
         registry.disconnect(b);
         registry.update(a, Some(next), None, none);
         assert_eq!(

@@ -250,6 +250,10 @@ impl<T: Target> Reconcile for TargetReconciler<T> {
     fn describe_target(&self) -> String {
         self.inner.target.describe()
     }
+
+    fn xds(&self) -> Option<Arc<crate::xds::Registry>> {
+        self.inner.target.xds()
+    }
 }
 
 impl<T: Target> RolloutControl for TargetReconciler<T> {
