@@ -37,6 +37,8 @@ use common::{
     split_route, stop_child, summary, write, Daemon, DaemonOptions, Res, WAIT,
 };
 
+/// The deliveries scenarios 1 and 4 are measured with (`target.envoy.delivery`).
+const DELIVERIES: [&str; 2] = ["files", "ads"];
 /// Commits per trigger scenario (1 and 2).
 const ITERATIONS: usize = 30;
 /// Manual no-op reconciles (scenario 3).
@@ -103,32 +105,43 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
     let secret_file = tmp.join("github-secret");
     write(&secret_file, WEBHOOK_SECRET)?;
 
-    // ---- 1. notify trigger.
-    let mut watch = Stats::default();
-    {
-        let daemon = start_daemon(meshcd, envoy, tmp, "notify", &repo_dir, true, None)?;
-        daemon.wait_applied(&first)?;
-        wait_for_backend(daemon.http_port, FLIP_HOST, "a", 1)?;
-        for i in 0..ITERATIONS + QUIET_ITERATIONS {
-            let (wa, wb, want) = flip(step);
-            step += 1;
-            let sample = measure_flip(
-                &repo,
-                &daemon,
-                || write(&repo_dir.join("routes/flip.yaml"), &flip_route(wa, wb)),
-                || Ok(None),
-                (FLIP_HOST, want, 1),
-                i >= ITERATIONS,
+    // ---- 1. notify trigger, with each delivery.
+    for delivery in DELIVERIES {
+        let mut watch = Stats::default();
+        {
+            let daemon = start_daemon(
+                meshcd,
+                envoy,
+                tmp,
+                &format!("notify-{delivery}"),
+                &repo_dir,
+                true,
+                None,
+                delivery,
             )?;
-            watch.push(sample);
+            daemon.wait_applied(&first)?;
+            wait_for_backend(daemon.http_port, FLIP_HOST, "a", 1)?;
+            for i in 0..ITERATIONS + QUIET_ITERATIONS {
+                let (wa, wb, want) = flip(step);
+                step += 1;
+                let sample = measure_flip(
+                    &repo,
+                    &daemon,
+                    || write(&repo_dir.join("routes/flip.yaml"), &flip_route(wa, wb)),
+                    || Ok(None),
+                    (FLIP_HOST, want, 1),
+                    i >= ITERATIONS,
+                )?;
+                watch.push(sample);
+            }
+            watch.triggers = daemon.status()?["triggersSeen"].to_string();
         }
-        watch.triggers = daemon.status()?["triggersSeen"].to_string();
-    }
-    println!();
-    println!(
-        "1. notify trigger (watch: true, pollInterval: 0s): route flipping 100/0 <-> 0/100, {ITERATIONS} + {QUIET_ITERATIONS} commits"
+        println!();
+        println!(
+        "1. notify trigger (watch: true, pollInterval: 0s), delivery: {delivery}: route flipping 100/0 <-> 0/100, {ITERATIONS} + {QUIET_ITERATIONS} commits"
     );
-    watch.print();
+        watch.print();
+    }
 
     // ---- 2. webhook trigger, then 3. no-op reconciles on the same daemon.
     let mut hook = Stats::default();
@@ -142,6 +155,7 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
             &repo_dir,
             false,
             Some(&secret_file),
+            "files",
         )?;
         let head = repo.head()?.peel_to_commit()?.id();
         daemon.wait_applied(&head)?;
@@ -176,14 +190,16 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
     );
     noop.print();
 
-    // ---- 4. 1,000 routes.
-    let mut big = big_routes(meshcd, envoy, tmp, &a, &b)?;
-    println!();
-    println!(
-        "4. {ROUTES} HttpRoutes in {ROUTE_FILES} files ({} docs each), {BACKENDS} Backends on the two sample backends; watch: true",
-        ROUTES / ROUTE_FILES
-    );
-    big.print();
+    // ---- 4. 1,000 routes, with each delivery.
+    for delivery in DELIVERIES {
+        let mut big = big_routes(meshcd, envoy, tmp, &a, &b, delivery)?;
+        println!();
+        println!(
+            "4. {ROUTES} HttpRoutes in {ROUTE_FILES} files ({} docs each), {BACKENDS} Backends on the two sample backends; watch: true, delivery: {delivery}",
+            ROUTES / ROUTE_FILES
+        );
+        big.print();
+    }
 
     println!();
     println!(
@@ -505,8 +521,9 @@ fn big_routes(
     tmp: &Path,
     a: &SampleBackend,
     b: &SampleBackend,
+    delivery: &str,
 ) -> Res<Big> {
-    let dir = tmp.join("big-repo");
+    let dir = tmp.join(format!("big-repo-{delivery}"));
     let repo = init_repo(&dir)?;
     let pairs: Vec<(String, u16)> = (0..BACKENDS)
         .map(|k| {
@@ -525,7 +542,16 @@ fn big_routes(
     let first = commit(&repo, &format!("{ROUTES} routes, 90/10"))?;
 
     let started = Instant::now();
-    let daemon = start_daemon(meshcd, envoy, tmp, "big", &dir, true, None)?;
+    let daemon = start_daemon(
+        meshcd,
+        envoy,
+        tmp,
+        &format!("big-{delivery}"),
+        &dir,
+        true,
+        None,
+        delivery,
+    )?;
     let listening = ms(daemon.listening.duration_since(started));
     let status = daemon.wait_status("the first apply", Duration::from_millis(5), |s| {
         s["appliedCommit"] == first.to_string().as_str()
@@ -682,7 +708,9 @@ impl Drop for SampleBackend {
     }
 }
 
-/// `meshcd run` on `repo` in `<tmp>/<name>`, with a GitHub webhook when given its secret file.
+/// `meshcd run` on `repo` in `<tmp>/<name>`, with a GitHub webhook when given its secret file,
+/// and `delivery` as `target.envoy.delivery`.
+#[allow(clippy::too_many_arguments)] // each scenario's choices, spelt out at its one call
 fn start_daemon(
     meshcd: &Path,
     envoy: &Path,
@@ -691,6 +719,7 @@ fn start_daemon(
     repo: &Path,
     watch: bool,
     github_secret: Option<&Path>,
+    delivery: &str,
 ) -> Res<Daemon> {
     let extra = github_secret
         .map(|file| {
@@ -705,6 +734,7 @@ fn start_daemon(
         watch,
         extra,
         rust_log: "warn",
+        envoy_extra: format!("    delivery: {delivery}\n"),
     };
     Daemon::start(meshcd, envoy, tmp, repo, options)
 }

@@ -1059,6 +1059,7 @@ fn start_daemon(meshcd: &Path, envoy: &Path, tmp: &Path, repo: &Path) -> Res<Dae
         watch: true,
         extra: String::new(),
         rust_log: "warn,meshcd::engine=debug",
+        envoy_extra: String::new(),
     };
     Daemon::start(meshcd, envoy, tmp, repo, options)
 }

@@ -282,6 +282,8 @@ pub struct DaemonOptions<'a> {
     pub extra: String,
     /// `RUST_LOG` of the daemon.
     pub rust_log: &'a str,
+    /// More lines under `target.envoy` (indented by four, e.g. `    delivery: ads`).
+    pub envoy_extra: String,
 }
 
 /// A running `meshcd run` with a managed Envoy (no polling, no self-heal). Dropping it stops
@@ -316,6 +318,7 @@ impl Daemon {
             watch,
             extra,
             rust_log,
+            envoy_extra,
         } = options;
         let dir = tmp.join(name);
         std::fs::create_dir_all(&dir)?;
@@ -341,7 +344,7 @@ target:
     adminPort: {admin_port}
     httpPort: {http_port}
     workDir: {work}
-",
+{envoy_extra}",
                 repo = repo.display(),
                 state = dir.join("state").display(),
                 envoy = envoy.display(),

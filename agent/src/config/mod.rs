@@ -397,6 +397,11 @@ pub struct XdsConfig {
     pub admit: Vec<String>,
     /// `ackTimeout` (default 5s): how long an apply waits for every Envoy to ACK.
     pub ack_timeout: Duration,
+    /// `fleets: {name: {routes: [pattern, ...]}}`: the routes each fleet (an Envoy's
+    /// `node.cluster`) serves; a pattern is a route's name, `namespace/name` or id, or a prefix
+    /// of one with a final `*`. None: every Envoy serves every route; some: Envoys of other
+    /// fleets are refused (the local managed Envoy always serves every route).
+    pub fleets: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for XdsConfig {
@@ -406,6 +411,7 @@ impl Default for XdsConfig {
             tls: None,
             admit: Vec::new(),
             ack_timeout: Duration::from_secs(5),
+            fleets: BTreeMap::new(),
         }
     }
 }

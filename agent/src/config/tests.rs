@@ -224,6 +224,49 @@ fn envoy_backends_take_host_and_port() {
 }
 
 #[test]
+fn envoy_delivery_and_the_xds_server() {
+    let config = load(
+        "repo: .\ntarget:\n  envoy:\n    delivery: ads\n    xds:\n      listen: 0.0.0.0:18000\n      tls: {cert: s.pem, key: s.key, clientCa: ca.pem}\n      admit: [\"spiffe://mesh/envoy/*\"]\n      ackTimeout: 2s\n      fleets:\n        edge: {routes: [\"store/*\"]}\n",
+    )
+    .unwrap();
+    let Some(TargetConfig::Envoy(envoy)) = config.target else {
+        panic!("not envoy: {:?}", config.target)
+    };
+    assert_eq!(envoy.delivery, EnvoyDelivery::Ads);
+    assert_eq!(envoy.xds.listen.map(|a| a.port()), Some(18000));
+    assert!(envoy
+        .xds
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.client_ca.is_absolute()));
+    assert_eq!(envoy.xds.ack_timeout, Duration::from_secs(2));
+    assert_eq!(envoy.xds.fleets["edge"], vec!["store/*".to_string()]);
+    let default = load("repo: .\ntarget:\n  envoy: {}\n").unwrap();
+    let Some(TargetConfig::Envoy(envoy)) = default.target else {
+        panic!("not envoy")
+    };
+    assert_eq!(envoy.delivery, EnvoyDelivery::Files);
+
+    let problems = issues(
+        "repo: .\ntarget:\n  envoy:\n    delivery: grpc\n    xds:\n      listen: 0.0.0.0:18000\n      fleets:\n        meshcd: {routes: [\"*\"]}\n",
+    );
+    let all = problems.join("\n");
+    assert!(all.contains("`grpc` is not a delivery"), "{all}");
+    assert!(all.contains("needs `delivery: ads`"), "{all}");
+    assert!(all.contains("Envoys connect with mTLS"), "{all}");
+    assert!(all.contains("local managed Envoy's fleet"), "{all}");
+    let problems = issues(
+        "repo: .\ntarget:\n  envoy:\n    delivery: ads\n    xds:\n      listen: 127.0.0.1:18000\n      tls: {cert: s.pem, key: s.key, clientCa: ca.pem}\n",
+    );
+    assert!(
+        problems
+            .join("\n")
+            .contains("name the client certificate identities"),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn cloud_and_cluster_targets_get_their_defaults() {
     let config = load("repo: r\ntarget:\n  gcp:\n    project: my-project\n").unwrap();
     assert_eq!(

@@ -189,6 +189,14 @@ struct RawXds {
     admit: Vec<String>,
     #[serde(default)]
     ack_timeout: Option<String>,
+    #[serde(default)]
+    fleets: std::collections::BTreeMap<String, RawFleet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawFleet {
+    routes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -527,11 +535,32 @@ impl Checker {
             raw.ack_timeout.as_deref(),
             XdsConfig::default().ack_timeout,
         );
+        for (name, fleet) in &raw.fleets {
+            if name == crate::xds::LOCAL_FLEET {
+                self.field(
+                    root,
+                    &format!("target.envoy.xds.fleets.{name}"),
+                    "is the local managed Envoy's fleet, which serves every route: pick another name",
+                );
+            }
+            if fleet.routes.iter().all(|r| r.trim().is_empty()) {
+                self.field(
+                    root,
+                    &format!("target.envoy.xds.fleets.{name}.routes"),
+                    "selects no route: list names, `namespace/name`, ids or prefixes ending in `*`",
+                );
+            }
+        }
         XdsConfig {
             listen,
             tls,
             admit: raw.admit,
             ack_timeout,
+            fleets: raw
+                .fleets
+                .into_iter()
+                .map(|(name, fleet)| (name, fleet.routes))
+                .collect(),
         }
     }
 

@@ -222,14 +222,20 @@ impl EnvoyTarget {
                 }
             },
         };
-        let registry = match Registry::new(seed.as_ref()) {
+        let fleets: BTreeMap<String, translate::RouteSelector> = options
+            .xds
+            .fleets
+            .iter()
+            .map(|(name, routes)| (name.clone(), translate::RouteSelector::new(routes.clone())))
+            .collect();
+        let registry = match Registry::with_fleets(seed.as_ref(), fleets.clone()) {
             Ok(registry) => registry,
             Err(error) => {
                 tracing::warn!(
                     "{}: {error}; serving nothing until the first apply",
                     last_applied.display()
                 );
-                Registry::new(None).map_err(|e| EnvoyError::Invalid {
+                Registry::with_fleets(None, fleets).map_err(|e| EnvoyError::Invalid {
                     reason: e.to_string(),
                 })?
             }
@@ -332,7 +338,7 @@ impl EnvoyTarget {
 /// the previous snapshot again and says which Envoy failed and why.
 async fn apply_ads(ads: &Ads, config: &EnvoyConfig) -> Result<PublishReport, EnvoyError> {
     let started = std::time::Instant::now();
-    let previous = ads.registry.current().snapshot;
+    let previous = ads.registry.snapshots();
     let version = ads
         .registry
         .publish(config)
@@ -363,7 +369,7 @@ async fn apply_ads(ads: &Ads, config: &EnvoyConfig) -> Result<PublishReport, Env
             })
         }
         Err(failure) => {
-            let back = ads.registry.republish(&previous);
+            let back = ads.registry.restore(&previous);
             let restored = match ads.registry.wait(back, ads.ack_timeout, &[]).await {
                 Ok(_) => "every Envoy serves the previous version again".to_string(),
                 Err(e) => format!("restoring the previous version: {e}"),

@@ -40,13 +40,19 @@ impl Csds {
 
     /// The answer to one request (pure but for reading the registry).
     pub fn answer(&self, request: &ClientStatusRequest) -> ClientStatusResponse {
-        let served = self.registry.current().snapshot;
         let config = self
             .registry
             .nodes()
             .iter()
             .filter(|node| matches(&request.node_matchers, &node.id))
-            .map(|node| client_config(node, &served, request.exclude_resource_contents))
+            .filter_map(|node| {
+                let served = self.registry.current_for(&node.fleet)?.snapshot;
+                Some(client_config(
+                    node,
+                    &served,
+                    request.exclude_resource_contents,
+                ))
+            })
             .collect();
         ClientStatusResponse { config }
     }

@@ -38,7 +38,7 @@ pub mod stream;
 pub mod tls;
 
 pub use registry::{
-    Delivery, DeliveryError, FleetSummary, NodeStatus, Published, Registry, XdsSummary,
+    Delivery, DeliveryError, FleetSummary, NodeStatus, Published, Registry, XdsSummary, LOCAL_FLEET,
 };
 pub use server::{XdsOptions, XdsServer};
 pub use snapshot::{ResourceType, Snapshot, SnapshotError};

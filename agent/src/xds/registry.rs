@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use meshcd_core::envoy::EnvoyConfig;
+use meshcd_core::envoy::{select_routes, EnvoyConfig, RouteSelector};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -142,10 +142,45 @@ pub enum DeliveryError {
     },
 }
 
+/// The fleet of the local managed Envoy (its bootstrap's `node.cluster`): always served every
+/// route, since applied state is read back from it.
+pub const LOCAL_FLEET: &str = "meshcd";
+
+/// One fleet's routes and the snapshot its streams serve.
+#[derive(Debug)]
+struct Fleet {
+    /// `None`: every route.
+    selector: Option<RouteSelector>,
+    published: watch::Sender<Published>,
+}
+
+impl Fleet {
+    fn new(selector: Option<RouteSelector>, snapshot: Snapshot) -> Self {
+        Self {
+            selector,
+            published: watch::Sender::new(Published {
+                snapshot: Arc::new(snapshot),
+                authoritative: false,
+            }),
+        }
+    }
+
+    fn config(&self, config: &EnvoyConfig) -> EnvoyConfig {
+        match &self.selector {
+            Some(selector) => select_routes(config, selector),
+            None => config.clone(),
+        }
+    }
+}
+
 /// The registry (see the module docs).
 #[derive(Debug)]
 pub struct Registry {
-    published: watch::Sender<Published>,
+    /// The snapshot of every route: the local Envoy's, and every Envoy's when no fleets are
+    /// configured.
+    all: Fleet,
+    /// Configured fleets; when there are some, an Envoy of another fleet is refused.
+    fleets: BTreeMap<String, Fleet>,
     nodes: Mutex<BTreeMap<u64, NodeStatus>>,
     changed: watch::Sender<u64>,
     versions: AtomicU64,
@@ -154,17 +189,38 @@ pub struct Registry {
 
 impl Registry {
     /// A registry serving `seed` (what was last published, restored from disk, or empty) until
-    /// the engine publishes.
+    /// the engine publishes; every Envoy gets every route.
     pub fn new(seed: Option<&EnvoyConfig>) -> Result<Self, SnapshotError> {
-        let snapshot = match seed {
-            Some(config) => Snapshot::build(config, 1, None)?,
-            None => Snapshot::default().with_version(1),
+        Self::with_fleets(seed, BTreeMap::new())
+    }
+
+    /// A registry whose configured fleets (an Envoy's `node.cluster`) serve the routes their
+    /// selectors select; Envoys of other fleets are refused, except the local one
+    /// ([`LOCAL_FLEET`]), which gets every route. No fleets: every Envoy gets every route.
+    pub fn with_fleets(
+        seed: Option<&EnvoyConfig>,
+        fleets: BTreeMap<String, RouteSelector>,
+    ) -> Result<Self, SnapshotError> {
+        let snapshot = |selector: Option<&RouteSelector>| -> Result<Snapshot, SnapshotError> {
+            Ok(match seed {
+                Some(config) => {
+                    let config = match selector {
+                        Some(selector) => select_routes(config, selector),
+                        None => config.clone(),
+                    };
+                    Snapshot::build(&config, 1, None)?
+                }
+                None => Snapshot::default().with_version(1),
+            })
         };
+        let mut built = BTreeMap::new();
+        for (name, selector) in fleets {
+            let fleet = Fleet::new(Some(selector.clone()), snapshot(Some(&selector))?);
+            built.insert(name, fleet);
+        }
         Ok(Self {
-            published: watch::Sender::new(Published {
-                snapshot: Arc::new(snapshot),
-                authoritative: false,
-            }),
+            all: Fleet::new(None, snapshot(None)?),
+            fleets: built,
             nodes: Mutex::new(BTreeMap::new()),
             changed: watch::Sender::new(0),
             versions: AtomicU64::new(1),
@@ -172,38 +228,74 @@ impl Registry {
         })
     }
 
-    /// Encodes `config` (reusing what did not change) and serves it to every stream. Returns
-    /// the new version.
+    fn every_fleet(&self) -> impl Iterator<Item = (&str, &Fleet)> {
+        std::iter::once(("", &self.all)).chain(self.fleets.iter().map(|(n, f)| (n.as_str(), f)))
+    }
+
+    /// Encodes `config` (each fleet's part of it, reusing what did not change) and serves it to
+    /// every stream. Returns the new version, the same for every fleet. Nothing is served when
+    /// one fleet's part does not encode.
     pub fn publish(&self, config: &EnvoyConfig) -> Result<u64, SnapshotError> {
-        let previous = self.published.borrow().snapshot.clone();
         let version = self.versions.fetch_add(1, Ordering::SeqCst) + 1;
-        let snapshot = Snapshot::build(config, version, Some(&previous))?;
-        self.published.send_replace(Published {
-            snapshot: Arc::new(snapshot),
-            authoritative: true,
-        });
+        let mut built = Vec::new();
+        for (_, fleet) in self.every_fleet() {
+            let previous = fleet.published.borrow().snapshot.clone();
+            let snapshot = Snapshot::build(&fleet.config(config), version, Some(&previous))?;
+            built.push((fleet, snapshot));
+        }
+        for (fleet, snapshot) in built {
+            fleet.published.send_replace(Published {
+                snapshot: Arc::new(snapshot),
+                authoritative: true,
+            });
+        }
         Ok(version)
     }
 
-    /// Serves the current snapshot's resources again under a new version (after a rejection:
-    /// the streams send the resources they count as unknown).
-    pub fn republish(&self, snapshot: &Snapshot) -> u64 {
+    /// Every fleet's snapshot (`""` for the one of every route), to restore later.
+    pub fn snapshots(&self) -> BTreeMap<String, Arc<Snapshot>> {
+        self.every_fleet()
+            .map(|(name, fleet)| (name.to_string(), fleet.published.borrow().snapshot.clone()))
+            .collect()
+    }
+
+    /// Serves `snapshots` (from [`Registry::snapshots`]) again under a new version (after a
+    /// rejection: the streams send the resources they count as unknown). Returns the version.
+    pub fn restore(&self, snapshots: &BTreeMap<String, Arc<Snapshot>>) -> u64 {
         let version = self.versions.fetch_add(1, Ordering::SeqCst) + 1;
-        self.published.send_replace(Published {
-            snapshot: Arc::new(snapshot.with_version(version)),
-            authoritative: true,
-        });
+        for (name, fleet) in self.every_fleet() {
+            if let Some(snapshot) = snapshots.get(name) {
+                fleet.published.send_replace(Published {
+                    snapshot: Arc::new(snapshot.with_version(version)),
+                    authoritative: true,
+                });
+            }
+        }
         version
     }
 
-    /// What streams serve now.
+    /// What the streams of the Envoys that get every route serve now.
     pub fn current(&self) -> Published {
-        self.published.borrow().clone()
+        self.all.published.borrow().clone()
     }
 
-    /// A receiver of every published snapshot.
-    pub fn subscribe(&self) -> watch::Receiver<Published> {
-        self.published.subscribe()
+    /// What the streams of a fleet serve now (`None`: the fleet is refused).
+    pub fn current_for(&self, fleet: &str) -> Option<Published> {
+        self.fleet(fleet).map(|f| f.published.borrow().clone())
+    }
+
+    /// A receiver of every snapshot published for an Envoy of `fleet`; `None` when the fleet
+    /// is not configured (fleets are, and it is not the local Envoy's).
+    pub fn subscribe(&self, fleet: &str) -> Option<watch::Receiver<Published>> {
+        self.fleet(fleet).map(|f| f.published.subscribe())
+    }
+
+    fn fleet(&self, name: &str) -> Option<&Fleet> {
+        match self.fleets.get(name) {
+            Some(fleet) => Some(fleet),
+            None if self.fleets.is_empty() || name == LOCAL_FLEET => Some(&self.all),
+            None => None,
+        }
     }
 
     /// Registers a connected Envoy; returns its connection number.
@@ -349,6 +441,59 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::xds::snapshot::test_config;
+
+    #[test]
+    fn fleets_get_their_routes_and_unknown_fleets_are_refused() {
+        let mut config = test_config(90);
+        config.route_config["virtual_hosts"][0]["name"] = serde_json::json!("HTTPRoute/store/cart");
+        let fleets = [
+            (
+                "edge".to_string(),
+                RouteSelector::new(vec!["store/*".into()]),
+            ),
+            (
+                "other".to_string(),
+                RouteSelector::new(vec!["shop/*".into()]),
+            ),
+        ]
+        .into();
+        let registry = Registry::with_fleets(None, fleets).expect("registry");
+        assert!(registry.subscribe("edge").is_some());
+        assert!(
+            registry.subscribe(LOCAL_FLEET).is_some(),
+            "the local Envoy is always served"
+        );
+        assert!(
+            registry.subscribe("stranger").is_none(),
+            "an unconfigured fleet is refused"
+        );
+        let version = registry.publish(&config).expect("publishes");
+        let edge = registry.current_for("edge").expect("edge").snapshot;
+        let other = registry.current_for("other").expect("other").snapshot;
+        assert_eq!(edge.version, version);
+        assert_eq!(other.version, version);
+        assert_eq!(edge.resources(ResourceType::Cluster).len(), 2);
+        assert!(other.resources(ResourceType::Cluster).is_empty());
+        let vhosts = |s: &Snapshot| {
+            s.get(ResourceType::RouteConfiguration, "meshcd_http")
+                .map(|e| e.json["virtual_hosts"].as_array().map_or(0, Vec::len))
+        };
+        assert_eq!((vhosts(&edge), vhosts(&other)), (Some(1), Some(0)));
+        let saved = registry.snapshots();
+        registry.publish(&test_config(10)).expect("publishes");
+        let back = registry.restore(&saved);
+        assert_eq!(
+            registry
+                .current_for("edge")
+                .map(|p| p.snapshot.resources(ResourceType::Cluster).clone()),
+            Some(edge.resources(ResourceType::Cluster).clone())
+        );
+        assert_eq!(registry.current().snapshot.version, back);
+        assert!(Registry::new(None)
+            .expect("open")
+            .subscribe("anything")
+            .is_some());
+    }
 
     #[tokio::test]
     async fn waits_for_every_envoy_and_reports_a_rejection() {

@@ -416,6 +416,21 @@ async fn serve_stream(
             .await;
         return;
     };
+    let Some(mut snapshots) = registry.subscribe(&node.cluster) else {
+        tracing::warn!(
+            "xDS: refused Envoy `{}` from {}: fleet `{}` is not configured",
+            node.id,
+            peer.address,
+            node.cluster
+        );
+        let _ = tx
+            .send(Err(Status::permission_denied(format!(
+                "fleet `{}` (node.cluster) is not configured in meshcd.yaml (target.envoy.fleets)",
+                node.cluster
+            ))))
+            .await;
+        return;
+    };
     let connection = registry.connect(&node.id, &node.cluster, &peer.address, &peer.identity);
     tracing::info!(
         "xDS: Envoy `{}` (fleet `{}`) connected from {} as {}",
@@ -426,7 +441,6 @@ async fn serve_stream(
     );
     let listen_address = listen_address(&node);
     let mut localized: Option<Arc<Snapshot>> = None;
-    let mut snapshots = registry.subscribe();
     let mut state = StreamState::new();
     {
         let published = snapshots.borrow_and_update().clone();

@@ -50,6 +50,7 @@
 //! wildcard only, so a wildcard hostname matches a `Host` header without a port.)
 
 mod diff;
+mod fleet;
 mod state;
 mod translate;
 mod weights;
@@ -63,6 +64,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 pub use diff::diff;
+pub use fleet::{select_routes, RouteSelector};
 pub use state::EnvoyState;
 pub use translate::{cluster_name, parse_vhost_name, translate, vhost_name};
 pub use weights::{same_but_weights, set_route_weights, split_clusters, weights_are_valid};
