@@ -298,6 +298,7 @@ impl Pki {
         pki.ca("ca");
         pki.ca("other-ca");
         pki.leaf("server", "ca", "DNS:xds.meshcd.test");
+        pki.leaf("old-server", "ca", "DNS:old.meshcd.test");
         pki.leaf("admitted", "ca", "URI:spiffe://mesh.test/envoy/e1");
         pki.leaf("intruder", "ca", "URI:spiffe://mesh.test/intruder");
         pki.leaf("stranger", "other-ca", "URI:spiffe://mesh.test/envoy/e9");
@@ -446,5 +447,58 @@ async fn only_admitted_client_certificates_get_configuration() {
         matches!(refused, Err(DeliveryError::TimedOut { .. })),
         "{refused:?}"
     );
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_server_certificate_is_read_again_for_new_connections() {
+    let a = Backend::start("a");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let pki = Pki::new(tmp.path());
+    // The server starts with a certificate for another name: the Envoy refuses it.
+    let (cert, key) = (tmp.path().join("live.pem"), tmp.path().join("live.key"));
+    std::fs::copy(pki.path("old-server", "pem"), &cert).expect("copy");
+    std::fs::copy(pki.path("old-server", "key"), &key).expect("copy");
+    let registry = Arc::new(Registry::new(None).expect("registry"));
+    let options = XdsOptions {
+        listen: Some("127.0.0.1:0".parse().expect("address")),
+        tls: Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: pki.path("ca", "pem"),
+        }),
+        admit: vec!["spiffe://mesh.test/envoy/e1".into()],
+        ..XdsOptions::default()
+    };
+    let server = XdsServer::start(&options, registry.clone())
+        .await
+        .expect("xDS server");
+    let address = server.listen_address().expect("bound");
+    let port = meshcd::envoy::process::free_port().expect("a free port");
+    let version = registry
+        .publish(&config(port, &[(&a, 100)]))
+        .expect("publish");
+    let envoy = FleetEnvoy::start(
+        tmp.path(),
+        &XdsClient {
+            tls: Some(pki.client_tls("admitted")),
+            ..client_for("e1", address, "127.0.0.1")
+        },
+    );
+    let refused = registry
+        .wait(version, Duration::from_secs(1), &["e1"])
+        .await;
+    assert!(
+        matches!(refused, Err(DeliveryError::TimedOut { .. })),
+        "{refused:?}"
+    );
+    // The renewed certificate is written in place (key first, as a renewal tool would).
+    std::fs::copy(pki.path("server", "key"), &key).expect("copy");
+    std::fs::copy(pki.path("server", "pem"), &cert).expect("copy");
+    let delivered = registry
+        .wait(version, Duration::from_secs(30), &["e1"])
+        .await;
+    assert!(delivered.is_ok(), "{delivered:?}\n{}", envoy.log_tail());
+    assert_eq!(traffic("127.0.0.1", port, 5).await, only("a", 5));
     drop(server);
 }
