@@ -351,3 +351,67 @@ async fn detached_then_stale() {
         "stopping Envoy removes its pid file"
     );
 }
+
+/// With `delivery: ads` too: a killed meshcd leaves its Envoy serving, the restarted one
+/// adopts it (checked against the resource files written after every ACKed apply), serves it
+/// the last applied configuration from the start (nothing changes for it), and applies the
+/// next commit through the new xDS server.
+#[test]
+fn with_ads_a_killed_meshcd_leaves_envoy_serving_and_its_successor_adopts_it() {
+    let _serial = serial();
+    let started = Instant::now();
+    let mut s = Setup::start_with_envoy(100, 0, ONE_STEP_POLICY, "", "    delivery: ads\n");
+    let envoy = the_envoy(&s, "at start");
+    let commit = s.commit_route(0, 100);
+    s.daemon.wait_applied(&commit);
+    s.assert_all("target-green", 20, "0/100 applied over ADS");
+
+    let load = s.load(RATE);
+    load.wait_for_more(&LoadCounts::default(), 50);
+    s.daemon.kill9();
+    let down = load.counts();
+    let while_down = load.wait_for_more(&down, 100).since(&down);
+    assert_eq!(
+        while_down.failed(),
+        0,
+        "requests failed while meshcd was down: {while_down:?}"
+    );
+    assert!(served_is(&s, 0, 100), "{:?}", served_weights(s.admin_port));
+
+    s.restart_daemon_over_orphans();
+    assert_eq!(
+        the_envoy(&s, "after the restart"),
+        envoy,
+        "the restarted meshcd replaced the Envoy instead of adopting it\n{}",
+        s.daemon.log_tail()
+    );
+    assert!(
+        s.daemon.log_lines("not adopting").is_empty(),
+        "{}",
+        s.daemon.log_tail()
+    );
+    s.daemon.wait_until("the Envoy reconnected over xDS", |d| {
+        let (_, body) = d.get("/api/v1/xds");
+        serde_json::from_str::<Value>(&body)
+            .ok()
+            .is_some_and(|v| v["envoys"].as_array().is_some_and(|e| e.len() == 1))
+    });
+    let restarted = load.counts();
+    let after = load.wait_for_more(&restarted, 100).since(&restarted);
+    assert_eq!(
+        after.failed(),
+        0,
+        "requests failed after the restart: {after:?}"
+    );
+    let back = s.commit_route(100, 0);
+    s.daemon.wait_applied(&back);
+    s.assert_all("target", 20, "100/0 applied by the new meshcd");
+    let total = load.stop();
+    assert_eq!(
+        total.failed(),
+        0,
+        "no request failed at any point: {total:?}"
+    );
+    s.shut_down();
+    println!("with_ads_a_killed_meshcd...: {:?}", started.elapsed());
+}

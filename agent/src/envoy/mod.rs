@@ -1,30 +1,33 @@
 //! The `envoy` target runtime: find, start and supervise a local Envoy, publish configuration to
 //! it through watched files, and read back what it really serves.
 //!
-//! # Why file-based xDS (and not an ADS gRPC server)
+//! # Two deliveries
 //!
-//! Envoy can take its dynamic configuration (LDS, CDS, RDS) from files in a watched folder. meshcd
-//! uses that instead of serving the aggregated discovery service over gRPC, for three reasons:
+//! `target.envoy.delivery: files` (this module) writes LDS, CDS and RDS files into a folder the
+//! local Envoy watches; `delivery: ads` serves the same resources from meshcd's xDS server
+//! ([`crate::xds`], delta ADS with ACK/NACK), to the local Envoy over a Unix socket and to any
+//! number of remote Envoys over mTLS. Files stay the default for a single local Envoy:
 //!
-//! - **It is fast.** A renamed-in RDS file is live a few milliseconds after the rename, and
-//!   traffic follows a weight flip as quickly (measure it on your machine with
-//!   `cargo bench --bench envoy_reload`, which prints rename-to-live, rename-to-traffic and the
-//!   phases of a publish).
-//! - **It is cheap to build.** The Rust crate with the v3 protos and ADS stubs (`envoy-types`,
-//!   with tonic and prost) is a large protobuf/gRPC build, and brings no serde support nor any
-//!   control-plane logic (snapshots, nonces, ACK/NACK). Files are plain JSON written with
-//!   `serde_json`.
 //! - **It survives restarts by itself.** After a crash or restart Envoy re-reads the current
-//!   files on start, so the last published routes come back without meshcd having to be up.
+//!   files on start, so the last published routes come back even while meshcd is down; an
+//!   Envoy fed over ADS that restarts while meshcd is down starts empty.
+//! - **It is as fast on one machine.** A renamed-in RDS file is live a few milliseconds after
+//!   the rename (`cargo bench --bench envoy_reload`); `cargo bench --bench commit_to_live`
+//!   measures commit-to-live with both deliveries side by side.
+//!
+//! ADS is the choice for fleets, and wherever an Envoy's own verdict is wanted: a NACK carries
+//! Envoy's reason, so no `envoy --mode validate` runs before a publish.
 //!
 //! A managed Envoy also outlives meshcd itself: when meshcd dies (`kill -9`, out of memory, a
 //! panic), Envoy goes on serving, and the restarted meshcd adopts it instead of replacing it
 //! (see [`process`] and [`process::adopt`]).
 //!
-//! The price: files give **no per-version ACK/NACK**. An invalid update is silently kept out by
-//! Envoy (the old configuration keeps serving) and only shows in counters
-//! (`http.<prefix>.rds.<name>.update_rejected`, `cluster_manager.cds.update_rejected`,
-//! `listener_manager.lds.update_rejected`) and in Envoy's log. So meshcd
+//! # Files: no per-version ACK/NACK
+//!
+//! An invalid update is silently kept out by Envoy (the old configuration keeps serving) and
+//! only shows in counters (`http.<prefix>.rds.<name>.update_rejected`,
+//! `cluster_manager.cds.update_rejected`, `listener_manager.lds.update_rejected`) and in
+//! Envoy's log. So meshcd
 //! 1. **validates before**: it runs `envoy --mode validate` on a static bootstrap with the new
 //!    resources inlined, and publishes nothing if that fails;
 //! 2. **verifies after**: it polls `/config_dump` until the served route configuration equals

@@ -9,7 +9,8 @@
 //! Envoy is rolled forward, and the error names the Envoy and its reason. The last configuration
 //! every Envoy confirmed is kept in `<workDir>/xds/last-applied.json`; a restarted meshcd serves
 //! it from the start, so reconnecting Envoys find nothing changed and a restarted Envoy gets the
-//! last good routes.
+//! last good routes. The resource files are written too (Envoy does not watch them under ADS),
+//! so a restarted meshcd can check an Envoy it adopts against them as with file delivery.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -129,6 +130,8 @@ struct Ads {
     server: XdsServer,
     ack_timeout: Duration,
     last_applied: PathBuf,
+    /// The folder whose resource files a restarted meshcd compares an Envoy it adopts with.
+    work_dir: PathBuf,
     /// The local Envoy must confirm every version (it is the one applied state is read from).
     local: bool,
 }
@@ -258,6 +261,7 @@ impl EnvoyTarget {
             server,
             ack_timeout: options.xds.ack_timeout,
             last_applied,
+            work_dir: work_dir.to_path_buf(),
             local: options.manage,
         })
     }
@@ -355,6 +359,27 @@ async fn apply_ads(ads: &Ads, config: &EnvoyConfig) -> Result<PublishReport, Env
                 fs_err::create_dir_all(dir).map_err(|e| EnvoyError::io(dir, e))?;
             }
             files::write_atomic(&ads.last_applied, &bytes)?;
+            // The resource files Envoy does not watch under ADS: what adoption compares with.
+            let version = version.to_string();
+            let clusters: Vec<_> = config.clusters.values().cloned().collect();
+            files::write_resources(
+                &ads.work_dir,
+                files::ResourceKind::Clusters,
+                &version,
+                &clusters,
+            )?;
+            files::write_resources(
+                &ads.work_dir,
+                files::ResourceKind::Routes,
+                &version,
+                std::slice::from_ref(&config.route_config),
+            )?;
+            files::write_resources(
+                &ads.work_dir,
+                files::ResourceKind::Listeners,
+                &version,
+                &config.listeners,
+            )?;
             let total_ms = started.elapsed().as_secs_f64() * 1000.0;
             tracing::debug!(
                 "xDS version {version} live on {} Envoys in {total_ms:.1} ms",
