@@ -231,7 +231,7 @@ async fn a_rejected_update_is_reported_with_envoys_reason_and_every_envoy_keeps_
             ..XdsConfig::default()
         },
     };
-    let mut target = EnvoyTarget::open(&options).await.expect("target");
+    let target = Stopped(EnvoyTarget::open(&options).await.expect("target"));
     let address = target.xds_address().expect("xDS on TCP");
     let port = meshcd::envoy::process::free_port().expect("a free port");
     let remote = FleetEnvoy::start(tmp.path(), &client_for("e2", address, "127.0.0.2"));
@@ -281,7 +281,24 @@ async fn a_rejected_update_is_reported_with_envoys_reason_and_every_envoy_keeps_
     )
     .expect("a configuration");
     assert_eq!(kept, config(port, &[(&a, 100), (&b, 0)]));
-    target.stop();
+}
+
+/// A target whose managed Envoy is stopped on drop, even when the test fails (a panicking
+/// meshcd leaves its Envoy running on purpose, for the next meshcd to adopt).
+struct Stopped(EnvoyTarget);
+
+impl std::ops::Deref for Stopped {
+    type Target = EnvoyTarget;
+
+    fn deref(&self) -> &EnvoyTarget {
+        &self.0
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// Certificates made with the `openssl` command line: a CA, the server's certificate, and
