@@ -64,8 +64,12 @@ use serde_json::Value as Json;
 
 pub use diff::diff;
 pub use state::EnvoyState;
-pub use translate::{cluster_name, parse_vhost_name, translate, vhost_name};
-pub use weights::{same_but_weights, set_route_weights, split_clusters, weights_are_valid};
+pub use translate::{
+    chain_name, cluster_name, parse_chain_name, parse_vhost_name, translate, vhost_name,
+};
+pub use weights::{
+    all_weights_are_valid, same_but_weights, set_route_weights, split_clusters, weights_are_valid,
+};
 
 use crate::model::{Resource, ResourceId};
 use crate::path::FieldPath;
@@ -89,6 +93,9 @@ pub struct EnvoySettings {
     pub listen_address: String,
     /// Port of the HTTP listener (default `10000`).
     pub http_port: u16,
+    /// Port of the TLS listener of networkservices TlsRoutes attached to a mesh (default `443`;
+    /// TlsRoutes of a networkservices Gateway use the Gateway's ports).
+    pub tls_port: u16,
     /// Name of the route configuration the listener asks RDS for (default `meshcd_http`).
     pub route_config_name: String,
     /// `connect_timeout` of every cluster, as a duration such as `1s` or `250ms` (default `1s`).
@@ -124,6 +131,7 @@ impl Default for EnvoySettings {
         Self {
             listen_address: "127.0.0.1".into(),
             http_port: 10000,
+            tls_port: 443,
             route_config_name: "meshcd_http".into(),
             cluster_connect_timeout: "1s".into(),
             rds_path: "/var/lib/meshcd/envoy/rds.yaml".into(),

@@ -184,6 +184,7 @@ fn a_weight_change_rolls_out_from_the_weights_envoy_reports() {
             .expect("json"),
         &serde_json::from_str(include_str!("../fixtures/cloud-run-mesh.clusters.json"))
             .expect("json"),
+        &json!({}),
     )
     .expect("dump");
     let loaded = cloud_run_with(0, 100);
@@ -429,7 +430,7 @@ fn rollout_steps_put_into_a_config_read_back_as_those_shares() {
         {
             let mut config = desired.clone();
             crate::envoy::set_route_weights(
-                &mut config.route_config,
+                &mut config,
                 &vhost,
                 &rollout.splits,
                 step,
@@ -453,7 +454,7 @@ fn rollout_steps_put_into_a_config_read_back_as_those_shares() {
         let mut broken = desired.clone();
         let wrong = vec![(rollout.splits[0].0.clone(), vec!["nope".to_string()])];
         assert!(crate::envoy::set_route_weights(
-            &mut broken.route_config,
+            &mut broken,
             &vhost,
             &wrong,
             &rollout.from

@@ -26,7 +26,7 @@ fn config_dump_round_trips() {
         ),
     ] {
         let desired = EnvoyState::from_config(&translated(&files));
-        let applied = EnvoyState::from_config_dump(&dump(routes), &dump(clusters))
+        let applied = EnvoyState::from_config_dump(&dump(routes), &dump(clusters), &serde_json::json!({}))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             desired.virtual_hosts.keys().collect::<Vec<_>>(),
