@@ -61,6 +61,9 @@ const WRAPPERS: &[&str] = &[
     "enforcing_consecutive_5xx",
     "enforcing_consecutive_gateway_failure",
     "max_ejection_percent",
+    "allow_credentials",
+    "forward_not_matching_preflights",
+    "prefix_len",
 ];
 /// Enum fields and their zero value, which Envoy does not print.
 const ENUM_DEFAULTS: &[(&str, &str)] = &[

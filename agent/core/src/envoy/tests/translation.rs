@@ -459,9 +459,15 @@ fn fault_injection_goes_per_route_and_adds_the_filter() {
         .iter()
         .filter_map(|f| f["name"].as_str())
         .collect();
+    // The kitchen also has CORS and session affinity: those filters come with the fault one.
     assert_eq!(
         filters,
-        ["envoy.filters.http.fault", "envoy.filters.http.router"]
+        [
+            "envoy.filters.http.cors",
+            "envoy.filters.http.fault",
+            "envoy.filters.http.stateful_session",
+            "envoy.filters.http.router"
+        ]
     );
 }
 
