@@ -271,12 +271,7 @@ impl super::Target for EnvoyTarget {
         splits: &[(String, Vec<String>)],
         weights: &WeightMap,
     ) -> Result<(), String> {
-        translate::set_route_weights(
-            config,
-            &translate::vhost_name(route),
-            splits,
-            weights,
-        )
+        translate::set_route_weights(config, &translate::vhost_name(route), splits, weights)
     }
 
     fn metric_names(

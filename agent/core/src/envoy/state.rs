@@ -184,7 +184,9 @@ fn l4_routes<'j>(listeners: impl Iterator<Item = &'j Json>) -> BTreeMap<String, 
                 .push(normalize(kept));
         }
         let udp_route = listener
-            .pointer(&format!("/metadata/filter_metadata/{METADATA_NAMESPACE}/route"))
+            .pointer(&format!(
+                "/metadata/filter_metadata/{METADATA_NAMESPACE}/route"
+            ))
             .and_then(Json::as_str)
             .and_then(parse_chain_name);
         if let Some((id, rule)) = udp_route {
@@ -202,8 +204,14 @@ fn l4_routes<'j>(listeners: impl Iterator<Item = &'j Json>) -> BTreeMap<String, 
     }
     let order = |v: &Json| {
         (
-            v.get("listener").and_then(Json::as_str).unwrap_or("").to_string(),
-            v.get("name").and_then(Json::as_str).unwrap_or("").to_string(),
+            v.get("listener")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string(),
+            v.get("name")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string(),
         )
     };
     routes
@@ -375,7 +383,9 @@ mod tests {
             Ok(EnvoyState::default())
         );
         assert!(EnvoyState::from_config_dump(&json!([]), &json!({}), &json!({})).is_err());
-        assert!(EnvoyState::from_config_dump(&json!({"configs": 1}), &json!({}), &json!({})).is_err());
+        assert!(
+            EnvoyState::from_config_dump(&json!({"configs": 1}), &json!({}), &json!({})).is_err()
+        );
         assert!(EnvoyState::from_config_dump(
             &json!({"configs": [{"route_config": {"virtual_hosts": [{"domains": []}]}}]}),
             &json!({}),

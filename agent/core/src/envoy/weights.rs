@@ -213,8 +213,7 @@ pub fn split_clusters(config: &EnvoyConfig, vhost: &str, splits: &Splits) -> Vec
             let clusters = routes
                 .iter()
                 .find(|r| {
-                    rule_of(r.get("name").and_then(Json::as_str).unwrap_or("")).to_string()
-                        == *rule
+                    rule_of(r.get("name").and_then(Json::as_str).unwrap_or("")).to_string() == *rule
                 })
                 .and_then(|r| r.pointer("/route/weighted_clusters/clusters"))
                 .and_then(Json::as_array);

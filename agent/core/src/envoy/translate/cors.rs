@@ -19,7 +19,8 @@ use crate::path::FieldPath;
 /// The name of Envoy's CORS filter.
 pub(crate) const CORS_FILTER: &str = "envoy.filters.http.cors";
 /// `@type` of a route's CORS policy.
-const CORS_POLICY_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy";
+const CORS_POLICY_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy";
 /// The `Access-Control-Max-Age` Gateway API uses when `maxAge` is not given.
 const GATEWAY_DEFAULT_MAX_AGE: i64 = 5;
 

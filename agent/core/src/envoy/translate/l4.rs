@@ -436,8 +436,8 @@ fn tls_conflict(
     if same_route {
         // The earlier match covers the later one when it takes its SNI (or any SNI) and its
         // ALPN (or any ALPN, or some of the same protocols).
-        let alpn_covered = alpn_a.is_empty()
-            || (!alpn_b.is_empty() && alpn_b.iter().any(|p| alpn_a.contains(p)));
+        let alpn_covered =
+            alpn_a.is_empty() || (!alpn_b.is_empty() && alpn_b.iter().any(|p| alpn_a.contains(p)));
         if !alpn_covered {
             return None;
         }
@@ -572,7 +572,9 @@ pub(super) fn parent_ports(
     if refs.is_empty() {
         ctx.error(
             spec_path,
-            format!("a {kind} needs `parentRefs` with a `port`: the envoy target listens on that port"),
+            format!(
+                "a {kind} needs `parentRefs` with a `port`: the envoy target listens on that port"
+            ),
         );
         return Vec::new();
     }
@@ -682,8 +684,7 @@ mod tests {
         // ...but a later catch-all behind a specific ALPN is fine, and disjoint ALPN too.
         assert!(tls_conflict(&s(&["a"]), &s(&["h2"]), &s(&["a"]), &[], true).is_none());
         assert!(
-            tls_conflict(&s(&["a"]), &s(&["h2"]), &s(&["a"]), &s(&["http/1.1"]), true)
-                .is_none()
+            tls_conflict(&s(&["a"]), &s(&["h2"]), &s(&["a"]), &s(&["http/1.1"]), true).is_none()
         );
         // An earlier match of any SNI covers every later name.
         assert!(tls_conflict(&[], &[], &s(&["a"]), &[], true).is_some());

@@ -116,7 +116,11 @@ pub(crate) fn route_config<'a>(
 pub(crate) fn is_layer4(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::NsTcpRoute | Kind::NsTlsRoute | Kind::GwTcpRoute | Kind::GwTlsRoute | Kind::GwUdpRoute
+        Kind::NsTcpRoute
+            | Kind::NsTlsRoute
+            | Kind::GwTcpRoute
+            | Kind::GwTlsRoute
+            | Kind::GwUdpRoute
     )
 }
 

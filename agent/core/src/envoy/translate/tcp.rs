@@ -20,18 +20,17 @@ use crate::path::FieldPath;
 /// The idle timeout networkservices TCP and TLS routes have when they set none.
 pub(super) const NS_DEFAULT_IDLE_TIMEOUT: &str = "30s";
 
-/// A TcpRoute rule read so far: its path, its matches (port, range, path) and its fields.
+/// A TcpRoute rule read so far: its path, its valid matches (port, range, path), whether it
+/// has matches at all, and its fields.
 type Parsed<'j> = (
     FieldPath,
     Vec<(Port, Option<Cidr>, FieldPath)>,
+    bool,
     &'j Map<String, Json>,
 );
 
 /// The chains of a networkservices TcpRoute.
-pub(super) fn networkservices<'a>(
-    ctx: &mut Ctx<'a, '_>,
-    route: &RouteIr<'a>,
-) -> Vec<Chain<'a>> {
+pub(super) fn networkservices<'a>(ctx: &mut Ctx<'a, '_>, route: &RouteIr<'a>) -> Vec<Chain<'a>> {
     let resource = ctx.resource;
     let root = FieldPath::root();
     let rules = match resource.body.get("rules") {
@@ -53,12 +52,10 @@ pub(super) fn networkservices<'a>(
                 matches.push((parsed.0, parsed.1, at));
             }
         }
-        if written.is_empty() || !matches.is_empty() {
-            parsed.push((path, matches, rule));
-        }
+        parsed.push((path, matches, !written.is_empty(), rule));
     }
     let mut all_ports: Vec<Port> = Vec::new();
-    for (_, matches, _) in &parsed {
+    for (_, matches, _, _) in &parsed {
         for (port, _, _) in matches {
             if !all_ports.iter().any(|p| p.number == port.number) {
                 all_ports.push(port.clone());
@@ -66,7 +63,7 @@ pub(super) fn networkservices<'a>(
         }
     }
     let mut chains = Vec::new();
-    for (path, matches, rule) in parsed {
+    for (path, matches, has_matches, rule) in parsed {
         let Some(action) = rule.get("action").filter(|v| !v.is_null()) else {
             ctx.error(&path, "the rule has no `action`");
             continue;
@@ -101,6 +98,10 @@ pub(super) fn networkservices<'a>(
             continue;
         };
         let name = rule_name(resource, &path);
+        if has_matches && matches.is_empty() {
+            // Every match is invalid (reported).
+            continue;
+        }
         if matches.is_empty() {
             if all_ports.is_empty() {
                 ctx.error(

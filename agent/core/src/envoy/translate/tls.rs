@@ -48,7 +48,10 @@ pub(super) fn networkservices<'a>(
                 matches.push((matcher, at));
             }
         }
-        if rule.get("matches").is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)) {
+        if rule
+            .get("matches")
+            .is_none_or(|m| m.as_array().is_some_and(Vec::is_empty))
+        {
             ctx.error(
                 &path,
                 "a TlsRoute rule needs `matches` (`sniHost` and/or `alpn`)",
@@ -74,8 +77,7 @@ pub(super) fn networkservices<'a>(
         }
         let idle = ns_idle_timeout(ctx, a, &at);
         let (aliases, backend_ports) = ns_destinations(ctx, a, &at);
-        let Some(proxy) = l4::proxy_filters(ctx, split, Some(idle), aliases, backend_ports)
-        else {
+        let Some(proxy) = l4::proxy_filters(ctx, split, Some(idle), aliases, backend_ports) else {
             continue;
         };
         let name = rule_name(resource, &path);

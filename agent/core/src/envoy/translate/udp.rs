@@ -9,8 +9,8 @@
 
 use serde_json::json;
 
-use super::clusters::{cluster_name, sanitize};
 use super::actions::weight_problem;
+use super::clusters::{cluster_name, sanitize};
 use super::context::Ctx;
 use super::l4::{self, UdpRoute};
 use super::routes::{rule_name, vhost_name};
