@@ -390,7 +390,7 @@ fn a_port_takes_tcp_or_tls_routes_and_not_the_http_port() {
     assert_eq!(
         error_lines(&errors),
         [
-            "TCPRoute/q/t spec.parentRefs[0].port: port 7000 serves TLS routes (TLSRoute/q/s at spec.parentRefs[0].port); a port takes TLS or TCP routes, not both",
+            "TLSRoute/q/s spec.parentRefs[0].port: port 7000 serves TCP routes (TCPRoute/q/t at spec.parentRefs[0].port); a port takes TCP or TLS routes, not both",
             "TCPRoute/q/h spec.parentRefs[0].port: port 10000 is meshcd's HTTP listener (`http_port`); choose another",
         ]
     );
@@ -594,4 +594,40 @@ fn drift_in_a_filter_chain_shows_in_the_plan() {
         .changes
         .iter()
         .any(|c| c.name == "t" && c.action == crate::plan::Action::Create));
+}
+
+#[test]
+fn listeners_do_not_depend_on_the_order_of_files() {
+    let one = gateway_l4(
+        "TLSRoute",
+        "one",
+        "[{name: gw, port: 9443}]",
+        "[a.example.com]",
+        "[{name: a}]",
+    );
+    let two = gateway_l4(
+        "TLSRoute",
+        "two",
+        "[{name: gw, port: 9443}]",
+        "[b.example.com]",
+        "[{name: b}]",
+    );
+    let forward = revision(&[("1.yaml", &one), ("2.yaml", &two), ("b.yaml", BACKENDS)]);
+    let backward = revision(&[("b.yaml", BACKENDS), ("2.yaml", &two), ("1.yaml", &one)]);
+    let chains = |config: &EnvoyConfig| -> Vec<String> {
+        listener(config, "meshcd_tls_9443")["filter_chains"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|c| c["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let a = translated(&forward);
+    assert_eq!(
+        chains(&a),
+        ["TLSRoute/q/one#rules[0]", "TLSRoute/q/two#rules[0]"]
+    );
+    assert_eq!(a, translated(&backward));
 }

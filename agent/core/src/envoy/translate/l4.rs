@@ -209,6 +209,10 @@ pub(crate) fn layer4<'a>(
             _ => {}
         }
     }
+    // Routes in id order (rules in their order), whatever the order of the files: the
+    // listeners, and which route a conflict is reported on, do not depend on it.
+    chains.sort_by(|a, b| a.resource.id.cmp(&b.resource.id));
+    udp_routes.sort_by(|a, b| a.resource.id.cmp(&b.resource.id));
     let mut listeners: BTreeMap<(u16, u8), Json> = BTreeMap::new();
     for (port, chains) in by_port(chains, |c| c.port.number) {
         if let Some((number, tls, listener)) = stream_listener(port, chains, settings, errors) {
