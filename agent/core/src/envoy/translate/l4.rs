@@ -1,8 +1,8 @@
 //! TCP, TLS and UDP routes → listeners of their own, one per port, beside the HTTP listener.
 //!
-//! [`tcp`](super::tcp) and [`tls`](super::tls) turn each route into filter chains, each with its
+//! [`tcp`] and [`tls`] turn each route into filter chains, each with its
 //! port, its match and a `tcp_proxy` filter (weighted clusters with the family's weight
-//! semantics); [`udp`](super::udp) turns a UDPRoute into `udp_proxy` listener filters. This
+//! semantics); [`udp`] turns a UDPRoute into `udp_proxy` listener filters. This
 //! module puts them together:
 //!
 //! - `meshcd_tcp_<port>`: the TCP routes of a port; a chain matches the connection's destination

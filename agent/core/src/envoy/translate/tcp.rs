@@ -1,4 +1,4 @@
-//! TCP routes → filter chains of `meshcd_tcp_<port>` listeners (see [`l4`](super::l4)).
+//! TCP routes → filter chains of `meshcd_tcp_<port>` listeners (see [`l4`]).
 //!
 //! - networkservices TcpRoute: each match `{address, port}` of a rule is a chain on `port` that
 //!   matches connections to `address` (a CIDR range, `prefix_ranges`); a rule without matches

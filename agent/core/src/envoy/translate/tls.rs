@@ -1,5 +1,5 @@
 //! TLS routes → filter chains of `meshcd_tls_<port>` listeners: TLS passthrough by SNI (see
-//! [`l4`](super::l4)). Envoy reads the ClientHello (`tls_inspector`) and proxies the encrypted
+//! [`l4`]). Envoy reads the ClientHello (`tls_inspector`) and proxies the encrypted
 //! stream; the backends terminate TLS.
 //!
 //! - networkservices TlsRoute: each match of a rule is a chain matching its `sniHost` names

@@ -1,5 +1,5 @@
 //! Gateway API UDPRoute → a `meshcd_udp_<port>` listener with Envoy's `udp_proxy` on the `port`
-//! of each of its `parentRefs` (see [`l4`](super::l4)).
+//! of each of its `parentRefs` (see [`l4`]).
 //!
 //! The proxy's `matcher` sends every datagram session to one cluster (`on_no_match`, action
 //! `envoy.extensions.filters.udp.udp_proxy.v3.Route`). Envoy 1.40's `udp_proxy` has no weighted
