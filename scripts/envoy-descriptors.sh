@@ -29,6 +29,8 @@ roots=(
   envoy/extensions/filters/http/cors/v3/cors.proto
   envoy/extensions/filters/http/stateful_session/v3/stateful_session.proto
   envoy/extensions/http/stateful_session/cookie/v3/cookie.proto
+  envoy/extensions/http/stateful_session/header/v3/header.proto
+  envoy/extensions/filters/network/direct_response/v3/config.proto
   envoy/extensions/upstreams/http/v3/http_protocol_options.proto
 )
 "$protox" --include-imports -o agent/src/xds/envoy-descriptors.bin \

@@ -1,6 +1,7 @@
 //! meshcd's runtime parts against a real Envoy and a real Prometheus, in process: the Envoy
-//! runtime (publish, refusals, supervisor, attach) and the analysis providers (Envoy stats,
-//! Prometheus, probes, Cloud Monitoring through a stand-in).
+//! runtime (publish, refusals, supervisor, attach), every route kind's translation with real
+//! TCP, TLS, UDP and HTTP clients, and the analysis providers (Envoy stats, Prometheus, probes,
+//! Cloud Monitoring through a stand-in).
 //!
 //! A binary of their own, apart from `tests/it/` and `tests/scenarios/`:
 //! - these tests run in parallel with each other (each starts its own Envoy, and Prometheus, on
@@ -14,4 +15,5 @@ mod common;
 mod analysis_providers;
 mod cloud_monitoring;
 mod envoy_runtime;
+mod route_kinds;
 mod xds_fleet;

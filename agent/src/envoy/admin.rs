@@ -106,6 +106,12 @@ impl AdminClient {
             .await
     }
 
+    /// The dynamic listeners (`/config_dump?resource=dynamic_listeners`): the dump's `configs`
+    /// array (each with `name` and `active_state.listener`, or `warming_state` while warming).
+    pub async fn config_dump_listeners(&self) -> Result<Vec<Json>, EnvoyError> {
+        self.config_dump(&[("resource", "dynamic_listeners")]).await
+    }
+
     /// The names of the active dynamic clusters, each with its `version_info` (a masked, cheaper
     /// form of [`Self::config_dump_clusters`]).
     pub async fn active_clusters(&self) -> Result<BTreeMap<String, String>, EnvoyError> {

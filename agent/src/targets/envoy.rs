@@ -308,9 +308,11 @@ impl EnvoyTarget {
     pub async fn applied(&self) -> Result<EnvoyState, EnvoyError> {
         let routes = self.admin.config_dump_routes().await?;
         let clusters = self.admin.config_dump_clusters().await?;
+        let listeners = self.admin.config_dump_listeners().await?;
         EnvoyState::from_config_dump(
             &json!({ "configs": routes }),
             &json!({ "configs": clusters }),
+            &json!({ "configs": listeners }),
         )
         .map_err(|message| EnvoyError::Admin {
             url: format!("{}/config_dump", self.admin.base_url()),
@@ -467,12 +469,7 @@ impl super::Target for EnvoyTarget {
         splits: &[(String, Vec<String>)],
         weights: &WeightMap,
     ) -> Result<(), String> {
-        translate::set_route_weights(
-            &mut config.route_config,
-            &translate::vhost_name(route),
-            splits,
-            weights,
-        )
+        translate::set_route_weights(config, &translate::vhost_name(route), splits, weights)
     }
 
     fn metric_names(
@@ -481,7 +478,7 @@ impl super::Target for EnvoyTarget {
         route: &ResourceId,
         splits: &[(String, Vec<String>)],
     ) -> Vec<(String, String)> {
-        translate::split_clusters(&config.route_config, &translate::vhost_name(route), splits)
+        translate::split_clusters(config, &translate::vhost_name(route), splits)
     }
 
     fn analysis_address(&self) -> Option<String> {

@@ -335,6 +335,29 @@ mod tests {
     }
 
     #[test]
+    fn every_resource_of_the_translation_fixture_encodes() {
+        // The fixture with every field the Envoy translation knows (HTTP, gRPC, TCP, TLS
+        // routes, CORS, sessions, faults, mirrors ...): every `@type` it emits must be among
+        // the descriptors, and every field must follow the protobuf JSON mapping.
+        let text = include_str!("../../core/src/envoy/fixtures/kitchen.yaml");
+        let loaded = meshcd_core::load(vec![meshcd_core::SourceFile::new("kitchen.yaml", text)]);
+        let settings = meshcd_core::envoy::EnvoySettings {
+            rds_source: meshcd_core::envoy::RdsSource::Ads,
+            ..Default::default()
+        };
+        let config = meshcd_core::envoy::translate(&loaded, &settings).expect("translates");
+        let snapshot = Snapshot::build(&config, 1, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            snapshot.resources(ResourceType::Cluster).len(),
+            config.clusters.len()
+        );
+        assert!(
+            snapshot.resources(ResourceType::Listener).len() > 1,
+            "HTTP and layer-4 listeners"
+        );
+    }
+
+    #[test]
     fn an_unencodable_resource_names_itself() {
         let mut bad = config(90);
         bad.clusters.insert(

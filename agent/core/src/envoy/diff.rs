@@ -2,12 +2,13 @@
 //!
 //! Virtual hosts are matched by name and stand for their route resource (the name is parsed
 //! back with [`parse_vhost_name`]; a virtual host whose name meshcd did not make is not
-//! meshcd's and is left out). Clusters are matched by name and reported as `Backend` changes.
+//! meshcd's and is left out); so do the TCP, TLS and UDP routes of
+//! [`EnvoyState::l4_routes`] (their filter chains and UDP listeners). Clusters are matched by name and reported as `Backend` changes.
 //! A virtual host only desired is created, one only applied deleted, one that differs updated,
 //! with the field diff and the text diff of the normalized JSON (as YAML).
 //!
-//! An update is a **rollout** when the two virtual hosts are equal once every
-//! `weighted_clusters.clusters[].weight` is removed and some split's shares move: `from` is the
+//! An update is a **rollout** when the two virtual hosts (or filter chain sets) are equal once
+//! every `weighted_clusters.clusters[].weight` is removed and some split's shares move: `from` is the
 //! applied (Envoy) shares, keyed by the desired split's backend keys (cluster names are mapped
 //! back through the route resource's IR; the cluster name is the key when that fails), and the
 //! steps follow [`rollout_steps`] with the RolloutPolicy of the revision that selects the route,
@@ -19,6 +20,7 @@ use serde_json::Value as Json;
 
 use super::translate::clusters::{cluster_name, sanitize};
 use super::translate::routes::{parse_vhost_name, rule_name};
+use super::weights::{weighted_clusters, weighted_clusters_mut};
 use super::EnvoyState;
 use crate::ir::{self, RouteIr};
 use crate::load::Loaded;
@@ -48,29 +50,34 @@ pub fn diff(desired: &EnvoyState, applied: &EnvoyState, loaded: &Loaded) -> Plan
     };
     let mut changes = Vec::new();
     let mut unchanged = 0;
-    for (name, want) in &desired.virtual_hosts {
-        let Some(id) = parse_vhost_name(name) else {
-            continue;
-        };
-        let resource = find(&id);
-        let file = resource.map(|r| r.file.clone()).unwrap_or_default();
-        match applied.virtual_hosts.get(name) {
-            None => changes.push(whole(Action::Create, id, file, name, want)),
-            Some(have) if have == want => unchanged += 1,
-            Some(have) => {
-                let mut change = update(id, file, name, have, want);
-                change.rollout = rollout(want, have, resource, loaded);
-                changes.push(change);
+    for (wanted, held) in [
+        (&desired.virtual_hosts, &applied.virtual_hosts),
+        (&desired.l4_routes, &applied.l4_routes),
+    ] {
+        for (name, want) in wanted {
+            let Some(id) = parse_vhost_name(name) else {
+                continue;
+            };
+            let resource = find(&id);
+            let file = resource.map(|r| r.file.clone()).unwrap_or_default();
+            match held.get(name) {
+                None => changes.push(whole(Action::Create, id, file, name, want)),
+                Some(have) if have == want => unchanged += 1,
+                Some(have) => {
+                    let mut change = update(id, file, name, have, want);
+                    change.rollout = rollout(want, have, resource, loaded);
+                    changes.push(change);
+                }
             }
         }
-    }
-    for (name, have) in &applied.virtual_hosts {
-        if desired.virtual_hosts.contains_key(name) {
-            continue;
-        }
-        if let Some(id) = parse_vhost_name(name) {
-            let file = find(&id).map(|r| r.file.clone()).unwrap_or_default();
-            changes.push(whole(Action::Delete, id, file, name, have));
+        for (name, have) in held {
+            if wanted.contains_key(name) {
+                continue;
+            }
+            if let Some(id) = parse_vhost_name(name) {
+                let file = find(&id).map(|r| r.file.clone()).unwrap_or_default();
+                changes.push(whole(Action::Delete, id, file, name, have));
+            }
         }
     }
     for (name, want) in &desired.clusters {
@@ -164,17 +171,29 @@ fn update(id: ResourceId, file: String, name: &str, have: &Json, want: &Json) ->
     }
 }
 
-/// A virtual host without the weights of its weighted clusters.
+/// The routes of a virtual host, or the filter chains of a TCP or TLS route: the entries that
+/// carry weighted clusters, each named after its rule.
+const WEIGHTED_ENTRIES: [&str; 2] = ["routes", "filter_chains"];
+
+fn entries(value: &Json) -> Vec<&Json> {
+    WEIGHTED_ENTRIES
+        .iter()
+        .filter_map(|key| value.get(*key).and_then(Json::as_array))
+        .flatten()
+        .collect()
+}
+
+/// A virtual host (or a TCP or TLS route) without the weights of its weighted clusters.
 fn without_weights(vhost: &Json) -> Json {
     let mut value = vhost.clone();
-    if let Some(Json::Array(routes)) = value.get_mut("routes") {
-        for route in routes {
-            if let Some(Json::Array(clusters)) =
-                route.pointer_mut("/route/weighted_clusters/clusters")
-            {
-                for cluster in clusters {
-                    if let Json::Object(entry) = cluster {
-                        entry.remove("weight");
+    for key in WEIGHTED_ENTRIES {
+        if let Some(Json::Array(items)) = value.get_mut(key) {
+            for item in items {
+                if let Some(clusters) = weighted_clusters_mut(item) {
+                    for cluster in clusters {
+                        if let Json::Object(entry) = cluster {
+                            entry.remove("weight");
+                        }
                     }
                 }
             }
@@ -195,17 +214,13 @@ fn rollout(
         return None;
     }
     let route_ir = resource.and_then(ir::route);
-    let want_routes = want.get("routes")?.as_array()?;
-    let have_routes = have.get("routes")?.as_array()?;
+    let want_routes = entries(want);
+    let have_routes = entries(have);
     let mut rules_seen = BTreeSet::new();
     let mut shares: Vec<RuleShares> = Vec::new();
-    for (w, h) in want_routes.iter().zip(have_routes) {
-        let (Some(w_clusters), Some(h_clusters)) = (
-            w.pointer("/route/weighted_clusters/clusters")
-                .and_then(Json::as_array),
-            h.pointer("/route/weighted_clusters/clusters")
-                .and_then(Json::as_array),
-        ) else {
+    for (w, h) in want_routes.into_iter().zip(have_routes) {
+        let (Some(w_clusters), Some(h_clusters)) = (weighted_clusters(w), weighted_clusters(h))
+        else {
             continue;
         };
         let rule = rule_of(w.get("name").and_then(Json::as_str).unwrap_or(""));

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value as Json;
 
-use super::{parse_vhost_name, EnvoyConfig};
+use super::{parse_chain_name, parse_vhost_name, EnvoyConfig};
 use crate::model::ResourceId;
 
 /// Route patterns: a route is selected when a pattern equals its name, `namespace/name` or
@@ -47,10 +47,15 @@ impl RouteSelector {
     }
 }
 
-/// The part of `config` a fleet serves: the virtual hosts of the routes `selector` selects
-/// (virtual hosts meshcd did not name after a route are kept), the listeners, and the clusters
-/// that the kept listeners and routes name.
+/// The part of `config` a fleet serves: the virtual hosts and layer-4 filter chains of the routes
+/// `selector` selects (anything meshcd did not name after a route is kept), the listeners left
+/// with something to serve, and the clusters that the kept listeners and routes name.
 pub fn select_routes(config: &EnvoyConfig, selector: &RouteSelector) -> EnvoyConfig {
+    let listeners: Vec<Json> = config
+        .listeners
+        .iter()
+        .filter_map(|listener| select_listener(listener, selector))
+        .collect();
     let mut route_config = config.route_config.clone();
     if let Some(vhosts) = route_config
         .get_mut("virtual_hosts")
@@ -66,11 +71,11 @@ pub fn select_routes(config: &EnvoyConfig, selector: &RouteSelector) -> EnvoyCon
     }
     let mut named = BTreeSet::new();
     cluster_names(&route_config, &mut named);
-    for listener in &config.listeners {
+    for listener in &listeners {
         cluster_names(listener, &mut named);
     }
     EnvoyConfig {
-        listeners: config.listeners.clone(),
+        listeners,
         clusters: config
             .clusters
             .iter()
@@ -79,6 +84,46 @@ pub fn select_routes(config: &EnvoyConfig, selector: &RouteSelector) -> EnvoyCon
             .collect(),
         route_config,
     }
+}
+
+/// A listener with only the filter chains of selected routes; `None` when it served routes
+/// and none is left (a UDP listener names its route in `metadata.filter_metadata.meshcd.route`).
+fn select_listener(listener: &Json, selector: &RouteSelector) -> Option<Json> {
+    let route = listener
+        .pointer("/metadata/filter_metadata/meshcd/route")
+        .and_then(Json::as_str)
+        .and_then(|name| {
+            parse_chain_name(name)
+                .map(|(id, _)| id)
+                .or_else(|| parse_vhost_name(name))
+        });
+    if let Some(id) = route {
+        return selector.selects(&id).then(|| listener.clone());
+    }
+    let mut listener = listener.clone();
+    let Some(chains) = listener
+        .get_mut("filter_chains")
+        .and_then(Json::as_array_mut)
+    else {
+        return Some(listener);
+    };
+    let before = chains.len();
+    let mut routed = 0;
+    chains.retain(|chain| {
+        match chain
+            .get("name")
+            .and_then(Json::as_str)
+            .and_then(parse_chain_name)
+        {
+            Some((id, _)) => {
+                routed += 1;
+                selector.selects(&id)
+            }
+            None => true,
+        }
+    });
+    let emptied = routed > 0 && chains.is_empty() && before > 0;
+    (!emptied).then_some(listener)
 }
 
 /// Every cluster a resource names: `cluster` fields (routes, mirrors, TCP proxies) and the
@@ -164,5 +209,46 @@ mod tests {
         );
         assert_eq!(store.listeners, config.listeners);
         assert_eq!(select_routes(&config, &RouteSelector::all()), config);
+    }
+
+    #[test]
+    fn layer4_filter_chains_and_udp_listeners_follow_their_routes() {
+        let chain = |name: &str, cluster: &str| json!({"name": name, "filters": [{"typed_config": {"cluster": cluster}}]});
+        let config = EnvoyConfig {
+            listeners: vec![
+                json!({"name": "meshcd_tcp_5432", "filter_chains": [
+                    chain("TCPRoute/db/pg#rules[0]", "pg"),
+                    chain("TCPRoute/shop/mysql#rules[0]", "mysql"),
+                ]}),
+                json!({"name": "meshcd_tcp_6379", "filter_chains": [
+                    chain("TCPRoute/shop/redis#rules[0]", "redis"),
+                ]}),
+                json!({"name": "meshcd_udp_53", "metadata": {"filter_metadata": {"meshcd": {
+                    "route": "UDPRoute/shop/dns#rules[0]"}}}, "cluster": "dns"}),
+            ],
+            clusters: ["pg", "mysql", "redis", "dns"]
+                .iter()
+                .map(|n| (n.to_string(), json!({"name": n})))
+                .collect(),
+            route_config: json!({"name": "r", "virtual_hosts": []}),
+        };
+        let db = select_routes(&config, &RouteSelector::new(vec!["db/*".into()]));
+        let names: Vec<&str> = db
+            .listeners
+            .iter()
+            .filter_map(|l| l["name"].as_str())
+            .collect();
+        assert_eq!(names, vec!["meshcd_tcp_5432"]);
+        assert_eq!(
+            db.listeners[0]["filter_chains"].as_array().map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(db.clusters.keys().collect::<Vec<_>>(), vec!["pg"]);
+        let shop = select_routes(&config, &RouteSelector::new(vec!["shop/*".into()]));
+        assert_eq!(shop.listeners.len(), 3);
+        assert_eq!(
+            shop.clusters.keys().collect::<Vec<_>>(),
+            vec!["dns", "mysql", "redis"]
+        );
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! meshcd's embedded default target is a local Envoy configured through file-based xDS (LDS,
 //! CDS and RDS files renamed into a watched folder). This module does no I/O: [`translate()`]
-//! turns a loaded revision into an [`EnvoyConfig`] (one listener, one cluster per backend, one
-//! route configuration), [`EnvoyState`] normalizes both that config and what Envoy's admin
-//! `/config_dump` reports, and [`diff()`] compares two states as a meshcd [`Plan`](crate::plan::Plan).
+//! turns a loaded revision into an [`EnvoyConfig`] (the HTTP listener and one listener per port
+//! of TCP, TLS and UDP routes, one cluster per backend, one route configuration),
+//! [`EnvoyState`] normalizes both that config and what Envoy's admin `/config_dump` reports,
+//! and [`diff()`] compares two states as a meshcd [`Plan`](crate::plan::Plan).
 //!
 //! # Names
 //! - **Virtual hosts**: one per HTTP or gRPC route resource, named after the resource id,
@@ -15,6 +16,12 @@
 //! - **Routes** inside a virtual host are named after the rule they come from, relative to the
 //!   spec (`rules[0]`, `http[1]`); a rule with several matches gives one route per match,
 //!   `rules[0].matches[1]`.
+//! - **Filter chains** of TCP and TLS routes: [`chain_name`], the virtual host name of the route,
+//!   `#` and the rule (and match) it comes from (`TCPRoute/db/pg#rules[0]`,
+//!   `TlsRoute/sni#rules[1].matches[0]`); [`parse_chain_name`] reads it back. A UDP listener
+//!   names its route the same way in its metadata (`filter_metadata.meshcd.route`).
+//! - **Listeners**: `meshcd_http` (settings' `http_port`), `meshcd_tcp_<port>`,
+//!   `meshcd_tls_<port>` and `meshcd_udp_<port>`.
 //! - **Clusters**: see [`cluster_name`]: the backend's name (networkservices: the backend
 //!   service's short name; Istio: the fully qualified host; Gateway API: the object name), with
 //!   `_<subset>` appended for an Istio subset, every character outside `[A-Za-z0-9._-]` replaced
@@ -33,17 +40,43 @@
 //! Every field of HTTP and gRPC routes of the three families that Envoy can express: path,
 //! header, query parameter, method and gRPC method matches; weighted destinations with each
 //! family's weight semantics; redirects, direct responses, URL rewrites, header modifiers,
-//! timeouts, retries, fault injection and mirroring; Istio DestinationRule load balancing and
-//! outlier detection. Gateway API rules are ordered by the API's match precedence (exact path,
-//! longest prefix, method, most headers, most query parameters); the other families keep rule
-//! order. Anything else is a [`TranslateError`] naming the resource, the field and why: CORS,
-//! session affinity, Istio `delegate`, source-based matches (`sourceLabels`, `sourceNamespace`,
+//! timeouts, retries, fault injection and mirroring; CORS (networkservices and Istio
+//! `corsPolicy`, the Gateway API `CORS` filter) as the CORS filter's per-route policy; session
+//! affinity (networkservices `statefulSessionAffinity`, Gateway API `sessionPersistence`) as the
+//! stateful session filter's per-route cookie or header; Istio DestinationRule load balancing
+//! and outlier detection. The listener gets the CORS, fault and stateful session filters only
+//! when some route uses them. Gateway API rules are ordered by the API's match precedence
+//! (exact path, longest prefix, method, most headers, most query parameters); the other
+//! families keep rule order.
+//!
+//! TCP, TLS and UDP routes get listeners of their own (`translate/l4.rs` says how): TCPRoute
+//! (networkservices and Gateway API) as `tcp_proxy` filter chains with weighted clusters, each
+//! matching networkservices' destination `address` range on its `port`, or everything on each
+//! Gateway API parentRef's `port`; TLSRoute (both families) as TLS passthrough, chains matching
+//! the SNI (`server_names`) and networkservices' ALPN after a `tls_inspector`, on the ports of
+//! a networkservices TlsRoute's Gateways (the settings' `tls_port` for a mesh) or each Gateway
+//! API parentRef's `port`; Gateway API UDPRoute as a `udp_proxy` to one cluster. Rollouts move
+//! the weights of TCP and TLS routes like those of HTTP routes ([`set_route_weights`]).
+//!
+//! Anything else is a [`TranslateError`] naming the resource, the field and why: Istio
+//! `delegate` and `tcp`/`tls` rules, source-based matches (`sourceLabels`, `sourceNamespace`,
 //! `gateways`, `port`), Gateway API `ExtensionRef` filters and `backendRequest` timeouts,
-//! TCP/TLS/UDP routes. Nothing is dropped silently.
+//! DestinationRule `consistentHash` and other policies beside load balancing and outlier
+//! detection; networkservices TcpRoute `originalDestination` (on meshcd's listener, with no
+//! traffic interception, the original destination is Envoy itself); a Gateway API layer-4
+//! parentRef without `port` (meshcd does not load Gateways to find a `sectionName`'s port); a
+//! UDPRoute sending traffic to more than one backend (Envoy 1.40's `udp_proxy` has no weighted
+//! clusters); session `idleTimeout`, and an `absoluteTimeout` Envoy cannot enforce (on a session
+//! cookie or a header). Nothing is dropped silently.
 //!
 //! A Gateway API split whose weights are all zero answers `500` (`direct_response`), as the API
-//! asks, since Envoy rejects an all-zero weighted cluster. Two route resources claiming the same
-//! hostname cannot share Envoy's route table and are an error.
+//! asks, since Envoy rejects an all-zero weighted cluster; a TCP or TLS one closes connections.
+//! Envoy's TCP proxy takes no cluster of weight 0: those are left out of it and listed with the
+//! others in the chain's metadata (see `weights.rs`). Two route resources claiming the same
+//! hostname cannot share Envoy's route table and are an error; so are two claiming the same SNI
+//! or address range on a port, a port shared by TCP and TLS routes or taken by the HTTP
+//! listener, and matches of one TCP or TLS route that Envoy (most specific first) would order
+//! unlike the API (first match first).
 //!
 //! Wildcard hostnames (`*.example.com`) are kept as they are; exact hostnames also get a
 //! `host:*` domain, since Envoy matches the `Host` header with its port. (A domain takes one
@@ -66,8 +99,12 @@ use serde_json::Value as Json;
 pub use diff::diff;
 pub use fleet::{select_routes, RouteSelector};
 pub use state::EnvoyState;
-pub use translate::{cluster_name, parse_vhost_name, translate, vhost_name};
-pub use weights::{same_but_weights, set_route_weights, split_clusters, weights_are_valid};
+pub use translate::{
+    chain_name, cluster_name, parse_chain_name, parse_vhost_name, translate, vhost_name,
+};
+pub use weights::{
+    all_weights_are_valid, same_but_weights, set_route_weights, split_clusters, weights_are_valid,
+};
 
 use crate::model::{Resource, ResourceId};
 use crate::path::FieldPath;
@@ -91,6 +128,9 @@ pub struct EnvoySettings {
     pub listen_address: String,
     /// Port of the HTTP listener (default `10000`).
     pub http_port: u16,
+    /// Port of the TLS listener of networkservices TlsRoutes attached to a mesh (default `443`;
+    /// TlsRoutes of a networkservices Gateway use the Gateway's ports).
+    pub tls_port: u16,
     /// Name of the route configuration the listener asks RDS for (default `meshcd_http`).
     pub route_config_name: String,
     /// `connect_timeout` of every cluster, as a duration such as `1s` or `250ms` (default `1s`).
@@ -139,6 +179,7 @@ impl Default for EnvoySettings {
         Self {
             listen_address: "127.0.0.1".into(),
             http_port: 10000,
+            tls_port: 443,
             route_config_name: "meshcd_http".into(),
             cluster_connect_timeout: "1s".into(),
             rds_path: "/var/lib/meshcd/envoy/rds.yaml".into(),
@@ -151,7 +192,8 @@ impl Default for EnvoySettings {
 /// `@type`). Deterministic: the same revision and settings give the same value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvoyConfig {
-    /// Listeners (LDS): meshcd's one HTTP listener.
+    /// Listeners (LDS): meshcd's HTTP listener first, then those of TCP, TLS and UDP routes by
+    /// port.
     pub listeners: Vec<Json>,
     /// Clusters (CDS) by name.
     pub clusters: BTreeMap<String, Json>,

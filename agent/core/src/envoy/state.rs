@@ -17,16 +17,30 @@
 //!    `lb_policy: ROUND_ROBIN`, a cluster's `type: STATIC`);
 //! 3. keys are sorted. `version_info` and `last_updated` sit beside the resources in a dump
 //!    and are never read.
+//!
+//! TCP, TLS and UDP routes live in listeners: each filter chain named
+//! [`chain_name`](super::chain_name) (and each UDP listener whose metadata names a route) is
+//! gathered under its route's name into [`EnvoyState::l4_routes`], as
+//! `{name, filter_chains: [{listener, name: <rule>, filter_chain_match, filters, metadata}],
+//! udp_listeners: [{listener, name: <rule>, listener_filters}]}`, chains sorted by listener and
+//! rule, with the TCP proxy's weighted clusters expanded to every cluster of the split (those
+//! of weight 0 back in, see [`weights`](super::weights)). The listeners themselves (address,
+//! listener filters) follow from the settings and the chains, and are not compared.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
+use super::translate::l4::METADATA_NAMESPACE;
+use super::translate::routes::parse_chain_name;
+use super::weights::expand_chain_weights;
 use super::EnvoyConfig;
 
 /// Top-level virtual host fields meshcd sets.
 const VHOST_FIELDS: &[&str] = &["name", "domains", "routes"];
+/// Filter chain fields meshcd sets.
+const CHAIN_FIELDS: &[&str] = &["filter_chain_match", "filters", "metadata"];
 /// Top-level cluster fields meshcd sets.
 const CLUSTER_FIELDS: &[&str] = &[
     "name",
@@ -47,6 +61,9 @@ const WRAPPERS: &[&str] = &[
     "enforcing_consecutive_5xx",
     "enforcing_consecutive_gateway_failure",
     "max_ejection_percent",
+    "allow_credentials",
+    "forward_not_matching_preflights",
+    "prefix_len",
 ];
 /// Enum fields and their zero value, which Envoy does not print.
 const ENUM_DEFAULTS: &[(&str, &str)] = &[
@@ -59,10 +76,13 @@ const ENUM_DEFAULTS: &[(&str, &str)] = &[
 /// The routes and clusters an Envoy holds (or should hold), normalized (see the module docs).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EnvoyState {
-    /// Virtual hosts by name.
+    /// Virtual hosts (HTTP and gRPC routes) by name.
     pub virtual_hosts: BTreeMap<String, Json>,
     /// Clusters by name.
     pub clusters: BTreeMap<String, Json>,
+    /// TCP, TLS and UDP routes by name (the [`vhost_name`](super::vhost_name) of the route):
+    /// their filter chains and UDP listeners.
+    pub l4_routes: BTreeMap<String, Json>,
 }
 
 impl EnvoyState {
@@ -78,16 +98,23 @@ impl EnvoyState {
         EnvoyState {
             virtual_hosts,
             clusters,
+            l4_routes: l4_routes(config.listeners.iter()),
         }
     }
 
     /// The state an Envoy reports: `routes` is the JSON of
     /// `/config_dump?resource=dynamic_route_configs` (`configs[].route_config.virtual_hosts[]`),
-    /// `clusters` that of `/config_dump?resource=dynamic_active_clusters` (`configs[].cluster`).
-    /// An empty object (Envoy's answer when it holds none) is an empty state; full dumps, with
-    /// `dynamic_route_configs` and `dynamic_active_clusters` lists inside `configs[]`, are read
-    /// too.
-    pub fn from_config_dump(routes: &Json, clusters: &Json) -> Result<EnvoyState, String> {
+    /// `clusters` that of `/config_dump?resource=dynamic_active_clusters` (`configs[].cluster`),
+    /// `listeners` that of `/config_dump?resource=dynamic_listeners`
+    /// (`configs[].active_state.listener`; a listener not active yet is left out). An empty
+    /// object (Envoy's answer when it holds none) is an empty state; full dumps, with
+    /// `dynamic_route_configs`, `dynamic_active_clusters` and `dynamic_listeners` lists inside
+    /// `configs[]`, are read too.
+    pub fn from_config_dump(
+        routes: &Json,
+        clusters: &Json,
+        listeners: &Json,
+    ) -> Result<EnvoyState, String> {
         let mut state = EnvoyState::default();
         for entry in dump_entries(routes, "dynamic_route_configs", "route_config")? {
             let Some(route_config) = entry.get("route_config") else {
@@ -115,8 +142,91 @@ impl EnvoyState {
                 .ok_or_else(|| "a cluster of the cluster config dump has no name".to_string())?;
             state.clusters.insert(name, value);
         }
+        let active: Vec<&Json> = dump_entries(listeners, "dynamic_listeners", "active_state")?
+            .into_iter()
+            .filter_map(|entry| entry.get("active_state")?.get("listener"))
+            .collect();
+        state.l4_routes = l4_routes(active.into_iter());
         Ok(state)
     }
+}
+
+/// The TCP, TLS and UDP routes of listeners, by route name (see the module docs).
+fn l4_routes<'j>(listeners: impl Iterator<Item = &'j Json>) -> BTreeMap<String, Json> {
+    let mut routes: BTreeMap<String, (Vec<Json>, Vec<Json>)> = BTreeMap::new();
+    for listener in listeners {
+        let Some(listener_name) = listener.get("name").and_then(Json::as_str) else {
+            continue;
+        };
+        for chain in listener
+            .get("filter_chains")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some((id, rule)) = chain
+                .get("name")
+                .and_then(Json::as_str)
+                .and_then(parse_chain_name)
+            else {
+                continue;
+            };
+            let mut kept = keep(chain, CHAIN_FIELDS);
+            expand_chain_weights(&mut kept);
+            if let Json::Object(map) = &mut kept {
+                map.insert("listener".into(), Json::from(listener_name));
+                map.insert("name".into(), Json::from(rule));
+            }
+            routes
+                .entry(id.to_string())
+                .or_default()
+                .0
+                .push(normalize(kept));
+        }
+        let udp_route = listener
+            .pointer(&format!(
+                "/metadata/filter_metadata/{METADATA_NAMESPACE}/route"
+            ))
+            .and_then(Json::as_str)
+            .and_then(parse_chain_name);
+        if let Some((id, rule)) = udp_route {
+            let mut kept = keep(listener, &["listener_filters"]);
+            if let Json::Object(map) = &mut kept {
+                map.insert("listener".into(), Json::from(listener_name));
+                map.insert("name".into(), Json::from(rule));
+            }
+            routes
+                .entry(id.to_string())
+                .or_default()
+                .1
+                .push(normalize(kept));
+        }
+    }
+    let order = |v: &Json| {
+        (
+            v.get("listener")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string(),
+            v.get("name")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
+    routes
+        .into_iter()
+        .map(|(name, (mut chains, mut udp))| {
+            chains.sort_by_key(order);
+            udp.sort_by_key(order);
+            let value = normalize(serde_json::json!({
+                "name": name,
+                "filter_chains": chains,
+                "udp_listeners": udp,
+            }));
+            (name, value)
+        })
+        .collect()
 }
 
 /// The entries of a config dump that hold `field`: `configs[]` itself, or the `list` inside a
@@ -269,20 +379,23 @@ mod tests {
     #[test]
     fn reads_empty_and_malformed_dumps() {
         assert_eq!(
-            EnvoyState::from_config_dump(&json!({}), &json!({})),
+            EnvoyState::from_config_dump(&json!({}), &json!({}), &json!({})),
             Ok(EnvoyState::default())
         );
-        assert!(EnvoyState::from_config_dump(&json!([]), &json!({})).is_err());
-        assert!(EnvoyState::from_config_dump(&json!({"configs": 1}), &json!({})).is_err());
+        assert!(EnvoyState::from_config_dump(&json!([]), &json!({}), &json!({})).is_err());
+        assert!(
+            EnvoyState::from_config_dump(&json!({"configs": 1}), &json!({}), &json!({})).is_err()
+        );
         assert!(EnvoyState::from_config_dump(
             &json!({"configs": [{"route_config": {"virtual_hosts": [{"domains": []}]}}]}),
+            &json!({}),
             &json!({})
         )
         .is_err());
         let full = json!({"configs": [{"dynamic_route_configs": [
             {"route_config": {"virtual_hosts": [{"name": "v", "domains": ["a"]}]}}
         ]}]});
-        let state = EnvoyState::from_config_dump(&full, &json!({})).expect("reads");
+        let state = EnvoyState::from_config_dump(&full, &json!({}), &json!({})).expect("reads");
         assert_eq!(state.virtual_hosts.len(), 1);
     }
 }

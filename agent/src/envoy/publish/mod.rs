@@ -172,7 +172,7 @@ pub async fn publish_with(
                 .is_some_and(|last| meshcd_core::envoy::same_but_weights(last, config))
         })
         .unwrap_or(false)
-        && meshcd_core::envoy::weights_are_valid(&config.route_config);
+        && meshcd_core::envoy::all_weights_are_valid(config);
     if !weights_only {
         validate::validate(&dir.envoy_binary, &prepared, options.validate_timeout).await?;
     }

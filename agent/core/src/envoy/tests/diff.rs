@@ -184,6 +184,7 @@ fn a_weight_change_rolls_out_from_the_weights_envoy_reports() {
             .expect("json"),
         &serde_json::from_str(include_str!("../fixtures/cloud-run-mesh.clusters.json"))
             .expect("json"),
+        &json!({}),
     )
     .expect("dump");
     let loaded = cloud_run_with(0, 100);
@@ -428,13 +429,8 @@ fn rollout_steps_put_into_a_config_read_back_as_those_shares() {
             .enumerate()
         {
             let mut config = desired.clone();
-            crate::envoy::set_route_weights(
-                &mut config.route_config,
-                &vhost,
-                &rollout.splits,
-                step,
-            )
-            .expect("weights set");
+            crate::envoy::set_route_weights(&mut config, &vhost, &rollout.splits, step)
+                .expect("weights set");
             assert!(crate::envoy::same_but_weights(&config, &desired));
             // Reading the stepped config as the applied side gives a rollout starting there.
             let back = diff(
@@ -452,13 +448,9 @@ fn rollout_steps_put_into_a_config_read_back_as_those_shares() {
         }
         let mut broken = desired.clone();
         let wrong = vec![(rollout.splits[0].0.clone(), vec!["nope".to_string()])];
-        assert!(crate::envoy::set_route_weights(
-            &mut broken.route_config,
-            &vhost,
-            &wrong,
-            &rollout.from
-        )
-        .is_err());
+        assert!(
+            crate::envoy::set_route_weights(&mut broken, &vhost, &wrong, &rollout.from).is_err()
+        );
         assert_eq!(broken, desired, "a failed set changes nothing");
     }
 }

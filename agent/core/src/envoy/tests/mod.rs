@@ -1,6 +1,8 @@
 //! Tests of the Envoy target's pure half: translation, state normalization, plans.
 
 mod diff;
+mod http_filters;
+mod layer4;
 mod robustness;
 mod state;
 mod translation;

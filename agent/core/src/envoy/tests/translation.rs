@@ -459,9 +459,15 @@ fn fault_injection_goes_per_route_and_adds_the_filter() {
         .iter()
         .filter_map(|f| f["name"].as_str())
         .collect();
+    // The kitchen also has CORS and session affinity: those filters come with the fault one.
     assert_eq!(
         filters,
-        ["envoy.filters.http.fault", "envoy.filters.http.router"]
+        [
+            "envoy.filters.http.cors",
+            "envoy.filters.http.fault",
+            "envoy.filters.http.stateful_session",
+            "envoy.filters.http.router"
+        ]
     );
 }
 
@@ -630,16 +636,14 @@ fn a_backend_without_endpoints_is_an_error() {
 #[test]
 fn untranslatable_fields_and_kinds_are_errors_never_dropped() {
     let text = format!(
-        "{}    corsPolicy: {{allowOrigins: ['*']}}\n    statefulSessionAffinity: {{cookieTtl: 10s}}\n{BACKENDS_ABC}---\napiVersion: networkservices.googleapis.com/v1\nkind: TcpRoute\nname: tcp\nrules:\n- action:\n    destinations: [{{serviceName: a}}]\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: mixed, namespace: prod}}\nspec:\n  hosts: [m]\n  http:\n  - match: [{{sourceLabels: {{app: x}}}}]\n    route: [{{destination: {{host: a}}}}]\n  tcp:\n  - route: [{{destination: {{host: a}}}}]\n",
+        "{}{BACKENDS_ABC}---\napiVersion: networkservices.googleapis.com/v1\nkind: TcpRoute\nname: tcp\nrules:\n- matches: [{{address: 10.0.0.0/8, port: '5432'}}]\n  action:\n    originalDestination: true\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: mixed, namespace: prod}}\nspec:\n  hosts: [m]\n  http:\n  - match: [{{sourceLabels: {{app: x}}}}]\n    route: [{{destination: {{host: a}}}}]\n  tcp:\n  - route: [{{destination: {{host: a}}}}]\n",
         ns_route("[{serviceName: a}]")
     );
     let errors = errors_of(&revision(&[("r.yaml", &text)]));
     assert_eq!(
         messages(&errors),
         [
-            "HttpRoute/r rules[0].action.corsPolicy: `corsPolicy` is not translated by the envoy target; remove it or use another target",
-            "HttpRoute/r rules[0].action.statefulSessionAffinity: `statefulSessionAffinity` is not translated by the envoy target; remove it or use another target",
-            "TcpRoute/tcp : TcpRoute is not supported by the envoy target yet (only HTTP and gRPC routes are)",
+            "TcpRoute/tcp rules[0].action.originalDestination: Envoy would send each connection to the address it was sent to, which on meshcd's listener (no traffic interception) is Envoy's own listener: list `destinations` instead",
             "VirtualService/prod/mixed spec.http[0].match[0].sourceLabels: `sourceLabels` is not translated by the envoy target; remove it or use another target",
             "VirtualService/prod/mixed spec.tcp: `tcp` routes are not supported by the envoy target yet (only `http`)",
         ]
@@ -647,11 +651,7 @@ fn untranslatable_fields_and_kinds_are_errors_never_dropped() {
     // The display names the file, line, resource and field.
     assert_eq!(
         errors[0].to_string(),
-        "r.yaml:8:17: HttpRoute/r: rules[0].action.corsPolicy: `corsPolicy` is not translated by the envoy target; remove it or use another target"
-    );
-    assert_eq!(
-        errors[2].to_string(),
-        "r.yaml:26:1: TcpRoute/tcp: TcpRoute is not supported by the envoy target yet (only HTTP and gRPC routes are)"
+        "r.yaml:30:26: TcpRoute/tcp: rules[0].action.originalDestination: Envoy would send each connection to the address it was sent to, which on meshcd's listener (no traffic interception) is Envoy's own listener: list `destinations` instead"
     );
 }
 

@@ -217,7 +217,7 @@ pub(crate) fn forward(
 }
 
 /// Where and why a split's weights are invalid.
-fn weight_problem(split: &Split, problem: &WeightProblem) -> (FieldPath, String) {
+pub(crate) fn weight_problem(split: &Split, problem: &WeightProblem) -> (FieldPath, String) {
     let at = |i: usize| {
         split
             .backends
@@ -264,6 +264,17 @@ pub(crate) fn fault_config(delay: Option<Json>, abort: Option<Json>) -> Map<Stri
     let mut per_filter = Map::new();
     per_filter.insert("envoy.filters.http.fault".into(), Json::Object(fault));
     per_filter
+}
+
+/// Adds `config` for HTTP filter `filter` to the route's `typed_per_filter_config` (beside the
+/// other filters' entries already there).
+pub(crate) fn add_per_filter(extra: &mut Map<String, Json>, filter: &str, config: Json) {
+    let entry = extra
+        .entry("typed_per_filter_config")
+        .or_insert_with(|| Json::Object(Map::new()));
+    if let Json::Object(per_filter) = entry {
+        per_filter.insert(filter.to_string(), config);
+    }
 }
 
 /// A retry policy: `conditions` are checked against Envoy's names (numbers become

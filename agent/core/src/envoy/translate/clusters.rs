@@ -273,7 +273,7 @@ fn resolve(
 ) -> Option<Resolved> {
     let names = candidates(used);
     let mut resolved = match index.backend(&names) {
-        Some(resource) => from_backend(resource, errors)?,
+        Some(resource) => from_backend(resource, used.layer4, errors)?,
         None => {
             let from_entry =
                 service_host(used).and_then(|host| from_service_entry(index, used, &host, errors));
@@ -300,8 +300,13 @@ fn resolve(
     Some(resolved)
 }
 
-/// The endpoints of a meshcd Backend.
-fn from_backend(resource: &Resource, errors: &mut Vec<TranslateError>) -> Option<Resolved> {
+/// The endpoints of a meshcd Backend; `layer4` when a TCP, TLS or UDP route uses it (any
+/// protocol then serves; an HTTP route needs `http` or `http2`).
+fn from_backend(
+    resource: &Resource,
+    layer4: bool,
+    errors: &mut Vec<TranslateError>,
+) -> Option<Resolved> {
     let Spec::Backend(spec) = &resource.spec else {
         return None;
     };
@@ -315,11 +320,16 @@ fn from_backend(resource: &Resource, errors: &mut Vec<TranslateError>) -> Option
     {
         None | Some("http") | Some("http1") => false,
         Some("http2") | Some("h2c") | Some("grpc") => true,
+        Some("tcp") | Some("tls") | Some("udp") if layer4 => false,
         Some(other) => {
             errors.push(TranslateError::new(
                 resource,
                 &root.key("protocol"),
-                format!("protocol `{other}` cannot serve HTTP routes (use http or http2)"),
+                if layer4 {
+                    format!("protocol `{other}` is not http, http2, tcp, tls or udp")
+                } else {
+                    format!("protocol `{other}` cannot serve HTTP routes (use http or http2)")
+                },
             ));
             ok = false;
             false

@@ -28,6 +28,9 @@ pub(crate) struct BackendUse<'a> {
     pub aliases: Vec<String>,
     /// The port the route names (Istio `destination.port.number`), if any.
     pub port: Option<u16>,
+    /// True when a TCP, TLS or UDP route uses the backend (a Backend of `protocol: tcp` then
+    /// serves it).
+    pub layer4: bool,
 }
 
 /// The state of translating one resource.
@@ -40,9 +43,61 @@ pub(crate) struct Ctx<'a, 'e> {
     pub uses: &'e mut Vec<BackendUse<'a>>,
     /// Set when a route of the resource injects faults.
     pub fault: bool,
+    /// Set when a route of the resource has a CORS policy.
+    pub cors: bool,
+    /// Set when a route of the resource has session affinity.
+    pub session: bool,
+    /// True while translating a TCP, TLS or UDP route.
+    pub layer4: bool,
 }
 
-impl<'a> Ctx<'a, '_> {
+/// The optional HTTP filters the routes need in the HTTP connection manager.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct HttpFilters {
+    /// `envoy.filters.http.fault`: some route injects faults.
+    pub fault: bool,
+    /// `envoy.filters.http.cors`: some route has a CORS policy.
+    pub cors: bool,
+    /// `envoy.filters.http.stateful_session`: some route has session affinity.
+    pub session: bool,
+}
+
+impl HttpFilters {
+    /// Adds the filters `other` needs.
+    pub fn add(&mut self, other: HttpFilters) {
+        self.fault |= other.fault;
+        self.cors |= other.cors;
+        self.session |= other.session;
+    }
+}
+
+impl<'a, 'e> Ctx<'a, 'e> {
+    /// A context for one resource.
+    pub fn new(
+        resource: &'a Resource,
+        errors: &'e mut Vec<TranslateError>,
+        uses: &'e mut Vec<BackendUse<'a>>,
+    ) -> Self {
+        Ctx {
+            resource,
+            errors,
+            uses,
+            fault: false,
+            cors: false,
+            session: false,
+            layer4: false,
+        }
+    }
+
+    /// The HTTP filters the resource's routes need.
+    pub fn filters(&self) -> HttpFilters {
+        HttpFilters {
+            fault: self.fault,
+            cors: self.cors,
+            session: self.session,
+        }
+    }
+
     /// Records an error about a field.
     pub fn error(&mut self, path: &FieldPath, message: impl Into<String>) {
         self.errors
@@ -78,6 +133,7 @@ impl<'a> Ctx<'a, '_> {
             grpc,
             aliases,
             port,
+            layer4: self.layer4,
         });
     }
 

@@ -13,10 +13,9 @@ use serde_json::{json, Map, Value as Json};
 
 use super::actions::{self, Forward, HeaderEdits};
 use super::context::Ctx;
-use super::matching;
 use super::networkservices::grpc_method_path;
 use super::routes::{self, RouteEntry, RuleAction};
-use super::value;
+use super::{cors, matching, session, value};
 use crate::ir::{BackendIr, RouteIr};
 use crate::path::FieldPath;
 
@@ -28,9 +27,16 @@ const RULE: &[&str] = &[
     "backendRefs",
     "timeouts",
     "retry",
+    "sessionPersistence",
 ];
 /// GRPCRoute rule fields the translation handles.
-const GRPC_RULE: &[&str] = &["name", "matches", "filters", "backendRefs"];
+const GRPC_RULE: &[&str] = &[
+    "name",
+    "matches",
+    "filters",
+    "backendRefs",
+    "sessionPersistence",
+];
 /// The redirect status Gateway API uses when none is given.
 const DEFAULT_REDIRECT: i64 = 302;
 
@@ -325,6 +331,7 @@ fn rule_action(
                 "requestRedirect",
                 "urlRewrite",
                 "requestMirror",
+                "cors",
             ],
         ) else {
             continue;
@@ -370,10 +377,21 @@ fn rule_action(
                     mirrors.push(policy);
                 }
             }
+            "CORS" if !grpc => {
+                if let Some(policy) = cors::gateway_api(ctx, f.get("cors"), &at.key("cors")) {
+                    cors::apply(ctx, &mut extra, policy);
+                }
+            }
             other => ctx.error(
                 &at.key("type"),
                 format!("filter `{other}` is not translated by the envoy target"),
             ),
+        }
+    }
+    if let Some(persistence) = rule.get("sessionPersistence").filter(|v| !v.is_null()) {
+        let at = path.key("sessionPersistence");
+        if let Some(config) = session::gateway_api(ctx, persistence, &at) {
+            session::apply(ctx, &mut extra, config);
         }
     }
     let has_backends = !ctx.array(rule, "backendRefs", path).is_empty();
@@ -444,7 +462,7 @@ fn rule_action(
 }
 
 /// Other names of a Gateway API backend: `namespace/name` and the Service's cluster DNS name.
-fn backend_aliases(backend: &BackendIr) -> Vec<String> {
+pub(crate) fn backend_aliases(backend: &BackendIr) -> Vec<String> {
     vec![
         format!("{}/{}", backend.namespace, backend.name),
         format!("{}.{}.svc.cluster.local", backend.name, backend.namespace),

@@ -9,9 +9,8 @@ use serde_json::{json, Map, Value as Json};
 
 use super::actions::{self, Forward, HeaderEdits};
 use super::context::Ctx;
-use super::matching;
 use super::routes::{self, RouteAction, RouteEntry, RuleAction};
-use super::value;
+use super::{cors, matching, value};
 use crate::ir::{istio_fqdn, BackendIr, RouteIr};
 use crate::path::FieldPath;
 
@@ -31,6 +30,7 @@ const HTTP_ROUTE: &[&str] = &[
     "mirrorPercent",
     "mirrors",
     "headers",
+    "corsPolicy",
 ];
 
 /// The retry conditions Istio uses when `retries.retryOn` is not set.
@@ -236,8 +236,15 @@ fn rule_action(
     }
     if let Some(fault) = rule.get("fault").filter(|v| !v.is_null()) {
         if let Some(config) = fault_policy(ctx, fault, &path.key("fault")) {
-            extra.insert("typed_per_filter_config".into(), Json::Object(config));
+            for (filter, config) in config {
+                actions::add_per_filter(&mut extra, &filter, config);
+            }
             ctx.fault = true;
+        }
+    }
+    if let Some(policy) = rule.get("corsPolicy").filter(|v| !v.is_null()) {
+        if let Some(policy) = cors::istio(ctx, policy, &path.key("corsPolicy")) {
+            cors::apply(ctx, &mut extra, policy);
         }
     }
     let forwarding_only = [

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value as Json};
 
+use super::context::HttpFilters;
 use crate::envoy::{EnvoySettings, RdsSource, LISTENER_NAME, LISTENER_TYPE};
 
 /// `@type` of the HTTP connection manager.
@@ -10,15 +11,33 @@ const HCM_TYPE: &str =
 
 /// The listener on `listen_address:http_port`. Its connection manager (stat prefix `meshcd`,
 /// codec `AUTO`) reads route configuration `route_config_name` from `rds_path`, watching the
-/// file's folder; its HTTP filters are the fault filter (only when `fault` is set: some route
-/// injects faults) and the router.
-pub(crate) fn listener(settings: &EnvoySettings, fault: bool) -> Json {
+/// file's folder; its HTTP filters are, each only when some route needs it, CORS (before the
+/// others, so preflights are answered whatever else the route does), fault injection and
+/// stateful sessions, then the router.
+pub(crate) fn listener(settings: &EnvoySettings, needed: &HttpFilters) -> Json {
     let mut filters = Vec::new();
-    if fault {
+    if needed.cors {
+        filters.push(json!({
+            "name": "envoy.filters.http.cors",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors",
+            },
+        }));
+    }
+    if needed.fault {
         filters.push(json!({
             "name": "envoy.filters.http.fault",
             "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+            },
+        }));
+    }
+    if needed.session {
+        // No session state of its own: each route with affinity sets it (per-route config).
+        filters.push(json!({
+            "name": "envoy.filters.http.stateful_session",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.stateful_session.v3.StatefulSession",
             },
         }));
     }
@@ -96,7 +115,7 @@ mod tests {
                 rds_source,
                 ..EnvoySettings::default()
             };
-            listener(&settings, false)
+            listener(&settings, &HttpFilters::default())
                 .pointer("/filter_chains/0/filters/0/typed_config/rds/config_source")
                 .cloned()
                 .unwrap_or_default()
@@ -112,9 +131,9 @@ mod tests {
     }
 
     #[test]
-    fn the_fault_filter_comes_only_when_needed_and_before_the_router() {
-        let names = |fault| {
-            let l = listener(&EnvoySettings::default(), fault);
+    fn optional_filters_come_only_when_needed_and_before_the_router() {
+        let names = |needed: HttpFilters| {
+            let l = listener(&EnvoySettings::default(), &needed);
             l.pointer("/filter_chains/0/filters/0/typed_config/http_filters")
                 .and_then(Json::as_array)
                 .map(|f| {
@@ -124,10 +143,31 @@ mod tests {
                 })
                 .unwrap_or_default()
         };
-        assert_eq!(names(false), vec!["envoy.filters.http.router"]);
         assert_eq!(
-            names(true),
+            names(HttpFilters::default()),
+            vec!["envoy.filters.http.router"]
+        );
+        let fault = HttpFilters {
+            fault: true,
+            ..HttpFilters::default()
+        };
+        assert_eq!(
+            names(fault),
             vec!["envoy.filters.http.fault", "envoy.filters.http.router"]
+        );
+        let all = HttpFilters {
+            fault: true,
+            cors: true,
+            session: true,
+        };
+        assert_eq!(
+            names(all),
+            vec![
+                "envoy.filters.http.cors",
+                "envoy.filters.http.fault",
+                "envoy.filters.http.stateful_session",
+                "envoy.filters.http.router"
+            ]
         );
     }
 }

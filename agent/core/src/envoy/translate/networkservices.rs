@@ -5,8 +5,8 @@ use serde_json::{json, Map, Value as Json};
 
 use super::actions::{self, Forward, HeaderEdits};
 use super::context::Ctx;
-use super::matching;
 use super::routes::{self, RouteAction, RouteEntry, RuleAction};
+use super::{cors, matching, session};
 use crate::ir::{BackendIr, RouteIr};
 use crate::model::networkservices::short_name;
 use crate::path::FieldPath;
@@ -24,6 +24,8 @@ const HTTP_ACTION: &[&str] = &[
     "requestMirrorPolicy",
     "directResponse",
     "idleTimeout",
+    "corsPolicy",
+    "statefulSessionAffinity",
 ];
 
 /// Action fields of a GrpcRoute rule.
@@ -33,6 +35,7 @@ const GRPC_ACTION: &[&str] = &[
     "timeout",
     "retryPolicy",
     "idleTimeout",
+    "statefulSessionAffinity",
 ];
 
 /// The Envoy routes of an HttpRoute.
@@ -365,8 +368,21 @@ fn rule_action(
     }
     if let Some(fault) = a.get("faultInjectionPolicy") {
         if let Some(config) = fault_policy(ctx, fault, &path.key("faultInjectionPolicy")) {
-            extra.insert("typed_per_filter_config".into(), Json::Object(config));
+            for (filter, config) in config {
+                actions::add_per_filter(&mut extra, &filter, config);
+            }
             ctx.fault = true;
+        }
+    }
+    if let Some(policy) = a.get("corsPolicy").filter(|v| !v.is_null()) {
+        if let Some(policy) = cors::networkservices(ctx, policy, &path.key("corsPolicy")) {
+            cors::apply(ctx, &mut extra, policy);
+        }
+    }
+    if let Some(affinity) = a.get("statefulSessionAffinity").filter(|v| !v.is_null()) {
+        let at = path.key("statefulSessionAffinity");
+        if let Some(config) = session::networkservices(ctx, affinity, &at) {
+            session::apply(ctx, &mut extra, config);
         }
     }
     let forwarding_only = [
@@ -375,6 +391,7 @@ fn rule_action(
         "urlRewrite",
         "requestMirrorPolicy",
         "idleTimeout",
+        "statefulSessionAffinity",
     ];
     if let Some(redirect) = a.get("redirect") {
         reject_beside(ctx, a, path, "redirect", &forwarding_only);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value as Json};
 
-use super::context::{BackendUse, Ctx};
+use super::context::{BackendUse, Ctx, HttpFilters};
 use super::{gateway_api, istio, networkservices};
 use crate::envoy::{EnvoySettings, TranslateError, ROUTE_CONFIG_TYPE};
 use crate::ir::{self, RouteIr};
@@ -27,14 +27,29 @@ pub fn parse_vhost_name(name: &str) -> Option<ResourceId> {
         .filter(|id| id.kind.is_route())
 }
 
+/// The name of a filter chain (TCP and TLS routes) or UDP listener route of a route resource:
+/// its [`vhost_name`], `#` and the name of the rule (and match) it comes from, as routes inside
+/// a virtual host are named (`TCPRoute/db/db#rules[0]`, `TlsRoute/sni#rules[1].matches[0]`).
+pub fn chain_name(id: &ResourceId, rule: &str) -> String {
+    format!("{}#{rule}", vhost_name(id))
+}
+
+/// The route resource and rule a filter chain name stands for (the inverse of [`chain_name`]);
+/// `None` for a name meshcd did not make.
+pub fn parse_chain_name(name: &str) -> Option<(ResourceId, String)> {
+    let (id, rule) = name.split_once('#')?;
+    let id = parse_vhost_name(id)?;
+    (!rule.is_empty()).then(|| (id, rule.to_string()))
+}
+
 /// The route configuration of a revision, with the backends its routes use.
 pub(crate) struct Routes<'a> {
     /// The `RouteConfiguration`.
     pub config: Json,
     /// Backends used, in resource and rule order.
     pub uses: Vec<BackendUse<'a>>,
-    /// True when some route injects faults (the listener then needs the fault filter).
-    pub fault: bool,
+    /// The optional HTTP filters some route needs in the listener (fault, CORS, session).
+    pub filters: HttpFilters,
 }
 
 /// Builds the route configuration of every route resource of the revision.
@@ -44,7 +59,7 @@ pub(crate) fn route_config<'a>(
     errors: &mut Vec<TranslateError>,
 ) -> Routes<'a> {
     let mut uses = Vec::new();
-    let mut fault = false;
+    let mut filters = HttpFilters::default();
     let mut vhosts: BTreeMap<String, Json> = BTreeMap::new();
     let mut claimed: BTreeMap<String, ResourceId> = BTreeMap::new();
     for resource in &loaded.resources {
@@ -52,19 +67,8 @@ pub(crate) fn route_config<'a>(
         if !kind.is_route() {
             continue;
         }
-        if matches!(
-            kind,
-            Kind::NsTcpRoute
-                | Kind::NsTlsRoute
-                | Kind::GwTcpRoute
-                | Kind::GwTlsRoute
-                | Kind::GwUdpRoute
-        ) {
-            errors.push(TranslateError::new(
-                resource,
-                &FieldPath::root(),
-                format!("{kind} is not supported by the envoy target yet (only HTTP and gRPC routes are)"),
-            ));
+        if is_layer4(kind) {
+            // Listeners of their own (see `l4`).
             continue;
         }
         let Some(route) = ir::route(resource) else {
@@ -79,12 +83,7 @@ pub(crate) fn route_config<'a>(
             ));
             continue;
         }
-        let mut ctx = Ctx {
-            resource,
-            errors,
-            uses: &mut uses,
-            fault: false,
-        };
+        let mut ctx = Ctx::new(resource, errors, &mut uses);
         let entries = match (&resource.spec, kind) {
             (Spec::NsHttpRoute(_), _) => networkservices::http_routes(&mut ctx, &route),
             (Spec::NsGrpcRoute(_), _) => networkservices::grpc_routes(&mut ctx, &route),
@@ -93,7 +92,7 @@ pub(crate) fn route_config<'a>(
             (Spec::GwRoute(_), _) => gateway_api::http_routes(&mut ctx, &route),
             _ => continue,
         };
-        fault |= ctx.fault;
+        filters.add(ctx.filters());
         let domains = domains(&mut ctx, &route, &mut claimed);
         let routes: Vec<Json> = entries.into_iter().map(RouteEntry::into_json).collect();
         vhosts.insert(
@@ -109,8 +108,20 @@ pub(crate) fn route_config<'a>(
             "virtual_hosts": vhosts.into_values().collect::<Vec<_>>(),
         }),
         uses,
-        fault,
+        filters,
     }
+}
+
+/// True for the route kinds served by listeners of their own (TCP, TLS and UDP routes).
+pub(crate) fn is_layer4(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::NsTcpRoute
+            | Kind::NsTlsRoute
+            | Kind::GwTcpRoute
+            | Kind::GwTlsRoute
+            | Kind::GwUdpRoute
+    )
 }
 
 /// The domains of a route's virtual host: each hostname, and `host:*` for exact ones; `*` for a
@@ -251,5 +262,24 @@ mod tests {
         assert_eq!(parse_vhost_name("HttpRoute"), None);
         assert_eq!(parse_vhost_name("HttpRoute/"), None);
         assert_eq!(parse_vhost_name("local_service"), None);
+    }
+
+    #[test]
+    fn chain_names_go_both_ways() {
+        let id = ResourceId {
+            kind: Kind::GwTcpRoute,
+            namespace: "db".into(),
+            name: "pg".into(),
+        };
+        let name = chain_name(&id, "rules[0]");
+        assert_eq!(name, "TCPRoute/db/pg#rules[0]");
+        assert_eq!(parse_chain_name(&name), Some((id, "rules[0]".into())));
+        assert_eq!(
+            parse_chain_name("TlsRoute/sni#rules[1].matches[0]").map(|(i, r)| (i.kind, r)),
+            Some((Kind::NsTlsRoute, "rules[1].matches[0]".into()))
+        );
+        assert_eq!(parse_chain_name("TCPRoute/db/pg"), None);
+        assert_eq!(parse_chain_name("TCPRoute/db/pg#"), None);
+        assert_eq!(parse_chain_name("Backend/x#rules[0]"), None);
     }
 }

@@ -21,6 +21,13 @@ pub(crate) fn duration(text: &str) -> Option<String> {
     })
 }
 
+/// The whole seconds of a duration (`86400s`, `24h`); `None` when it is not a duration or has a
+/// fraction of a second.
+pub(crate) fn whole_seconds(text: &str) -> Option<u64> {
+    let nanos = parse_nanos(text.trim())?;
+    (nanos % 1_000_000_000 == 0).then(|| u64::try_from(nanos / 1_000_000_000).ok())?
+}
+
 /// Nanoseconds of a duration such as `1h2m3.5s`; at most 10,000 years.
 fn parse_nanos(text: &str) -> Option<u128> {
     if text.is_empty() {
@@ -157,6 +164,9 @@ mod tests {
         assert_eq!(duration("1us").as_deref(), Some("0.000001s"));
         assert_eq!(duration("3ns").as_deref(), Some("0.000000003s"));
         assert_eq!(duration("0").as_deref(), Some("0s"));
+        assert_eq!(whole_seconds("24h"), Some(86400));
+        assert_eq!(whole_seconds("1.5s"), None);
+        assert_eq!(whole_seconds("x"), None);
         for bad in [
             "",
             "s",
