@@ -34,6 +34,18 @@ echo "== gateway api crds: $MESHCD_GATEWAY_API_CRDS"
 . scripts/find-sarif-multitool.sh
 echo "== sarif multitool: $MESHCD_SARIF_MULTITOOL"
 
+# The xDS and TLS-route tests make certificates and open TLS connections with `openssl`.
+if ! command -v openssl >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== openssl not found: installing the Debian package"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl
+  else
+    echo "openssl not found: install it (Debian/Ubuntu: sudo apt-get install -y openssl)" >&2
+    exit 1
+  fi
+fi
+
 find_prometheus() {
   prometheus_bin="${MESHCD_PROMETHEUS:-$(command -v prometheus || true)}"
 }
