@@ -76,10 +76,10 @@ fn a_rollout_moves_every_envoy_of_the_fleet_in_step() {
         .wait_until("three Envoys hold the served version", |d| {
             let (_, body) = d.get("/api/v1/xds");
             let v: Value = serde_json::from_str(&body).unwrap_or_default();
-            let served = v["served"].to_string();
+            let served = v["served"].clone();
             v["envoys"]
                 .as_array()
-                .is_some_and(|e| e.len() == 3 && e.iter().all(|n| n["live"].to_string() == served))
+                .is_some_and(|e| e.len() == 3 && e.iter().all(|n| n["live"] == served))
         });
     for (address, name) in [([127, 0, 0, 2], "e2"), ([127, 0, 0, 3], "e3")] {
         let counts = through(address, s.http_port, 10);
