@@ -99,7 +99,7 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
         &repo_dir.join("meshcd/rollout-policy.yaml"),
         ONE_STEP_POLICY,
     )?;
-    let first = commit(&repo, "flip 100/0")?;
+    commit(&repo, "flip 100/0")?;
     // Commits made so far on the flipping route: commit `step` moves it as `flip(step)` says.
     let mut step = 0;
     let secret_file = tmp.join("github-secret");
@@ -119,8 +119,11 @@ fn run(meshcd: &Path, envoy: &Path, tmp: &Path, root: &Path) -> Res<()> {
                 None,
                 delivery,
             )?;
-            daemon.wait_applied(&first)?;
-            wait_for_backend(daemon.http_port, FLIP_HOST, "a", 1)?;
+            // The second delivery starts where the first left the repository.
+            let head = repo.head()?.peel_to_commit()?.id();
+            daemon.wait_applied(&head)?;
+            let serving = if step == 0 { "a" } else { flip(step - 1).2 };
+            wait_for_backend(daemon.http_port, FLIP_HOST, serving, 1)?;
             for i in 0..ITERATIONS + QUIET_ITERATIONS {
                 let (wa, wb, want) = flip(step);
                 step += 1;

@@ -149,6 +149,12 @@ pub enum Command {
     ///
     /// It can fail a share of requests (`--fail-percent`) or add latency, to play a bad canary.
     SampleBackend(SampleBackendArgs),
+    /// Print the bootstrap (JSON) of an Envoy that joins a fleet over meshcd's xDS server.
+    ///
+    /// The Envoy takes its listeners, clusters and routes from meshcd (delta ADS, mTLS when
+    /// --cert is given); start it with `envoy -c bootstrap.json`. Exit status: 0 printed;
+    /// 2 bad arguments.
+    EnvoyBootstrap(EnvoyBootstrapArgs),
 }
 
 /// Where to read the desired state.
@@ -384,6 +390,38 @@ pub struct SampleBackendArgs {
     /// Delay each answer, e.g. `200ms`.
     #[arg(long)]
     pub latency: Option<String>,
+}
+
+/// `meshcd envoy-bootstrap`.
+#[derive(Debug, Args)]
+pub struct EnvoyBootstrapArgs {
+    /// The Envoy's node id (unique in its fleet).
+    #[arg(long)]
+    pub node_id: String,
+    /// Its fleet (`node.cluster`; `target.envoy.xds.fleets` says which routes it serves).
+    #[arg(long)]
+    pub fleet: String,
+    /// meshcd's xDS address (`target.envoy.xds.listen`), as `address:port`.
+    #[arg(long)]
+    pub server: std::net::SocketAddr,
+    /// The address the Envoy's listeners bind instead of the configured one.
+    #[arg(long)]
+    pub listen_address: Option<String>,
+    /// Its admin port on 127.0.0.1.
+    #[arg(long, default_value_t = 9901)]
+    pub admin_port: u16,
+    /// Its client certificate (PEM), for mTLS; needs --key, --server-ca and --server-name.
+    #[arg(long, requires_all = ["key", "server_ca", "server_name"])]
+    pub cert: Option<std::path::PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
+    /// The CA of meshcd's server certificate (PEM).
+    #[arg(long, requires = "cert")]
+    pub server_ca: Option<std::path::PathBuf>,
+    /// The DNS name meshcd's server certificate carries.
+    #[arg(long, requires = "cert")]
+    pub server_name: Option<String>,
 }
 
 /// Where the rollouts live: a running daemon, or the state store of a configuration.

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::History(args) => commands::history::run(args),
         Command::SampleBackend(args) => commands::sample_backend::run(args),
+        Command::EnvoyBootstrap(args) => Ok(commands::envoy_bootstrap::run(args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -19,6 +19,7 @@ mod cluster_client;
 mod crd;
 mod daemon;
 mod engine;
+mod envoy_bootstrap;
 mod gcp_client;
 mod rego;
 mod report;

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod compare;
+pub mod envoy_bootstrap;
 pub mod history;
 pub mod plan;
 pub mod policy;

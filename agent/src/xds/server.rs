@@ -342,7 +342,7 @@ impl AggregatedDiscoveryService for Ads {
     ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
         Err(Status::unimplemented(
             "meshcd serves delta xDS only: set `ads_config.api_type: DELTA_GRPC` in the \
-             Envoy bootstrap (`meshcd envoy bootstrap` writes one)",
+             Envoy bootstrap (`meshcd envoy-bootstrap` prints one)",
         ))
     }
 
