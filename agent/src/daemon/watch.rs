@@ -1,5 +1,10 @@
 //! The `.git` watcher: a commit, checkout, reset or fetch into a local repository moves a ref
-//! or HEAD, and that becomes one [`Trigger::FileChange`] after a short quiet period.
+//! or HEAD, and that becomes one [`Trigger::FileChange`].
+//!
+//! Git (and libgit2) move a ref by writing `<ref>.lock` and renaming it over the ref: that rename
+//! is the last step, so it triggers at once (the commit-to-live path waits for nothing). Any
+//! other change to a ref file (a lock being written, `packed-refs` rewritten in place) triggers
+//! after a short quiet period instead.
 //!
 //! Only HEAD, `packed-refs` and the `refs/` tree are watched; reads (meshcd's own reconciles
 //! open these files) and metadata changes are ignored, so a reconcile never triggers itself.
@@ -53,6 +58,19 @@ impl GitPaths {
     fn relevant(&self, path: &Path) -> bool {
         path == self.head || path == self.packed_refs || path.starts_with(&self.refs)
     }
+}
+
+/// True for the event that completes a ref update: a rename onto a ref file (not a `.lock`).
+fn completes_update(event: &notify::Event, paths: &GitPaths) -> bool {
+    use notify::event::RenameMode;
+    let target = match event.kind {
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => event.paths.first(),
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => event.paths.get(1),
+        _ => None,
+    };
+    target.is_some_and(|path| {
+        paths.relevant(path) && path.extension().is_none_or(|ext| ext != "lock")
+    })
 }
 
 /// True for events that can mean a change: creations, writes, renames, removals; not reads,
@@ -122,7 +140,13 @@ pub fn spawn_git_watch(
             tokio::select! {
                 event = rx.recv() => {
                     let Some(event) = event else { break };
-                    if is_change(&event.kind) && event.paths.iter().any(|p| paths.relevant(p)) {
+                    if completes_update(&event, &paths) {
+                        deadline = None;
+                        tracing::debug!("a ref of the watched repository moved");
+                        sender.send(Trigger::FileChange);
+                    } else if is_change(&event.kind)
+                        && event.paths.iter().any(|p| paths.relevant(p))
+                    {
                         deadline = Some(tokio::time::Instant::now() + DEBOUNCE);
                     }
                 }
@@ -148,6 +172,35 @@ mod tests {
     use notify::event::CreateKind;
 
     use super::*;
+
+    #[test]
+    fn a_rename_onto_a_ref_completes_an_update_and_a_lock_does_not() {
+        use notify::event::RenameMode;
+        let paths = GitPaths {
+            head: PathBuf::from("/r/.git/HEAD"),
+            packed_refs: PathBuf::from("/r/.git/packed-refs"),
+            refs: PathBuf::from("/r/.git/refs"),
+        };
+        let event = |kind, paths: &[&str]| notify::Event {
+            kind,
+            paths: paths.iter().map(PathBuf::from).collect(),
+            attrs: Default::default(),
+        };
+        let both = EventKind::Modify(ModifyKind::Name(RenameMode::Both));
+        let to = EventKind::Modify(ModifyKind::Name(RenameMode::To));
+        let main = "/r/.git/refs/heads/main";
+        let lock = "/r/.git/refs/heads/main.lock";
+        assert!(completes_update(&event(both, &[lock, main]), &paths));
+        assert!(completes_update(&event(to, &[main]), &paths));
+        assert!(completes_update(&event(to, &["/r/.git/HEAD"]), &paths));
+        assert!(!completes_update(&event(to, &[lock]), &paths));
+        assert!(!completes_update(
+            &event(to, &["/r/.git/logs/HEAD"]),
+            &paths
+        ));
+        let created = EventKind::Create(CreateKind::File);
+        assert!(!completes_update(&event(created, &[lock]), &paths));
+    }
 
     #[test]
     fn reads_and_metadata_are_not_changes() {
