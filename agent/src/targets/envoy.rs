@@ -145,6 +145,7 @@ pub struct EnvoyTarget {
     // Kept for its lifetime: dropping it stops a managed Envoy.
     process: EnvoyProcess,
     ads: Option<Ads>,
+    delivery: EnvoyDelivery,
 }
 
 impl std::fmt::Debug for EnvoyTarget {
@@ -202,6 +203,7 @@ impl EnvoyTarget {
             admin,
             process,
             ads,
+            delivery: options.delivery,
         })
     }
 
@@ -323,9 +325,15 @@ impl EnvoyTarget {
     /// Validates, publishes and verifies a configuration: through the files (see
     /// [`crate::envoy::publish()`]) or, with `delivery: ads`, through the xDS server.
     pub async fn apply(&self, config: &EnvoyConfig) -> Result<PublishReport, EnvoyError> {
-        match &self.ads {
-            Some(ads) => apply_ads(ads, config).await,
-            None => publish(&self.dir, &self.admin, config).await,
+        match (&self.ads, self.delivery) {
+            (Some(ads), _) => apply_ads(ads, config).await,
+            (None, EnvoyDelivery::Files) => publish(&self.dir, &self.admin, config).await,
+            (None, EnvoyDelivery::Ads) => Err(EnvoyError::Invalid {
+                reason: "with `delivery: ads` the Envoy takes its configuration from the xDS \
+                         server of `meshcd run`; only the daemon can publish to it (plan and \
+                         drift read it back from here)"
+                    .into(),
+            }),
         }
     }
 
