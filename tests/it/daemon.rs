@@ -412,6 +412,10 @@ fn a_commit_to_the_watched_repository_triggers_a_reconcile() {
         Value::Null,
         "no poll ran: {status:#}"
     );
+    assert_eq!(
+        status["triggersSeen"]["file_change"], 1,
+        "one commit, one trigger: {status:#}"
+    );
 }
 
 #[test]

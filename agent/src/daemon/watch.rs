@@ -60,17 +60,17 @@ impl GitPaths {
     }
 }
 
-/// True for the event that completes a ref update: a rename onto a ref file (not a `.lock`).
-fn completes_update(event: &notify::Event, paths: &GitPaths) -> bool {
+/// The ref file a rename onto it completes an update of (not a `.lock`), if the event is one.
+/// Linux reports one rename twice (`To`, then `Both` with both paths): the caller drops the
+/// second by its path.
+fn completed_ref<'e>(event: &'e notify::Event, paths: &GitPaths) -> Option<&'e PathBuf> {
     use notify::event::RenameMode;
     let target = match event.kind {
         EventKind::Modify(ModifyKind::Name(RenameMode::To)) => event.paths.first(),
         EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => event.paths.get(1),
         _ => None,
     };
-    target.is_some_and(|path| {
-        paths.relevant(path) && path.extension().is_none_or(|ext| ext != "lock")
-    })
+    target.filter(|path| paths.relevant(path) && path.extension().is_none_or(|ext| ext != "lock"))
 }
 
 /// True for events that can mean a change: creations, writes, renames, removals; not reads,
@@ -136,14 +136,22 @@ pub fn spawn_git_watch(
         // Keep the watcher alive for as long as the task runs.
         let _watcher = watcher;
         let mut deadline: Option<tokio::time::Instant> = None;
+        let mut last_moved: Option<(PathBuf, tokio::time::Instant)> = None;
         loop {
             tokio::select! {
                 event = rx.recv() => {
                     let Some(event) = event else { break };
-                    if completes_update(&event, &paths) {
+                    if let Some(moved) = completed_ref(&event, &paths) {
                         deadline = None;
-                        tracing::debug!("a ref of the watched repository moved");
-                        sender.send(Trigger::FileChange);
+                        let now = tokio::time::Instant::now();
+                        let repeated = last_moved.as_ref().is_some_and(|(path, at)| {
+                            path == moved && now.duration_since(*at) < DEBOUNCE
+                        });
+                        last_moved = Some((moved.clone(), now));
+                        if !repeated {
+                            tracing::debug!("a ref of the watched repository moved");
+                            sender.send(Trigger::FileChange);
+                        }
                     } else if is_change(&event.kind)
                         && event.paths.iter().any(|p| paths.relevant(p))
                     {
@@ -190,16 +198,16 @@ mod tests {
         let to = EventKind::Modify(ModifyKind::Name(RenameMode::To));
         let main = "/r/.git/refs/heads/main";
         let lock = "/r/.git/refs/heads/main.lock";
-        assert!(completes_update(&event(both, &[lock, main]), &paths));
-        assert!(completes_update(&event(to, &[main]), &paths));
-        assert!(completes_update(&event(to, &["/r/.git/HEAD"]), &paths));
-        assert!(!completes_update(&event(to, &[lock]), &paths));
-        assert!(!completes_update(
-            &event(to, &["/r/.git/logs/HEAD"]),
-            &paths
-        ));
-        let created = EventKind::Create(CreateKind::File);
-        assert!(!completes_update(&event(created, &[lock]), &paths));
+        let moved = |kind, list: &[&str]| completed_ref(&event(kind, list), &paths).cloned();
+        assert_eq!(moved(both, &[lock, main]), Some(PathBuf::from(main)));
+        assert_eq!(moved(to, &[main]), Some(PathBuf::from(main)));
+        assert_eq!(
+            moved(to, &["/r/.git/HEAD"]),
+            Some(PathBuf::from("/r/.git/HEAD"))
+        );
+        assert_eq!(moved(to, &[lock]), None);
+        assert_eq!(moved(to, &["/r/.git/logs/HEAD"]), None);
+        assert_eq!(moved(EventKind::Create(CreateKind::File), &[lock]), None);
     }
 
     #[test]
