@@ -1,7 +1,10 @@
-//! The registry: the snapshot every stream serves, the Envoys connected, what each holds, and
-//! waiting for a version to be live on all of them.
+//! The registry: the snapshot each fleet's streams serve, the Envoys connected, what each
+//! holds, and waiting for a version to be live on all of them.
 //!
-//! Streams read the published snapshot through a `watch` channel and report their progress
+//! A fleet is the Envoys of one `node.cluster`; configured fleets get the part of the
+//! configuration their route patterns select, every other Envoy (or, with fleets configured,
+//! only the local managed one) gets all of it. One publish gives every fleet the same version.
+//! Streams read their fleet's published snapshot through a `watch` channel and report their progress
 //! ([`Registry::update`]); the engine publishes ([`Registry::publish`]) and waits
 //! ([`Registry::wait`]). The one lock guards plain maps and is never held across an `.await`
 //! or any I/O; snapshots are encoded before it is taken.
