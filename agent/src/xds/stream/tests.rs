@@ -303,3 +303,131 @@ fn requests_of_other_types_and_unsubscribes_are_handled() {
         "unsubscribed routes are not sent"
     );
 }
+
+mod properties {
+    //! Any sequence of requests an Envoy (or anything speaking the protocol) may send: the
+    //! stream never panics, keeps one response in flight, never removes what an Envoy holds
+    //! while its snapshot is seeded, and reports live only what it sent in full.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Request {
+            kind: usize,
+            subscribe: Vec<String>,
+            unsubscribe: Vec<String>,
+            initial: Vec<(String, String)>,
+        },
+        Ack,
+        Nack,
+        StaleNonce,
+        Snapshot {
+            weight: u32,
+            authoritative: bool,
+        },
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("*".to_string()),
+            Just("meshcd_http".to_string()),
+            Just("a".to_string()),
+            Just("b".to_string()),
+            "[a-z]{0,4}",
+        ]
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (
+                0usize..4,
+                proptest::collection::vec(name(), 0..3),
+                proptest::collection::vec(name(), 0..2),
+                proptest::collection::vec((name(), "[0-9a-f]{0,4}"), 0..3),
+            )
+                .prop_map(|(kind, subscribe, unsubscribe, initial)| Step::Request {
+                    kind,
+                    subscribe,
+                    unsubscribe,
+                    initial,
+                }),
+            Just(Step::Ack),
+            Just(Step::Nack),
+            Just(Step::StaleNonce),
+            (0u32..=100, any::<bool>()).prop_map(|(weight, authoritative)| Step::Snapshot {
+                weight,
+                authoritative
+            }),
+        ]
+    }
+
+    const URLS: [&str; 4] = [
+        meshcd_core::envoy::CLUSTER_TYPE,
+        meshcd_core::envoy::LISTENER_TYPE,
+        meshcd_core::envoy::ROUTE_CONFIG_TYPE,
+        "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_request_sequence_keeps_the_rules(steps in proptest::collection::vec(step(), 1..40)) {
+            let mut stream = StreamState::new();
+            let mut version = 0;
+            let mut authoritative = false;
+            let mut last: Option<DeltaDiscoveryResponse> = None;
+            for step in steps {
+                match step {
+                    Step::Request { kind, subscribe, unsubscribe, initial } => {
+                        stream.on_request(&DeltaDiscoveryRequest {
+                            type_url: URLS[kind].to_string(),
+                            resource_names_subscribe: subscribe,
+                            resource_names_unsubscribe: unsubscribe,
+                            initial_resource_versions: initial.into_iter().collect(),
+                            ..Default::default()
+                        });
+                    }
+                    Step::Ack => {
+                        if let Some(response) = last.take() {
+                            stream.on_request(&ack(&response));
+                        }
+                    }
+                    Step::Nack => {
+                        if let Some(response) = last.take() {
+                            let event = stream.on_request(&nack(&response, "no"));
+                            prop_assert!(matches!(event, Some(Event::Nacked(_))));
+                        }
+                    }
+                    Step::StaleNonce => {
+                        let stale = DeltaDiscoveryRequest {
+                            response_nonce: "stale".into(),
+                            ..request(ResourceType::Cluster)
+                        };
+                        prop_assert_eq!(stream.on_request(&stale), None);
+                    }
+                    Step::Snapshot { weight, authoritative: a } => {
+                        version += 1;
+                        authoritative = a;
+                        stream.set_snapshot(snapshot(version, weight), a);
+                    }
+                }
+                let (response, event) = stream.next_response();
+                if let Some(Event::Live(live)) = event {
+                    prop_assert_eq!(live, version, "live is the current snapshot");
+                }
+                if let Some(response) = response {
+                    prop_assert!(last.is_none(), "two responses in flight");
+                    if !authoritative {
+                        prop_assert!(response.removed_resources.is_empty(), "a seeded snapshot removed {:?}", response.removed_resources);
+                    }
+                    prop_assert_eq!(stream.next_response().0, None, "a second response before the answer");
+                    last = Some(response);
+                }
+            }
+        }
+    }
+}
