@@ -116,6 +116,7 @@ async fn measure<T: Target>(
             cache_dir: work.path().join("cache"),
             self_heal: true,
             backends: Default::default(),
+            schemas: Default::default(),
         },
         target,
         store,

@@ -147,3 +147,60 @@ fn without_the_crd_the_kind_is_unknown_and_a_broken_crd_is_an_error() {
         run.stderr
     );
 }
+
+/// `meshcd run` checks the same way when `meshcd.yaml` lists the CRDs (`crds:`): a commit the
+/// user's CRD rejects is refused, one it accepts is applied, and an unusable `crds` entry stops
+/// the daemon before it starts.
+#[test]
+fn the_daemon_checks_documents_against_the_crds_of_its_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let crd = dir.path().join("widget-crd.yaml");
+    std::fs::write(&crd, WIDGET_CRD).unwrap();
+    for (spec, code, word) in [
+        ("{size: 11, mode: auto}", 1, "refused"),
+        ("{size: 3, mode: auto}", 0, "applied"),
+    ] {
+        let repo = TestRepo::new();
+        repo.write("widgets/w.yaml", &widget(spec));
+        let commit = repo.commit("a widget");
+        let config = dir.path().join("meshcd.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "repo: {}\nrev: main\nstateDir: {}\ncrds: [{}]\n",
+                repo.path().display(),
+                dir.path().join(format!("state-{code}")).display(),
+                crd.display()
+            ),
+        )
+        .unwrap();
+        let run = meshcd(
+            &["run", "--once", "--config", config.to_str().unwrap()],
+            dir.path(),
+        );
+        assert_eq!(run.code, code, "{spec}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.starts_with(&format!("{word} {commit}")),
+            "{}",
+            run.stdout
+        );
+        if code == 1 {
+            assert!(run.stdout.contains("MC008"), "{}", run.stdout);
+        }
+    }
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        format!(
+            "repo: .\ncrds: [{}]\n",
+            dir.path().join("missing").display()
+        ),
+    )
+    .unwrap();
+    let run = meshcd(
+        &["run", "--once", "--config", broken.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("crds"), "{}", run.stderr);
+}

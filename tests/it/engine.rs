@@ -74,6 +74,7 @@ impl Setup {
             cache_dir: self.cache.path().to_path_buf(),
             self_heal,
             backends: Default::default(),
+            schemas: Default::default(),
         };
         TargetReconciler::new(options, self.api.target(), self.store.clone())
     }
@@ -97,6 +98,7 @@ impl Setup {
             shutdown_timeout: Duration::from_secs(5),
             state_dir: self.state.path().to_path_buf(),
             target: None,
+            crds: Vec::new(),
         }
     }
 }

@@ -44,7 +44,7 @@ pub fn run(args: &ApplyArgs) -> Result<u8, Failure> {
             config.server.listen
         );
         let store = super::targets::open_store(&config, &hint)?;
-        let options = super::targets::reconciler_options(&config, true);
+        let options = super::targets::reconciler_options(&config, true)?;
         crate::with_target!(&config, false, target => {
             apply_to(args, TargetReconciler::new(options, target, store)).await
         })

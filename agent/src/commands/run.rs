@@ -27,14 +27,15 @@ pub fn run(args: &RunArgs) -> Result<u8, Failure> {
     let result = if config.target.is_some() {
         runtime.block_on(async {
             let store = super::targets::open_store(&config, "")?;
-            let options = super::targets::reconciler_options(&config, config.self_heal);
+            let options = super::targets::reconciler_options(&config, config.self_heal)?;
             crate::with_target!(&config, true, target => {
                 let reconciler = TargetReconciler::new(options, target, store);
                 drive(args, config.clone(), reconciler).await
             })
         })
     } else {
-        let reconciler = GitWatchReconciler::from_config(&config);
+        let schemas = super::targets::config_schemas(&config)?;
+        let reconciler = GitWatchReconciler::from_config(&config, schemas);
         runtime.block_on(drive(args, config, reconciler))
     };
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);

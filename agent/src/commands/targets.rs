@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{cannot_run, Failure};
 use crate::config::{Config, EnvoyConfig, TargetConfig};
+use crate::engine::check::{read_schemas, PolicyOptions, SchemaSet};
 use crate::engine::ReconcilerOptions;
 use crate::errors::report;
 use crate::store::{state_path_in, Store};
@@ -58,9 +59,31 @@ pub async fn open_envoy(envoy: &EnvoyConfig, manage: bool) -> Result<EnvoyTarget
         .map_err(cannot_run)
 }
 
-/// The reconciler options of a configuration (`self_heal` as given).
-pub fn reconciler_options(config: &Config, self_heal: bool) -> ReconcilerOptions {
-    ReconcilerOptions {
+/// The schemas reconciles check documents against: the built-in ones and the CRDs of `crds`.
+/// A CRD that cannot be read or used stops here, with its file and field.
+pub fn config_schemas(config: &Config) -> Result<Arc<SchemaSet>, Failure> {
+    let schemas = read_schemas(&PolicyOptions {
+        crd_paths: config.crds.clone(),
+        ..Default::default()
+    })
+    .map_err(|e| cannot_run(anyhow::Error::new(e).context("crds")))?;
+    if let Some(problem) = schemas.problems.first() {
+        return Err(cannot_run(anyhow::anyhow!(
+            "crds: {problem}{}",
+            match schemas.problems.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            }
+        )));
+    }
+    Ok(Arc::new(schemas))
+}
+
+/// The reconciler options of a configuration (`self_heal` as given), with its schemas
+/// ([`config_schemas`]).
+pub fn reconciler_options(config: &Config, self_heal: bool) -> Result<ReconcilerOptions, Failure> {
+    let schemas = config_schemas(config)?;
+    Ok(ReconcilerOptions {
         repo: config.repo.clone(),
         rev: config.rev.clone(),
         path: config.path.clone(),
@@ -72,7 +95,8 @@ pub fn reconciler_options(config: &Config, self_heal: bool) -> ReconcilerOptions
             .and_then(TargetConfig::envoy)
             .map(|e| e.backends.clone())
             .unwrap_or_default(),
-    }
+        schemas,
+    })
 }
 
 /// Opens the state store of a configuration; `hint` is added to the error (e.g. how to ask a

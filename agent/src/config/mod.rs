@@ -69,6 +69,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// `target`.
     pub target: Option<TargetConfig>,
+    /// `crds`: files or folders of CustomResourceDefinitions the reconciles check documents of
+    /// their kinds against (as `meshcd validate --crd` does), read at start.
+    pub crds: Vec<PathBuf>,
 }
 
 impl Config {

@@ -50,6 +50,8 @@ pub(super) struct RawConfig {
     state_dir: Option<PathBuf>,
     #[serde(default)]
     target: Option<RawTarget>,
+    #[serde(default)]
+    crds: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -342,6 +344,7 @@ impl Checker {
             shutdown_timeout,
             state_dir,
             target,
+            crds: raw.crds.iter().map(|p| absolute(base, p)).collect(),
         }
     }
 

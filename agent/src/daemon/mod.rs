@@ -271,6 +271,7 @@ mod tests {
             shutdown_timeout,
             state_dir: "/nonexistent/state".into(),
             target: None,
+            crds: Vec::new(),
         }
     }
 

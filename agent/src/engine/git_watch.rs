@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use meshcd_core::finding::Counts;
 use meshcd_core::{Loaded, Severity};
 
-use super::check::load_and_check;
+use super::check::{load_and_check_with, SchemaSet};
 use super::reconcile::{Outcome, OutcomeAction, Reconcile, ReconcileError, Trigger};
 use crate::config::Config;
 use crate::source::{short_commit, GitSource, RepoSpec, SnapshotCache};
@@ -35,6 +35,7 @@ struct Inner {
     path: String,
     cache_dir: PathBuf,
     snapshots: Arc<SnapshotCache>,
+    schemas: Arc<SchemaSet>,
     memory: Mutex<Memory>,
 }
 
@@ -49,8 +50,15 @@ struct Memory {
 
 impl GitWatchReconciler {
     /// Follows `rev` (`None`: HEAD / the remote's default branch) of `repo` (a local path or a
-    /// URL), reading files below `path`; remote mirrors go to `cache_dir`.
-    pub fn new(repo: &str, rev: Option<String>, path: String, cache_dir: PathBuf) -> Self {
+    /// URL), reading files below `path`; remote mirrors go to `cache_dir`; documents are checked
+    /// against `schemas` (the built-in ones and the user's CRDs).
+    pub fn new(
+        repo: &str,
+        rev: Option<String>,
+        path: String,
+        cache_dir: PathBuf,
+        schemas: Arc<SchemaSet>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 spec: RepoSpec::parse(repo),
@@ -58,18 +66,20 @@ impl GitWatchReconciler {
                 path,
                 cache_dir,
                 snapshots: Arc::new(SnapshotCache::default()),
+                schemas,
                 memory: Mutex::default(),
             }),
         }
     }
 
-    /// Follows what a daemon configuration names.
-    pub fn from_config(config: &Config) -> Self {
+    /// Follows what a daemon configuration names, checking against `schemas`.
+    pub fn from_config(config: &Config, schemas: Arc<SchemaSet>) -> Self {
         Self::new(
             &config.repo,
             config.rev.clone(),
             config.path.clone(),
             config.cache_dir(),
+            schemas,
         )
     }
 }
@@ -114,7 +124,7 @@ impl Inner {
         let snapshot = source
             .snapshot(Some(&commit), &self.path)
             .map_err(ReconcileError::from)?;
-        let (loaded, findings) = load_and_check(&snapshot);
+        let (loaded, findings) = load_and_check_with(&snapshot, &self.schemas);
         let counts = Counts::of(&findings);
         let outcome = if counts.errors > 0 {
             let first = findings

@@ -64,6 +64,7 @@ pub struct Source {
     cache_dir: PathBuf,
     snapshots: Arc<SnapshotCache>,
     backends: BTreeMap<String, Vec<String>>,
+    schemas: Arc<SchemaSet>,
 }
 
 /// The last accepted and the last refused revision (held only to clone or replace them).
@@ -106,6 +107,7 @@ impl Source {
         path: String,
         cache_dir: PathBuf,
         backends: BTreeMap<String, Vec<String>>,
+        schemas: Arc<SchemaSet>,
     ) -> Self {
         Self {
             spec,
@@ -114,6 +116,7 @@ impl Source {
             cache_dir,
             snapshots: Arc::new(SnapshotCache::default()),
             backends,
+            schemas,
         }
     }
 
@@ -157,7 +160,7 @@ impl Source {
         } = check_revision(
             &with_config_backends(&snapshot, &self.backends),
             policies,
-            &SchemaSet::default(),
+            &self.schemas,
         );
         let counts = Counts::of(&findings);
         let refusal = if counts.errors > 0 {

@@ -128,6 +128,9 @@ pub struct ReconcilerOptions {
     /// Endpoints from the agent's configuration (`target.envoy.backends`; empty for other
     /// targets).
     pub backends: BTreeMap<String, Vec<String>>,
+    /// The schemas documents are checked against: the built-in ones, and the CRDs of `crds`
+    /// in `meshcd.yaml`.
+    pub schemas: Arc<crate::engine::check::SchemaSet>,
 }
 
 impl<T: Target> TargetReconciler<T> {
@@ -143,6 +146,7 @@ impl<T: Target> TargetReconciler<T> {
                 options.path,
                 options.cache_dir,
                 options.backends,
+                options.schemas,
             ),
             target: Arc::new(target),
             store,
