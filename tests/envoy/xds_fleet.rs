@@ -223,6 +223,7 @@ async fn a_rejected_update_is_reported_with_envoys_reason_and_every_envoy_keeps_
         binary: Some(envoy_binary()),
         admin_port,
         http_port: meshcd::envoy::process::free_port().expect("a free port"),
+        tls_port: meshcd::envoy::process::free_port().expect("a free port"),
         work_dir: tmp.path().join("envoy"),
         delivery: EnvoyDelivery::Ads,
         xds: XdsConfig {

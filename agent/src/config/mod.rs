@@ -366,6 +366,9 @@ pub struct EnvoyConfig {
     pub admin_port: u16,
     /// `httpPort` (default 10000): the listener routes are served on.
     pub http_port: u16,
+    /// `tlsPort` (default 443): where networkservices TLSRoutes of a mesh (not of a Gateway,
+    /// which names its ports) are passed through by SNI.
+    pub tls_port: u16,
     /// `workDir` (default `<stateDir>/envoy`): bootstrap and configuration files.
     pub work_dir: PathBuf,
     /// `backends`: endpoints by backend name (`name: ["host:port", ...]`), for backends the

@@ -246,6 +246,14 @@ fn envoy_delivery_and_the_xds_server() {
         panic!("not envoy")
     };
     assert_eq!(envoy.delivery, EnvoyDelivery::Files);
+    assert_eq!(envoy.tls_port, 443);
+    let problems = issues("repo: .\ntarget:\n  envoy: {httpPort: 8443, tlsPort: 8443}\n");
+    assert!(
+        problems
+            .join("\n")
+            .contains("`target.envoy.tlsPort`: must differ"),
+        "{problems:?}"
+    );
 
     let problems = issues(
         "repo: .\ntarget:\n  envoy:\n    delivery: grpc\n    xds:\n      listen: 0.0.0.0:18000\n      fleets:\n        meshcd: {routes: [\"*\"]}\n",

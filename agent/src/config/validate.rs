@@ -171,6 +171,8 @@ struct RawEnvoy {
     #[serde(default)]
     http_port: Option<u16>,
     #[serde(default)]
+    tls_port: Option<u16>,
+    #[serde(default)]
     work_dir: Option<PathBuf>,
     #[serde(default)]
     backends: std::collections::BTreeMap<String, Vec<String>>,
@@ -583,6 +585,12 @@ impl Checker {
             if http_port == 0 {
                 self.field(root, "target.envoy.httpPort", "must not be 0");
             }
+            let tls_port = envoy.tls_port.unwrap_or(443);
+            if tls_port == 0 {
+                self.field(root, "target.envoy.tlsPort", "must not be 0");
+            } else if tls_port == http_port {
+                self.field(root, "target.envoy.tlsPort", "must differ from `httpPort`");
+            }
             for (name, endpoints) in &envoy.backends {
                 for (i, endpoint) in endpoints.iter().enumerate() {
                     if parse_endpoint(endpoint).is_none() {
@@ -628,6 +636,7 @@ impl Checker {
                 }),
                 admin_port,
                 http_port,
+                tls_port,
                 work_dir: envoy
                     .work_dir
                     .map_or_else(|| state_dir.join("envoy"), |d| absolute(base, &d)),

@@ -95,6 +95,8 @@ pub struct EnvoyTargetOptions {
     pub admin_port: u16,
     /// Port of the HTTP listener routes are served on.
     pub http_port: u16,
+    /// Port networkservices mesh TLSRoutes are passed through on.
+    pub tls_port: u16,
     /// Folder of the bootstrap and the watched resource files.
     pub work_dir: PathBuf,
     /// How configuration reaches Envoy.
@@ -112,6 +114,7 @@ impl EnvoyTargetOptions {
             binary: envoy.binary.clone(),
             admin_port: envoy.admin_port,
             http_port: envoy.http_port,
+            tls_port: envoy.tls_port,
             work_dir: envoy.work_dir.clone(),
             delivery: envoy.delivery,
             xds: envoy.xds.clone(),
@@ -186,6 +189,7 @@ impl EnvoyTarget {
         let dir = ConfigDir::new(&work_dir, &binary)?.with_logs(process.logs());
         let settings = EnvoySettings {
             http_port: options.http_port,
+            tls_port: options.tls_port,
             rds_path: files::ResourceKind::Routes
                 .path(&work_dir)
                 .display()
