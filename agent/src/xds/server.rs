@@ -94,20 +94,10 @@ impl XdsServer {
         };
         if let Some(path) = &options.socket {
             let listener = bind_unix(path)?;
-            let (stop, stopped) = oneshot::channel();
-            let router = routes(&registry);
             let incoming = UnixListenerStream::new(listener);
-            tokio::spawn(async move {
-                let served = router
-                    .serve_with_incoming_shutdown(incoming, async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-                if let Err(error) = served {
-                    tracing::error!("xDS server on the Unix socket stopped: {error}");
-                }
-            });
-            server.stops.push(stop);
+            server
+                .stops
+                .push(serve(&registry, incoming, path.display().to_string()));
             server.socket = Some(path.clone());
         }
         if let Some(address) = options.listen {
@@ -121,43 +111,23 @@ impl XdsServer {
                 address: address.to_string(),
                 source,
             })?;
-            let (stop, stopped) = oneshot::channel();
-            let router = routes(&registry);
-            match &options.tls {
+            let stop = match &options.tls {
                 Some(files) => {
                     let tls = Arc::new(ReloadingTls::new(files.clone())?);
                     let admission = Admission::new(options.admit.clone());
                     let incoming = tls_incoming(listener, tls, admission);
-                    tokio::spawn(async move {
-                        let served = router
-                            .serve_with_incoming_shutdown(incoming, async {
-                                let _ = stopped.await;
-                            })
-                            .await;
-                        if let Err(error) = served {
-                            tracing::error!("xDS server on {bound} stopped: {error}");
-                        }
-                    });
+                    serve(&registry, incoming, bound.to_string())
                 }
                 None if bound.ip().is_loopback() => {
                     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                    tokio::spawn(async move {
-                        let served = router
-                            .serve_with_incoming_shutdown(incoming, async {
-                                let _ = stopped.await;
-                            })
-                            .await;
-                        if let Err(error) = served {
-                            tracing::error!("xDS server on {bound} stopped: {error}");
-                        }
-                    });
+                    serve(&registry, incoming, bound.to_string())
                 }
                 None => {
                     return Err(XdsError::PlainOffLoopback {
                         address: bound.to_string(),
                     })
                 }
-            }
+            };
             server.stops.push(stop);
             server.listen = Some(bound);
         }
@@ -189,6 +159,28 @@ impl Drop for XdsServer {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// Serves the xDS services on `incoming` until the returned sender fires (or is dropped).
+fn serve<S, IO, E>(registry: &Arc<Registry>, incoming: S, label: String) -> oneshot::Sender<()>
+where
+    S: tokio_stream::Stream<Item = Result<IO, E>> + Send + 'static,
+    IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = routes(registry);
+    tokio::spawn(async move {
+        let served = router
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::error!("xDS server on {label} stopped: {error}");
+        }
+    });
+    stop
 }
 
 fn routes(registry: &Arc<Registry>) -> tonic::transport::server::Router {

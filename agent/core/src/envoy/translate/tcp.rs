@@ -83,18 +83,7 @@ pub(super) fn networkservices<'a>(ctx: &mut Ctx<'a, '_>, route: &RouteIr<'a>) ->
             );
             continue;
         }
-        let split = route
-            .rules
-            .iter()
-            .find(|r| r.path == path)
-            .and_then(|r| r.split.as_ref());
-        if split.is_none_or(|s| s.backends.is_empty()) {
-            ctx.error(&at, "the action has no `destinations`");
-            continue;
-        }
-        let idle = ns_idle_timeout(ctx, a, &at);
-        let (aliases, ports) = ns_destinations(ctx, a, &at);
-        let Some(proxy) = l4::proxy_filters(ctx, split, Some(idle), aliases, ports) else {
+        let Some(proxy) = ns_proxy(ctx, route, &path, a, &at) else {
             continue;
         };
         let name = rule_name(resource, &path);
@@ -222,6 +211,30 @@ pub(super) fn gateway_api<'a>(ctx: &mut Ctx<'a, '_>, route: &RouteIr<'a>) -> Vec
 }
 
 /// The idle timeout of a networkservices TCP or TLS action: as given, or the API's default.
+/// The proxy filters of a networkservices TCP or TLS rule's `action` (at `at`) for the rule at
+/// `path`: its destinations' split with their weights and the idle timeout; `None` (the errors
+/// reported) when it has no destination or they cannot be proxied.
+pub(super) fn ns_proxy(
+    ctx: &mut Ctx<'_, '_>,
+    route: &RouteIr<'_>,
+    path: &FieldPath,
+    action: &Map<String, Json>,
+    at: &FieldPath,
+) -> Option<l4::Proxy> {
+    let split = route
+        .rules
+        .iter()
+        .find(|r| &r.path == path)
+        .and_then(|r| r.split.as_ref());
+    if split.is_none_or(|s| s.backends.is_empty()) {
+        ctx.error(at, "the action has no `destinations`");
+        return None;
+    }
+    let idle = ns_idle_timeout(ctx, action, at);
+    let (aliases, ports) = ns_destinations(ctx, action, at);
+    l4::proxy_filters(ctx, split, Some(idle), aliases, ports)
+}
+
 pub(super) fn ns_idle_timeout(
     ctx: &mut Ctx<'_, '_>,
     action: &Map<String, Json>,

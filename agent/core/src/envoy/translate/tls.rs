@@ -17,7 +17,7 @@ use serde_json::{Map, Value as Json};
 use super::context::Ctx;
 use super::l4::{self, Chain, ChainMatch, Port};
 use super::routes::rule_name;
-use super::tcp::{ns_destinations, ns_idle_timeout};
+use super::tcp::ns_proxy;
 use crate::ir::RouteIr;
 use crate::model::networkservices::short_name;
 use crate::path::FieldPath;
@@ -66,18 +66,7 @@ pub(super) fn networkservices<'a>(
         let Some(a) = ctx.object(action, &at, &["destinations", "idleTimeout"]) else {
             continue;
         };
-        let split = route
-            .rules
-            .iter()
-            .find(|r| r.path == path)
-            .and_then(|r| r.split.as_ref());
-        if split.is_none_or(|s| s.backends.is_empty()) {
-            ctx.error(&at, "the action has no `destinations`");
-            continue;
-        }
-        let idle = ns_idle_timeout(ctx, a, &at);
-        let (aliases, backend_ports) = ns_destinations(ctx, a, &at);
-        let Some(proxy) = l4::proxy_filters(ctx, split, Some(idle), aliases, backend_ports) else {
+        let Some(proxy) = ns_proxy(ctx, route, &path, a, &at) else {
             continue;
         };
         let name = rule_name(resource, &path);
