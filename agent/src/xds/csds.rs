@@ -145,3 +145,111 @@ impl ClientStatusDiscoveryService for Csds {
         Ok(Response::new(self.answer(request.get_ref())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use envoy_types::pb::envoy::r#type::matcher::v3::StringMatcher;
+
+    use super::*;
+    use crate::xds::snapshot::test_config;
+    use crate::xds::stream::Nack;
+
+    fn matcher(pattern: MatchPattern) -> NodeMatcher {
+        NodeMatcher {
+            node_id: Some(StringMatcher {
+                match_pattern: Some(pattern),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn node_matchers_select_envoys_by_id() {
+        assert!(matches(&[], "edge-1"));
+        assert!(matches(
+            &[matcher(MatchPattern::Exact("edge-1".into()))],
+            "edge-1"
+        ));
+        assert!(!matches(
+            &[matcher(MatchPattern::Exact("edge-1".into()))],
+            "edge-10"
+        ));
+        assert!(matches(
+            &[matcher(MatchPattern::Prefix("edge-".into()))],
+            "edge-10"
+        ));
+        assert!(matches(
+            &[matcher(MatchPattern::Suffix("-10".into()))],
+            "edge-10"
+        ));
+        assert!(matches(
+            &[matcher(MatchPattern::Contains("ge-1".into()))],
+            "edge-10"
+        ));
+    }
+
+    #[test]
+    fn each_resource_says_whether_it_is_the_served_one_and_whether_it_was_rejected() {
+        let registry = Arc::new(Registry::new(None).expect("registry"));
+        let version = registry.publish(&test_config(90)).expect("publishes");
+        let served = registry.current().snapshot;
+        let routes = served
+            .get(ResourceType::RouteConfiguration, "meshcd_http")
+            .expect("routes")
+            .version
+            .clone();
+        let synced = registry.connect("e1", "edge", "unix socket", "local");
+        let stale = registry.connect("e2", "edge", "unix socket", "local");
+        let held = |version: String| {
+            move |kind: ResourceType| -> BTreeMap<String, String> {
+                if kind == ResourceType::RouteConfiguration {
+                    [("meshcd_http".to_string(), version.clone())].into()
+                } else {
+                    BTreeMap::new()
+                }
+            }
+        };
+        registry.update(synced, Some(version), None, held(routes.clone()));
+        let nack = Nack {
+            version,
+            kind: ResourceType::RouteConfiguration,
+            message: "weights".into(),
+        };
+        registry.update(stale, None, Some(&nack), held("old".into()));
+        let csds = Csds::new(registry);
+        let answer = csds.answer(&ClientStatusRequest::default());
+        let by_node: BTreeMap<String, &GenericXdsConfig> = answer
+            .config
+            .iter()
+            .map(|c| {
+                let id = c.node.as_ref().map(|n| n.id.clone()).unwrap_or_default();
+                (id, &c.generic_xds_configs[0])
+            })
+            .collect();
+        let e1 = by_node["e1"];
+        assert_eq!(e1.version_info, routes);
+        assert_eq!(e1.config_status, ConfigStatus::Synced as i32);
+        assert_eq!(e1.client_status, ClientResourceStatus::Acked as i32);
+        assert!(e1.xds_config.is_some());
+        let e2 = by_node["e2"];
+        assert_eq!(e2.config_status, ConfigStatus::Stale as i32);
+        assert_eq!(e2.client_status, ClientResourceStatus::Nacked as i32);
+        assert!(
+            e2.xds_config.is_none(),
+            "a stale copy is not the served resource"
+        );
+        assert_eq!(
+            e2.error_state.as_ref().map(|e| e.details.as_str()),
+            Some("weights")
+        );
+        let only = csds.answer(&ClientStatusRequest {
+            node_matchers: vec![matcher(MatchPattern::Exact("e2".into()))],
+            exclude_resource_contents: true,
+            ..Default::default()
+        });
+        assert_eq!(only.config.len(), 1);
+    }
+}
