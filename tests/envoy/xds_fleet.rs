@@ -520,3 +520,48 @@ async fn a_renewed_server_certificate_is_read_again_for_new_connections() {
     assert_eq!(traffic("127.0.0.1", port, 5).await, only("a", 5));
     drop(server);
 }
+
+/// Every Envoy streams its counters to meshcd (the metrics service stat sink in its
+/// bootstrap); the fleet's sum is what a rollout judged with provider `envoy` reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_sums_the_counters_every_envoy_streams() {
+    let (a, b) = (Backend::start("a"), Backend::start("b"));
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let registry = Arc::new(Registry::new(None).expect("registry"));
+    let options = XdsOptions {
+        listen: Some("127.0.0.1:0".parse().expect("address")),
+        ..XdsOptions::default()
+    };
+    let server = XdsServer::start(&options, registry.clone())
+        .await
+        .expect("xDS server");
+    let address = server.listen_address().expect("bound");
+    let port = meshcd::envoy::process::free_port().expect("a free port");
+    let envoys: Vec<FleetEnvoy> = [("e1", "127.0.0.1"), ("e2", "127.0.0.2")]
+        .iter()
+        .map(|(id, ip)| FleetEnvoy::start(tmp.path(), &client_for(id, address, ip)))
+        .collect();
+    let version = registry
+        .publish(&config(port, &[(&a, 100), (&b, 0)]))
+        .expect("publish");
+    let delivered = registry.wait(version, WAIT, &["e1", "e2"]).await;
+    assert!(delivered.is_ok(), "{delivered:?}\n{}", envoys[0].log_tail());
+    assert_eq!(traffic("127.0.0.1", port, 15).await, only("a", 15));
+    assert_eq!(traffic("127.0.0.2", port, 25).await, only("a", 25));
+    // Envoy flushes its stats every second: poll (bounded) until both reports carry the requests.
+    let clusters = vec!["a".to_string(), "b".to_string()];
+    let mut last = None;
+    for _ in 0..100 {
+        last = registry.metrics().counters(&clusters);
+        if last.as_ref().is_some_and(|c| c["a"].requests == 40) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let counters = last.expect("the Envoys report");
+    assert_eq!(counters["a"].requests, 40, "15 through e1 + 25 through e2");
+    assert_eq!(counters["a"].failures, 0);
+    assert_eq!(counters["b"].requests, 0);
+    assert_eq!(registry.metrics().envoys(), 2);
+    drop(server);
+}

@@ -8,7 +8,7 @@
 //!
 //! | provider | source | counters | custom queries |
 //! |---|---|---|---|
-//! | `envoy` | [`EnvoyStats`]: one `/stats` request to the Envoy admin interface per read | every backend | no |
+//! | `envoy` | [`EnvoyStats`]: one `/stats` request to the Envoy admin interface per read; over an xDS fleet, [`FleetMetrics`]: every Envoy's streamed counters, summed | every backend | no |
 //! | `prometheus` | [`PrometheusClient`]: instant queries on Envoy's metrics as Prometheus scraped them | every backend | yes |
 //! | `cloud-monitoring` | [`PrometheusClient::cloud_monitoring`]: the same queries on Cloud Monitoring's Prometheus-compatible API, with a Google access token | every backend | yes |
 //! | `http` | [`Prober`]: probes meshcd sends itself, [`MetricsSource::probe_round`] each interval | the canary only (the first backend) | no |
@@ -49,6 +49,8 @@ pub use prometheus::{PrometheusClient, QueryResult, Series};
 pub use template::TemplateVars;
 
 use crate::gcp::{AuthConfig, TokenSource};
+use crate::xds::FleetMetrics;
+use std::sync::Arc;
 
 /// Why metrics could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +137,9 @@ pub enum MetricsSource {
     CloudMonitoring(PrometheusClient),
     /// HTTP probes meshcd sends (boxed: it is several times larger than the others).
     Probe(Box<Prober>),
+    /// Provider `envoy` over an xDS fleet: the counters every Envoy streams to meshcd's metrics
+    /// service, summed.
+    Fleet(Arc<FleetMetrics>),
     /// No metrics (time-based steps).
     None,
 }
@@ -146,6 +151,22 @@ impl MetricsSource {
     /// `cloud-monitoring` gets its tokens from the environment (see the module docs).
     pub fn for_spec(spec: &AnalysisSpec, envoy_admin: Option<&str>) -> Result<Self, AnalysisError> {
         Self::for_spec_with(spec, envoy_admin, None)
+    }
+
+    /// Like [`Self::for_spec`] for a target that publishes to a fleet over xDS: provider `envoy`
+    /// without an `analysis.address` reads the fleet's summed counters from `fleet`.
+    pub fn for_spec_in_fleet(
+        spec: &AnalysisSpec,
+        envoy_admin: Option<&str>,
+        fleet: Option<&Arc<FleetMetrics>>,
+    ) -> Result<Self, AnalysisError> {
+        let unaddressed = spec.address.as_deref().is_none_or(|a| a.trim().is_empty());
+        match fleet {
+            Some(fleet) if spec.provider == Provider::Envoy && unaddressed => {
+                Ok(Self::Fleet(fleet.clone()))
+            }
+            _ => Self::for_spec(spec, envoy_admin),
+        }
     }
 
     /// Like [`Self::for_spec`], with the token source provider `cloud-monitoring` uses; `None`
@@ -216,7 +237,7 @@ impl MetricsSource {
     /// The provider this source reads.
     pub fn provider(&self) -> Provider {
         match self {
-            Self::Envoy(_) => Provider::Envoy,
+            Self::Envoy(_) | Self::Fleet(_) => Provider::Envoy,
             Self::Prometheus(_) => Provider::Prometheus,
             Self::CloudMonitoring(_) => Provider::CloudMonitoring,
             Self::Probe(_) => Provider::Http,
@@ -252,6 +273,15 @@ impl MetricsSource {
                 .map(|canary| (canary.clone(), prober.counters()))
                 .into_iter()
                 .collect()),
+            Self::Fleet(fleet) => {
+                fleet
+                    .counters(backends)
+                    .ok_or_else(|| AnalysisError::UnknownBackends {
+                        service: "the fleet's metrics",
+                        url: format!("{} Envoy(s) reporting", fleet.envoys()),
+                        backends: backends.to_vec(),
+                    })
+            }
             Self::None => Ok(BTreeMap::new()),
         }
     }

@@ -106,12 +106,16 @@ pub fn bootstrap(dir: &Path, admin_port: u16, ads: Option<&Path>) -> Result<Json
             json!({"clusters": [xds_cluster(&json!({"pipe": {"path": path_str(socket)?}}))]}),
         ),
     };
-    Ok(with_node(
+    let mut bootstrap = with_node(
         json!({ "id": "meshcd", "cluster": "meshcd" }),
         admin_port,
         dynamic_resources,
         static_resources,
-    ))
+    );
+    if ads.is_some() {
+        bootstrap["stats_sinks"] = metrics_sink();
+    }
+    Ok(bootstrap)
 }
 
 fn ads_dynamic_resources() -> Json {
@@ -191,12 +195,29 @@ pub fn xds_client_bootstrap(client: &XdsClient, admin_port: u16) -> Json {
     if let Some(address) = &client.listen_address {
         node["metadata"] = json!({ "meshcd.dev/listen-address": address });
     }
-    with_node(
+    let mut bootstrap = with_node(
         node,
         admin_port,
         ads_dynamic_resources(),
         json!({"clusters": [cluster]}),
-    )
+    );
+    bootstrap["stats_sinks"] = metrics_sink();
+    bootstrap
+}
+
+/// Envoy's metrics service stat sink towards meshcd (over the xDS cluster): cumulative
+/// counters and histograms with their buckets, every `stats_flush_interval`; meshcd sums them
+/// over the fleet for rollouts judged with the `envoy` provider.
+fn metrics_sink() -> Json {
+    json!([{
+        "name": "envoy.stat_sinks.metrics_service",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.config.metrics.v3.MetricsServiceConfig",
+            "transport_api_version": "V3",
+            "grpc_service": {"envoy_grpc": {"cluster_name": XDS_CLUSTER}},
+            "histogram_emit_mode": "HISTOGRAM",
+        },
+    }])
 }
 
 /// A bootstrap around its node, admin port and resources, with meshcd's stats settings.

@@ -31,12 +31,14 @@
 
 pub mod csds;
 pub mod encode;
+pub mod metrics;
 pub mod registry;
 pub mod server;
 pub mod snapshot;
 pub mod stream;
 pub mod tls;
 
+pub use metrics::FleetMetrics;
 pub use registry::{
     Delivery, DeliveryError, FleetSummary, NodeStatus, Published, Registry, XdsSummary, LOCAL_FLEET,
 };

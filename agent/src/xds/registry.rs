@@ -188,6 +188,7 @@ pub struct Registry {
     changed: watch::Sender<u64>,
     versions: AtomicU64,
     connections: AtomicU64,
+    metrics: Arc<super::metrics::FleetMetrics>,
 }
 
 impl Registry {
@@ -228,7 +229,13 @@ impl Registry {
             changed: watch::Sender::new(0),
             versions: AtomicU64::new(1),
             connections: AtomicU64::new(0),
+            metrics: Arc::default(),
         })
+    }
+
+    /// The counters every Envoy streams (its metrics service stat sink), summed over the fleet.
+    pub fn metrics(&self) -> &Arc<super::metrics::FleetMetrics> {
+        &self.metrics
     }
 
     fn every_fleet(&self) -> impl Iterator<Item = (&str, &Fleet)> {

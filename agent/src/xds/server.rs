@@ -23,11 +23,13 @@ use tonic::transport::server::{Connected, TcpConnectInfo, UdsConnectInfo};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::csds::Csds;
+use super::metrics::MetricsSink;
 use super::registry::Registry;
 use super::snapshot::Snapshot;
 use super::stream::{Event, StreamState};
 use super::tls::{identities, Admission, ReloadingTls, TlsFiles};
 use super::XdsError;
+use envoy_types::pb::envoy::service::metrics::v3::metrics_service_server::MetricsServiceServer;
 
 /// Where and how the xDS server listens.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,6 +192,9 @@ fn routes(registry: &Arc<Registry>) -> tonic::transport::server::Router {
         }))
         .add_service(ClientStatusDiscoveryServiceServer::new(Csds::new(
             registry.clone(),
+        )))
+        .add_service(MetricsServiceServer::new(MetricsSink::new(
+            registry.metrics().clone(),
         )))
 }
 

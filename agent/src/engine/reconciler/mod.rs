@@ -137,7 +137,9 @@ impl<T: Target> TargetReconciler<T> {
     /// A reconciler over an opened target and store. Starts the rollout driver and the
     /// target's writer, so it needs a Tokio runtime.
     pub fn new(options: ReconcilerOptions, target: T, store: Arc<Store>) -> Self {
-        let rollouts = Rollouts::spawn(target.id(), target.analysis_address(), store.clone());
+        let fleet = target.xds().map(|registry| registry.metrics().clone());
+        let rollouts =
+            Rollouts::spawn(target.id(), target.analysis_address(), fleet, store.clone());
         let (writes, jobs) = mpsc::channel(1);
         let inner = Arc::new(Inner {
             source: Source::new(

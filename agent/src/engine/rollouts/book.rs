@@ -123,6 +123,9 @@ pub struct Readout {
 pub struct Book {
     target: String,
     admin_url: Option<String>,
+    /// The fleet's summed metrics, when the target publishes over xDS (provider `envoy` reads
+    /// them instead of the local admin interface).
+    fleet: Option<Arc<crate::xds::FleetMetrics>>,
     rollouts: BTreeMap<ResourceId, Entry>,
     /// Bumped whenever some rollout asks the target for new weights.
     generation: u64,
@@ -162,12 +165,20 @@ impl Book {
         Book {
             target: target.into(),
             admin_url,
+            fleet: None,
             rollouts: BTreeMap::new(),
             generation: 0,
             outbox: Vec::new(),
             changed: Vec::new(),
             recovered: false,
         }
+    }
+
+    /// The book of a target that publishes over xDS: provider `envoy` reads `fleet`'s summed
+    /// metrics instead of the local admin interface.
+    pub fn with_fleet(mut self, fleet: Option<Arc<crate::xds::FleetMetrics>>) -> Book {
+        self.fleet = fleet;
+        self
     }
 
     /// The work queued since the last call.
@@ -508,7 +519,11 @@ impl Book {
         let clusters = names(&rollout.route, &rollout.splits);
         let route = rollout.route.clone();
         let tracked = Tracked::new(rollout, loaded, &clusters);
-        let source = match MetricsSource::for_spec(&tracked.analysis, self.admin_url.as_deref()) {
+        let source = match MetricsSource::for_spec_in_fleet(
+            &tracked.analysis,
+            self.admin_url.as_deref(),
+            self.fleet.as_ref(),
+        ) {
             Ok(source) => Some(Arc::new(source)),
             Err(error) => {
                 tracing::warn!(%route, %error, "the rollout's metrics cannot be read");

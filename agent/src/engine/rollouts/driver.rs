@@ -111,14 +111,20 @@ enum Done {
 
 impl Rollouts {
     /// Starts the driver of `target` (its id in the store); `admin_url` is the Envoy admin URL
-    /// the `envoy` analysis provider reads by default. Needs a Tokio runtime.
-    pub fn spawn(target: impl Into<String>, admin_url: Option<String>, store: Arc<Store>) -> Self {
+    /// the `envoy` analysis provider reads by default, `fleet` the summed metrics of an xDS
+    /// fleet it reads instead when there is one. Needs a Tokio runtime.
+    pub fn spawn(
+        target: impl Into<String>,
+        admin_url: Option<String>,
+        fleet: Option<Arc<crate::xds::FleetMetrics>>,
+        store: Arc<Store>,
+    ) -> Self {
         let target = target.into();
         let (commands, inbox) = mpsc::unbounded_channel();
         let (view_tx, view) = watch::channel(Arc::new(View::default()));
         let (events, _) = broadcast::channel(256);
         let driver = Driver {
-            book: Book::new(target.clone(), admin_url),
+            book: Book::new(target.clone(), admin_url).with_fleet(fleet),
             target,
             store,
             view: view_tx,
