@@ -29,6 +29,21 @@ use crate::common::fleet::FleetEnvoy;
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// An xDS server on a free loopback port with `options` (its `listen` set here) serving a new
+/// registry; the registry, the server (stopped on drop) and its address.
+async fn loopback_server(options: XdsOptions) -> (Arc<Registry>, XdsServer, SocketAddr) {
+    let registry = Arc::new(Registry::new(None).expect("registry"));
+    let options = XdsOptions {
+        listen: Some("127.0.0.1:0".parse().expect("address")),
+        ..options
+    };
+    let server = XdsServer::start(&options, registry.clone())
+        .await
+        .expect("xDS server");
+    let address = server.listen_address().expect("bound");
+    (registry, server, address)
+}
+
 fn client_for(id: &str, server: SocketAddr, address: &str) -> XdsClient {
     XdsClient {
         node_id: id.to_string(),
@@ -122,15 +137,7 @@ const ADDRESSES: [&str; 3] = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
 async fn three_envoys_move_in_step_and_a_restarted_one_rejoins_at_the_current_version() {
     let (a, b) = (Backend::start("a"), Backend::start("b"));
     let tmp = tempfile::tempdir().expect("temp dir");
-    let registry = Arc::new(Registry::new(None).expect("registry"));
-    let options = XdsOptions {
-        listen: Some("127.0.0.1:0".parse().expect("address")),
-        ..XdsOptions::default()
-    };
-    let server = XdsServer::start(&options, registry.clone())
-        .await
-        .expect("xDS server");
-    let address = server.listen_address().expect("bound");
+    let (registry, server, address) = loopback_server(XdsOptions::default()).await;
     let port = meshcd::envoy::process::free_port().expect("a free port");
     let ids = ["e1", "e2", "e3"];
     let mut envoys: Vec<FleetEnvoy> = ids
@@ -411,9 +418,7 @@ async fn only_admitted_client_certificates_get_configuration() {
     let a = Backend::start("a");
     let tmp = tempfile::tempdir().expect("temp dir");
     let pki = Pki::new(tmp.path());
-    let registry = Arc::new(Registry::new(None).expect("registry"));
-    let options = XdsOptions {
-        listen: Some("127.0.0.1:0".parse().expect("address")),
+    let (registry, server, address) = loopback_server(XdsOptions {
         tls: Some(TlsFiles {
             cert: pki.path("server", "pem"),
             key: pki.path("server", "key"),
@@ -421,11 +426,8 @@ async fn only_admitted_client_certificates_get_configuration() {
         }),
         admit: vec!["spiffe://mesh.test/envoy/*".into()],
         ..XdsOptions::default()
-    };
-    let server = XdsServer::start(&options, registry.clone())
-        .await
-        .expect("xDS server");
-    let address = server.listen_address().expect("bound");
+    })
+    .await;
     let port = meshcd::envoy::process::free_port().expect("a free port");
     let with_tls = |id: &str, ip: &str, cert: &str| XdsClient {
         tls: Some(pki.client_tls(cert)),
@@ -477,9 +479,7 @@ async fn a_renewed_server_certificate_is_read_again_for_new_connections() {
     let (cert, key) = (tmp.path().join("live.pem"), tmp.path().join("live.key"));
     std::fs::copy(pki.path("old-server", "pem"), &cert).expect("copy");
     std::fs::copy(pki.path("old-server", "key"), &key).expect("copy");
-    let registry = Arc::new(Registry::new(None).expect("registry"));
-    let options = XdsOptions {
-        listen: Some("127.0.0.1:0".parse().expect("address")),
+    let (registry, server, address) = loopback_server(XdsOptions {
         tls: Some(TlsFiles {
             cert: cert.clone(),
             key: key.clone(),
@@ -487,11 +487,8 @@ async fn a_renewed_server_certificate_is_read_again_for_new_connections() {
         }),
         admit: vec!["spiffe://mesh.test/envoy/e1".into()],
         ..XdsOptions::default()
-    };
-    let server = XdsServer::start(&options, registry.clone())
-        .await
-        .expect("xDS server");
-    let address = server.listen_address().expect("bound");
+    })
+    .await;
     let port = meshcd::envoy::process::free_port().expect("a free port");
     let version = registry
         .publish(&config(port, &[(&a, 100)]))
@@ -527,15 +524,7 @@ async fn a_renewed_server_certificate_is_read_again_for_new_connections() {
 async fn the_fleet_sums_the_counters_every_envoy_streams() {
     let (a, b) = (Backend::start("a"), Backend::start("b"));
     let tmp = tempfile::tempdir().expect("temp dir");
-    let registry = Arc::new(Registry::new(None).expect("registry"));
-    let options = XdsOptions {
-        listen: Some("127.0.0.1:0".parse().expect("address")),
-        ..XdsOptions::default()
-    };
-    let server = XdsServer::start(&options, registry.clone())
-        .await
-        .expect("xDS server");
-    let address = server.listen_address().expect("bound");
+    let (registry, server, address) = loopback_server(XdsOptions::default()).await;
     let port = meshcd::envoy::process::free_port().expect("a free port");
     let envoys: Vec<FleetEnvoy> = [("e1", "127.0.0.1"), ("e2", "127.0.0.2")]
         .iter()

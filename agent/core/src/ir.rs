@@ -248,6 +248,16 @@ impl Split {
     }
 }
 
+impl RouteIr<'_> {
+    /// The weighted backends of the rule at `rule` (its path in the document), if it forwards.
+    pub fn split_of(&self, rule: &FieldPath) -> Option<&Split> {
+        self.rules
+            .iter()
+            .find(|r| &r.path == rule)
+            .and_then(|r| r.split.as_ref())
+    }
+}
+
 /// Builds the IR of every route resource.
 pub fn routes(resources: &[Resource]) -> Vec<RouteIr<'_>> {
     resources.iter().filter_map(route).collect()

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use meshcd_core::envoy::{LISTEN_ADDRESS_METADATA, LOCAL_NODE};
 use serde_json::{json, Value as Json};
 
 use super::EnvoyError;
@@ -107,7 +108,7 @@ pub fn bootstrap(dir: &Path, admin_port: u16, ads: Option<&Path>) -> Result<Json
         ),
     };
     let mut bootstrap = with_node(
-        json!({ "id": "meshcd", "cluster": "meshcd" }),
+        json!({ "id": LOCAL_NODE, "cluster": LOCAL_NODE }),
         admin_port,
         dynamic_resources,
         static_resources,
@@ -193,7 +194,7 @@ pub fn xds_client_bootstrap(client: &XdsClient, admin_port: u16) -> Json {
     }
     let mut node = json!({"id": client.node_id, "cluster": client.fleet});
     if let Some(address) = &client.listen_address {
-        node["metadata"] = json!({ "meshcd.dev/listen-address": address });
+        node["metadata"] = json!({ LISTEN_ADDRESS_METADATA: address });
     }
     let mut bootstrap = with_node(
         node,

@@ -124,6 +124,13 @@ pub enum EnvoyError {
         /// Why it could not start.
         message: String,
     },
+    /// meshcd's xDS server for this Envoy could not start (a socket or address it cannot
+    /// bind, unusable TLS files).
+    #[error("cannot start the xDS server: {message}")]
+    Serve {
+        /// Why, with its causes.
+        message: String,
+    },
     /// Envoy did not become ready (`/ready` = `LIVE`) in time, or exited while starting.
     #[error(
         "Envoy at {admin_url} not ready after {waited:?}: {why}\nlast Envoy log lines:\n{logs}"
@@ -210,6 +217,7 @@ impl EnvoyError {
             | Self::Admin { .. }
             | Self::NotReady { .. }
             | Self::Spawn { .. }
+            | Self::Serve { .. }
             | Self::TimedOut { .. } => true,
         }
     }

@@ -122,9 +122,6 @@ impl EnvoyTargetOptions {
     }
 }
 
-/// The node id of the local managed Envoy (its bootstrap's `node.id`).
-const LOCAL_NODE: &str = "meshcd";
-
 /// The xDS half of a target with `delivery: ads`.
 #[derive(Debug)]
 struct Ads {
@@ -258,8 +255,7 @@ impl EnvoyTarget {
         };
         let server = XdsServer::start(&xds, registry.clone())
             .await
-            .map_err(|e| EnvoyError::Spawn {
-                binary: PathBuf::from("meshcd xDS server"),
+            .map_err(|e| EnvoyError::Serve {
                 message: crate::errors::report(&e),
             })?;
         Ok(Ads {
@@ -363,7 +359,11 @@ async fn apply_ads(ads: &Ads, config: &EnvoyConfig) -> Result<PublishReport, Env
         .map_err(|e| EnvoyError::Invalid {
             reason: e.to_string(),
         })?;
-    let required: &[&str] = if ads.local { &[LOCAL_NODE] } else { &[] };
+    let required: &[&str] = if ads.local {
+        &[translate::LOCAL_NODE]
+    } else {
+        &[]
+    };
     match ads.registry.wait(version, ads.ack_timeout, required).await {
         Ok(delivery) => {
             let bytes = serde_json::to_vec(config).map_err(|e| EnvoyError::Invalid {

@@ -203,14 +203,12 @@ mod tests {
             .clone();
         let synced = registry.connect("e1", "edge", "unix socket", "local");
         let stale = registry.connect("e2", "edge", "unix socket", "local");
-        let held = |version: String| {
-            move |kind: ResourceType| -> BTreeMap<String, String> {
-                if kind == ResourceType::RouteConfiguration {
-                    [("meshcd_http".to_string(), version.clone())].into()
-                } else {
-                    BTreeMap::new()
-                }
-            }
+        let held = |version: String| -> BTreeMap<String, BTreeMap<String, String>> {
+            [(
+                ResourceType::RouteConfiguration.short().to_string(),
+                [("meshcd_http".to_string(), version)].into(),
+            )]
+            .into()
         };
         registry.update(synced, Some(version), None, held(routes.clone()));
         let nack = Nack {

@@ -9,6 +9,7 @@
 //! ([`Registry::wait`]). The one lock guards plain maps and is never held across an `.await`
 //! or any I/O; snapshots are encoded before it is taken.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,7 +19,7 @@ use meshcd_core::envoy::{select_routes, EnvoyConfig, RouteSelector};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::snapshot::{ResourceType, Snapshot, SnapshotError};
+use super::snapshot::{Snapshot, SnapshotError};
 use super::stream::Nack;
 
 /// The snapshot streams serve, and whether the engine published it (a seeded one never removes
@@ -147,7 +148,7 @@ pub enum DeliveryError {
 
 /// The fleet of the local managed Envoy (its bootstrap's `node.cluster`): always served every
 /// route, since applied state is read back from it.
-pub const LOCAL_FLEET: &str = "meshcd";
+pub const LOCAL_FLEET: &str = meshcd_core::envoy::LOCAL_NODE;
 
 /// One fleet's routes and the snapshot its streams serve.
 #[derive(Debug)]
@@ -168,10 +169,12 @@ impl Fleet {
         }
     }
 
-    fn config(&self, config: &EnvoyConfig) -> EnvoyConfig {
+    /// The fleet's part of `config` (borrowed as it is when the fleet gets every route: no
+    /// copy of a large configuration on every publish).
+    fn config<'c>(&self, config: &'c EnvoyConfig) -> Cow<'c, EnvoyConfig> {
         match &self.selector {
-            Some(selector) => select_routes(config, selector),
-            None => config.clone(),
+            Some(selector) => Cow::Owned(select_routes(config, selector)),
+            None => Cow::Borrowed(config),
         }
     }
 }
@@ -205,25 +208,20 @@ impl Registry {
         seed: Option<&EnvoyConfig>,
         fleets: BTreeMap<String, RouteSelector>,
     ) -> Result<Self, SnapshotError> {
-        let snapshot = |selector: Option<&RouteSelector>| -> Result<Snapshot, SnapshotError> {
-            Ok(match seed {
-                Some(config) => {
-                    let config = match selector {
-                        Some(selector) => select_routes(config, selector),
-                        None => config.clone(),
-                    };
-                    Snapshot::build(&config, 1, None)?
-                }
-                None => Snapshot::default().with_version(1),
-            })
+        let seeded = |selector: Option<RouteSelector>| -> Result<Fleet, SnapshotError> {
+            let mut fleet = Fleet::new(selector, Snapshot::default().with_version(1));
+            if let Some(config) = seed {
+                let snapshot = Snapshot::build(&fleet.config(config), 1, None)?;
+                fleet = Fleet::new(fleet.selector, snapshot);
+            }
+            Ok(fleet)
         };
         let mut built = BTreeMap::new();
         for (name, selector) in fleets {
-            let fleet = Fleet::new(Some(selector.clone()), snapshot(Some(&selector))?);
-            built.insert(name, fleet);
+            built.insert(name, seeded(Some(selector))?);
         }
         Ok(Self {
-            all: Fleet::new(None, snapshot(None)?),
+            all: seeded(None)?,
             fleets: built,
             nodes: Mutex::new(BTreeMap::new()),
             changed: watch::Sender::new(0),
@@ -329,21 +327,19 @@ impl Registry {
         connection
     }
 
-    /// Records a stream's progress.
+    /// Records a stream's progress: its live version, its last rejection and what it holds
+    /// (type → name → version, built by the caller, outside the lock).
     pub fn update(
         &self,
         connection: u64,
         live: Option<u64>,
         nack: Option<&Nack>,
-        held: impl Fn(ResourceType) -> BTreeMap<String, String>,
+        held: BTreeMap<String, BTreeMap<String, String>>,
     ) {
         if let Some(node) = self.lock().get_mut(&connection) {
             node.live = live;
             node.nack = nack.map(NackStatus::from);
-            node.held = ResourceType::ALL
-                .into_iter()
-                .map(|kind| (kind.short().to_string(), held(kind)))
-                .collect();
+            node.held = held;
         }
         self.changed.send_modify(|n| *n += 1);
     }
@@ -450,7 +446,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xds::snapshot::test_config;
+    use crate::xds::snapshot::{test_config, ResourceType};
 
     #[test]
     fn fleets_get_their_routes_and_unknown_fleets_are_refused() {
@@ -517,8 +513,8 @@ mod tests {
         let b = registry.connect("b", "edge", "unix socket", "local");
         let version = registry.publish(&test_config(90)).expect("publishes");
         assert!(registry.current().authoritative);
-        let none = |_| BTreeMap::new();
-        registry.update(a, Some(version), None, none);
+        let none = BTreeMap::new;
+        registry.update(a, Some(version), None, none());
         let timed_out = registry
             .wait(version, Duration::from_millis(20), &["a"])
             .await;
@@ -535,7 +531,7 @@ mod tests {
             })
         };
         tokio::task::yield_now().await;
-        registry.update(b, Some(version), None, none);
+        registry.update(b, Some(version), None, none());
         assert_eq!(waiter.await.expect("joins"), Ok(Delivery { envoys: 2 }));
 
         let next = registry.publish(&test_config(50)).expect("publishes");
@@ -544,7 +540,7 @@ mod tests {
             kind: ResourceType::RouteConfiguration,
             message: "no".into(),
         };
-        registry.update(b, Some(version), Some(&nack), none);
+        registry.update(b, Some(version), Some(&nack), none());
         let rejected = registry.wait(next, Duration::from_secs(30), &[]).await;
         assert_eq!(
             rejected.map_err(|e| e.to_string()),
@@ -559,7 +555,7 @@ mod tests {
         assert_eq!(edge.versions, [(version.to_string(), 2)].into());
         assert_eq!(edge.rejected.keys().collect::<Vec<_>>(), vec!["b"]);
         registry.disconnect(b);
-        registry.update(a, Some(next), None, none);
+        registry.update(a, Some(next), None, none());
         assert_eq!(
             registry.wait(next, Duration::from_secs(30), &["a"]).await,
             Ok(Delivery { envoys: 1 })

@@ -25,7 +25,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::csds::Csds;
 use super::metrics::MetricsSink;
 use super::registry::Registry;
-use super::snapshot::Snapshot;
+use super::snapshot::{ResourceType, Snapshot};
 use super::stream::{Event, StreamState};
 use super::tls::{identities, Admission, ReloadingTls, TlsFiles};
 use super::XdsError;
@@ -355,13 +355,14 @@ impl AggregatedDiscoveryService for Ads {
     }
 }
 
-/// The node metadata key that gives the address an Envoy's listeners bind.
-pub const LISTEN_ADDRESS_KEY: &str = "meshcd.dev/listen-address";
-
 /// The listen address an Envoy asks for in its node metadata.
 fn listen_address(node: &envoy_types::pb::envoy::config::core::v3::Node) -> Option<String> {
     use envoy_types::pb::google::protobuf::value::Kind;
-    let value = node.metadata.as_ref()?.fields.get(LISTEN_ADDRESS_KEY)?;
+    let value = node
+        .metadata
+        .as_ref()?
+        .fields
+        .get(meshcd_core::envoy::LISTEN_ADDRESS_METADATA)?;
     match &value.kind {
         Some(Kind::StringValue(address)) if !address.is_empty() => Some(address.clone()),
         _ => None,
@@ -439,6 +440,7 @@ async fn serve_stream(
     let listen_address = listen_address(&node);
     let mut localized: Option<Arc<Snapshot>> = None;
     let mut state = StreamState::new();
+    let mut reported = None;
     {
         let published = snapshots.borrow_and_update().clone();
         let snapshot = localize(
@@ -475,9 +477,14 @@ async fn serve_stream(
                 None => break,
             }
         }
-        registry.update(connection, state.live(), state.nack(), |kind| {
-            state.held(kind).clone()
-        });
+        if Some(state.revision()) != reported {
+            reported = Some(state.revision());
+            let held = ResourceType::ALL
+                .into_iter()
+                .map(|kind| (kind.short().to_string(), state.held(kind).clone()))
+                .collect();
+            registry.update(connection, state.live(), state.nack(), held);
+        }
         tokio::select! {
             message = inbound.message() => match message {
                 Ok(Some(request)) => next = Some(request),

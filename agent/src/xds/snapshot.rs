@@ -197,7 +197,8 @@ impl Snapshot {
         }
     }
 
-    /// The configuration the snapshot holds, back as JSON (to persist it).
+    /// The configuration the snapshot holds, back as JSON.
+    #[cfg(test)]
     pub fn to_config(&self) -> Option<EnvoyConfig> {
         let route_config = self
             .resources(ResourceType::RouteConfiguration)

@@ -97,6 +97,9 @@ pub struct StreamState {
     nonces: u64,
     live: Option<u64>,
     nack: Option<Nack>,
+    /// Bumped whenever what the Envoy holds, the live version or the rejection changes, so
+    /// the server reports the stream's progress only when there is news.
+    revision: u64,
 }
 
 /// Which part of a type a step sends.
@@ -130,6 +133,11 @@ impl StreamState {
         self.nack.as_ref()
     }
 
+    /// A counter that moves whenever [`Self::held`], [`Self::live`] or [`Self::nack`] change.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
     /// What the Envoy holds of one type (name → version), as far as the stream knows.
     pub fn held(&self, kind: ResourceType) -> &BTreeMap<String, String> {
         &self.subs[kind as usize].known
@@ -151,6 +159,7 @@ impl StreamState {
         let sub = &mut self.subs[kind as usize];
         if !sub.seen {
             sub.seen = true;
+            self.revision += 1;
             sub.known = request
                 .initial_resource_versions
                 .iter()
@@ -172,7 +181,9 @@ impl StreamState {
                 sub.wildcard = false;
             } else {
                 sub.names.remove(name);
-                sub.known.remove(name);
+                if sub.known.remove(name).is_some() {
+                    self.revision += 1;
+                }
             }
         }
         let answered = self.pending.as_ref().is_some_and(|p| {
@@ -182,6 +193,7 @@ impl StreamState {
             return None;
         }
         let pending = self.pending.take()?;
+        self.revision += 1;
         let sub = &mut self.subs[pending.kind as usize];
         match &request.error_detail {
             Some(status) => {
@@ -260,6 +272,7 @@ impl StreamState {
             return (None, None);
         }
         self.live = Some(target.version);
+        self.revision += 1;
         (None, Some(Event::Live(target.version)))
     }
 

@@ -116,6 +116,13 @@ pub const LISTENER_TYPE: &str = "type.googleapis.com/envoy.config.listener.v3.Li
 pub const CLUSTER_TYPE: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 /// `@type` of a route configuration.
 pub const ROUTE_CONFIG_TYPE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+/// The node id and cluster (its fleet) in the bootstrap of the Envoy meshcd manages itself.
+pub const LOCAL_NODE: &str = "meshcd";
+
+/// The node metadata key whose string value is the address an Envoy's listeners bind instead
+/// of the configured one (an Envoy of a fleet on its own VM address, or several on one host).
+pub const LISTEN_ADDRESS_METADATA: &str = "meshcd.dev/listen-address";
+
 /// The name of meshcd's HTTP listener.
 pub const LISTENER_NAME: &str = "meshcd_http";
 

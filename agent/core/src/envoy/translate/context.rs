@@ -137,6 +137,18 @@ impl<'a, 'e> Ctx<'a, 'e> {
         });
     }
 
+    /// The resource's `spec` as an object with the fields `known` (see [`Ctx::object`]); a
+    /// resource without one is an error.
+    pub fn spec(&mut self, known: &[&str]) -> Option<&'a Map<String, Json>> {
+        let resource = self.resource;
+        let path = resource.spec_path();
+        let Some(spec) = resource.body.get("spec") else {
+            self.error(&path, "the route has no `spec`");
+            return None;
+        };
+        self.object(spec, &path, known)
+    }
+
     /// The value as an object, reporting every key outside `known` as not translated. A value
     /// that is not an object is an error (`None`); `null` is treated as empty.
     pub fn object<'j>(

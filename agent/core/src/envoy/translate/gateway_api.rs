@@ -100,11 +100,7 @@ fn rules(ctx: &mut Ctx<'_, '_>, route: &RouteIr<'_>, grpc: bool) -> Vec<RouteEnt
                 prefix: Some(String::new()),
             });
         }
-        let split = route
-            .rules
-            .iter()
-            .find(|r| r.path == path)
-            .and_then(|r| r.split.as_ref());
+        let split = route.split_of(&path);
         let name = routes::rule_name(resource, &path);
         let several = matches.len() > 1;
         for (j, m) in matches.into_iter().enumerate() {

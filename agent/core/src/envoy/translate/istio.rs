@@ -70,11 +70,7 @@ pub(crate) fn http_routes(ctx: &mut Ctx<'_, '_>, route: &RouteIr<'_>) -> Vec<Rou
             .enumerate()
             .filter_map(|(j, m)| http_match(ctx, m, &path.key("match").index(j)))
             .collect();
-        let split = route
-            .rules
-            .iter()
-            .find(|r| r.path == path)
-            .and_then(|r| r.split.as_ref());
+        let split = route.split_of(&path);
         let Some((action, extra)) = rule_action(ctx, rule, &path, split) else {
             continue;
         };

@@ -75,11 +75,7 @@ fn rules(ctx: &mut Ctx<'_, '_>, route: &RouteIr<'_>, grpc: bool) -> Vec<RouteEnt
                 }
             })
             .collect();
-        let split = route
-            .rules
-            .iter()
-            .find(|r| r.path == path)
-            .and_then(|r| r.split.as_ref());
+        let split = route.split_of(&path);
         let Some(action) = rule.get("action") else {
             ctx.error(&path, "the rule has no `action`");
             continue;

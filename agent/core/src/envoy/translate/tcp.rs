@@ -172,11 +172,7 @@ fn tcp_match(
 pub(super) fn gateway_api<'a>(ctx: &mut Ctx<'a, '_>, route: &RouteIr<'a>) -> Vec<Chain<'a>> {
     let resource = ctx.resource;
     let spec_path = resource.spec_path();
-    let Some(spec) = resource.body.get("spec") else {
-        ctx.error(&spec_path, "the route has no `spec`");
-        return Vec::new();
-    };
-    let Some(spec) = ctx.object(spec, &spec_path, &["parentRefs", "rules"]) else {
+    let Some(spec) = ctx.spec(&["parentRefs", "rules"]) else {
         return Vec::new();
     };
     let ports = l4::parent_ports(ctx, spec, &spec_path);
@@ -186,11 +182,7 @@ pub(super) fn gateway_api<'a>(ctx: &mut Ctx<'a, '_>, route: &RouteIr<'a>) -> Vec
         let Some(rule) = ctx.object(rule, &path, &["name", "backendRefs"]) else {
             continue;
         };
-        let split = route
-            .rules
-            .iter()
-            .find(|r| r.path == path)
-            .and_then(|r| r.split.as_ref());
+        let split = route.split_of(&path);
         let (aliases, backend_ports) = l4::gateway_backends(ctx, rule, &path, split);
         let Some(proxy) = l4::proxy_filters(ctx, split, None, aliases, backend_ports) else {
             continue;
@@ -221,11 +213,7 @@ pub(super) fn ns_proxy(
     action: &Map<String, Json>,
     at: &FieldPath,
 ) -> Option<l4::Proxy> {
-    let split = route
-        .rules
-        .iter()
-        .find(|r| &r.path == path)
-        .and_then(|r| r.split.as_ref());
+    let split = route.split_of(path);
     if split.is_none_or(|s| s.backends.is_empty()) {
         ctx.error(at, "the action has no `destinations`");
         return None;

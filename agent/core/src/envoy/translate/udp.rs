@@ -20,11 +20,7 @@ use crate::ir::RouteIr;
 pub(super) fn gateway_api<'a>(ctx: &mut Ctx<'a, '_>, route: &RouteIr<'a>) -> Vec<UdpRoute<'a>> {
     let resource = ctx.resource;
     let spec_path = resource.spec_path();
-    let Some(spec) = resource.body.get("spec") else {
-        ctx.error(&spec_path, "the route has no `spec`");
-        return Vec::new();
-    };
-    let Some(spec) = ctx.object(spec, &spec_path, &["parentRefs", "rules"]) else {
+    let Some(spec) = ctx.spec(&["parentRefs", "rules"]) else {
         return Vec::new();
     };
     let ports = l4::parent_ports(ctx, spec, &spec_path);
@@ -34,13 +30,7 @@ pub(super) fn gateway_api<'a>(ctx: &mut Ctx<'a, '_>, route: &RouteIr<'a>) -> Vec
         let Some(rule) = ctx.object(rule, &path, &["name", "backendRefs"]) else {
             continue;
         };
-        let Some(split) = route
-            .rules
-            .iter()
-            .find(|r| r.path == path)
-            .and_then(|r| r.split.as_ref())
-            .filter(|s| !s.backends.is_empty())
-        else {
+        let Some(split) = route.split_of(&path).filter(|s| !s.backends.is_empty()) else {
             ctx.error(&path, "the rule has no `backendRefs`");
             continue;
         };

@@ -78,6 +78,25 @@ fn value(
     ));
 }
 
+/// The `action.retryPolicy.retryConditions` of the rule at `rule`.
+fn retry_conditions(
+    resource: &Resource,
+    rule: &FieldPath,
+    conditions: &[String],
+    out: &mut Vec<Finding>,
+) {
+    let at = rule.key("action").key("retryPolicy").key("retryConditions");
+    for (k, condition) in conditions.iter().enumerate() {
+        value(
+            resource,
+            &at.index(k),
+            Some(condition),
+            RETRY_CONDITIONS,
+            out,
+        );
+    }
+}
+
 fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for resource in ctx.resources {
         let root = resource.spec_path();
@@ -85,23 +104,9 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         match &resource.spec {
             Spec::NsHttpRoute(route) => {
                 for (i, rule) in route.rules.iter().enumerate() {
-                    let Some(retry) = rule.action.as_ref().and_then(|a| a.retry_policy.as_ref())
-                    else {
-                        continue;
-                    };
-                    let at = rules
-                        .index(i)
-                        .key("action")
-                        .key("retryPolicy")
-                        .key("retryConditions");
-                    for (k, condition) in retry.retry_conditions.iter().enumerate() {
-                        value(
-                            resource,
-                            &at.index(k),
-                            Some(condition),
-                            RETRY_CONDITIONS,
-                            out,
-                        );
+                    if let Some(retry) = rule.action.as_ref().and_then(|a| a.retry_policy.as_ref())
+                    {
+                        retry_conditions(resource, &rules.index(i), &retry.retry_conditions, out);
                     }
                 }
             }
@@ -124,23 +129,9 @@ fn check(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                             value(resource, &path, h.match_type.as_deref(), MATCH_TYPES, out);
                         }
                     }
-                    let Some(retry) = rule.action.as_ref().and_then(|a| a.retry_policy.as_ref())
-                    else {
-                        continue;
-                    };
-                    let at = rules
-                        .index(i)
-                        .key("action")
-                        .key("retryPolicy")
-                        .key("retryConditions");
-                    for (k, condition) in retry.retry_conditions.iter().enumerate() {
-                        value(
-                            resource,
-                            &at.index(k),
-                            Some(condition),
-                            RETRY_CONDITIONS,
-                            out,
-                        );
+                    if let Some(retry) = rule.action.as_ref().and_then(|a| a.retry_policy.as_ref())
+                    {
+                        retry_conditions(resource, &rules.index(i), &retry.retry_conditions, out);
                     }
                 }
             }
